@@ -1,0 +1,233 @@
+// The filesystem side of config.json: where it is, reading it safely, a lock beside it, and an
+// atomic replace that leaves the original byte-identical on any failure. The operations go through
+// `FileSystem` so that unit tests can inject faults; end-to-end tests use real mounts.
+
+import { randomBytes } from 'node:crypto'
+import { constants, type BigIntStats } from 'node:fs'
+import * as realFs from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { CliError, ExitCode, errnoOf } from './errors.js'
+import type { Env } from './options.js'
+
+export type FileSystem = Pick<typeof realFs, 'open' | 'lstat' | 'stat' | 'readlink' | 'rename' | 'unlink' | 'mkdir' | 'readFile' | 'link'>
+
+export const nodeFileSystem: FileSystem = realFs
+
+export interface ConfigLocation {
+  readonly path: string
+  /** Why this path: the flag, DOCKER_CONFIG, or the passwd home directory. */
+  readonly source: string
+}
+
+/**
+ * Default location: $DOCKER_CONFIG/config.json, else <passwd home of the effective user>/.docker/config.json.
+ * The passwd home, not $HOME: systemd gives a unit without User= no $HOME at all.
+ */
+export function resolveConfigLocations(explicit: readonly string[], env: Env, cwd: string, passwdHome: () => string): ConfigLocation[] {
+  if (explicit.length > 0) return explicit.map((p) => ({ path: resolve(cwd, p), source: '--config' }))
+  const dockerConfig = env['DOCKER_CONFIG']
+  if (dockerConfig !== undefined && dockerConfig.trim() !== '') {
+    return [{ path: resolve(cwd, dockerConfig, 'config.json'), source: 'DOCKER_CONFIG' }]
+  }
+  return [{ path: join(passwdHome(), '.docker', 'config.json'), source: 'passwd home of the effective user' }]
+}
+
+export interface FileIdentity {
+  readonly dev: bigint
+  readonly ino: bigint
+  readonly size: bigint
+  readonly mtimeNs: bigint
+  readonly ctimeNs: bigint
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+}
+
+export interface ConfigFileSnapshot {
+  /** Empty when the file does not exist. */
+  readonly bytes: Uint8Array
+  readonly identity: FileIdentity | undefined
+}
+
+const identityOf = (s: BigIntStats): FileIdentity => ({
+  dev: s.dev,
+  ino: s.ino,
+  size: s.size,
+  mtimeNs: s.mtimeNs,
+  ctimeNs: s.ctimeNs,
+  mode: Number(s.mode & 0o7777n),
+  uid: Number(s.uid),
+  gid: Number(s.gid),
+})
+
+export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefined): boolean =>
+  a === undefined || b === undefined
+    ? a === b
+    : a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs
+
+const explanations: Record<string, [string, string]> = {
+  EACCES: ['permission denied', 'run as root, or check the permissions of the file and its directory'],
+  EPERM: ['operation not permitted (an immutable file?)', 'check `lsattr` for the immutable flag (chattr -i) and the directory permissions'],
+  EROFS: ['the filesystem is read-only', 'point --config at a writable location, or remount it read-write'],
+  ENOSPC: ['no space left on the device', 'free space on that filesystem and run again'],
+  EDQUOT: ['disk quota exceeded', 'free space within the quota and run again'],
+  EBUSY: ['the file is a mount point (a bind-mounted file cannot be replaced atomically)', 'bind-mount the directory instead of the file, or pass --config with the real file'],
+  EXDEV: ['the file and its temporary copy are on different filesystems', 'pass --config with the real path of the file'],
+  ENOTDIR: ['a component of the path is not a directory', 'check the path given with --config or DOCKER_CONFIG'],
+  EIO: ['an I/O error occurred', 'check the disk (dmesg)'],
+}
+
+/** A filesystem failure while writing: exit 73 with what went wrong and how to fix it. */
+export function cannotWrite(path: string, error: unknown): CliError {
+  const code = errnoOf(error)
+  const [what, hint] = (code !== undefined ? explanations[code] : undefined) ?? [code ?? String(error), 'check the path and the filesystem']
+  return new CliError(ExitCode.cannotWrite, `cannot write ${path}: ${what}${code !== undefined && !what.startsWith(code) ? ` (${code})` : ''}; the file was not changed`, {
+    hint,
+    cause: error,
+  })
+}
+
+const notRegular = (path: string, what: string): CliError =>
+  new CliError(ExitCode.configUnusable, `${path} is ${what}, not a regular file; nothing was changed`, {
+    hint: 'point --config (or DOCKER_CONFIG) at a regular file, or remove what is there',
+  })
+
+/** Follows symlinks to the file that is really written; a dangling link resolves to its target. */
+export async function resolveTarget(path: string, fs: FileSystem = nodeFileSystem): Promise<string> {
+  let current = resolve(path)
+  for (let hops = 0; hops < 40; hops++) {
+    let stats
+    try {
+      stats = await fs.lstat(current)
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') return current
+      throw cannotWrite(path, error)
+    }
+    if (!stats.isSymbolicLink()) return current
+    current = resolve(dirname(current), await fs.readlink(current))
+  }
+  throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
+}
+
+/** Reads a config file without ever blocking on a FIFO or device, with a size cap. */
+export async function readConfigFile(path: string, maxBytes: number, fs: FileSystem = nodeFileSystem): Promise<ConfigFileSnapshot> {
+  let handle
+  try {
+    handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return { bytes: new Uint8Array(0), identity: undefined }
+    if (errnoOf(error) === 'ELOOP') throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
+    throw cannotWrite(path, error)
+  }
+  try {
+    const stats = await handle.stat({ bigint: true })
+    if (stats.isDirectory()) throw notRegular(path, 'a directory')
+    if (stats.isFIFO()) throw notRegular(path, 'a FIFO')
+    if (stats.isCharacterDevice() || stats.isBlockDevice()) throw notRegular(path, 'a device')
+    if (stats.isSocket()) throw notRegular(path, 'a socket')
+    if (!stats.isFile()) throw notRegular(path, 'something else')
+    if (stats.size > BigInt(maxBytes)) {
+      throw new CliError(ExitCode.configUnusable, `${path} is larger than ${maxBytes / 1024 / 1024} MiB; nothing was changed`, {
+        hint: `move it aside (mv ${path} ${path}.big) and run again`,
+      })
+    }
+    const bytes = await handle.readFile()
+    return { bytes, identity: identityOf(stats) }
+  } catch (error) {
+    if (error instanceof CliError) throw error
+    throw cannotWrite(path, error)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Reads the identity of whatever is at `path` now (undefined when absent). */
+export async function currentIdentity(path: string, fs: FileSystem = nodeFileSystem): Promise<FileIdentity | undefined> {
+  try {
+    return identityOf(await fs.stat(path, { bigint: true }))
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/** Creates the directory (0700, as Docker does) if it is missing. */
+export async function ensureDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+  } catch (error) {
+    throw cannotWrite(dir, error)
+  }
+}
+
+async function fsyncDirectory(dir: string, fs: FileSystem): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+export interface AtomicWriteOptions {
+  /** The file as it was read; its mode and owner carry over. */
+  readonly previous: FileIdentity | undefined
+  /** Called just before the rename; false means someone changed the file: abandon and re-merge. */
+  readonly stillCurrent: () => Promise<boolean>
+  readonly fs?: FileSystem
+  /** Test hook: called after each phase ('temp-created', 'written', 'synced', 'renamed'). */
+  readonly onPhase?: (phase: string) => void
+}
+
+/**
+ * Replaces `target` with `content`: O_EXCL|O_NOFOLLOW temp file beside it, 0600 from the first byte,
+ * full write, owner and mode of the previous file (0600 for a new one), fsync, rename, fsync of the
+ * directory. The temp file is removed on every failure. Returns false when `stillCurrent` said no.
+ */
+export async function writeAtomic(target: string, content: string, options: AtomicWriteOptions): Promise<boolean> {
+  const fs = options.fs ?? nodeFileSystem
+  const phase = options.onPhase ?? (() => {})
+  const dir = dirname(target)
+  const temp = join(dir, `.${target.slice(dir.length + 1)}.${randomBytes(6).toString('hex')}.tmp`)
+  let created = false
+  try {
+    const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    created = true
+    phase('temp-created')
+    try {
+      await handle.writeFile(content, 'utf8')
+      phase('written')
+      const owner = options.previous ?? (await newFileOwner(dir, fs))
+      if (owner !== undefined && process.geteuid?.() === 0) await handle.chown(owner.uid, owner.gid)
+      await handle.chmod(options.previous === undefined ? 0o600 : options.previous.mode & 0o777)
+      await handle.sync()
+      phase('synced')
+    } finally {
+      await handle.close()
+    }
+    if (!(await options.stillCurrent())) {
+      await fs.unlink(temp)
+      created = false
+      return false
+    }
+    await fs.rename(temp, target)
+    created = false
+    phase('renamed')
+    await fsyncDirectory(dir, fs)
+    return true
+  } catch (error) {
+    if (created) await fs.unlink(temp).catch(() => {})
+    if (error instanceof CliError) throw error
+    throw cannotWrite(target, error)
+  }
+}
+
+/** A new file belongs to the owner of its directory (a user's ~/.docker stays theirs). */
+async function newFileOwner(dir: string, fs: FileSystem): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const s = await fs.stat(dir)
+    return { uid: s.uid, gid: s.gid }
+  } catch {
+    return undefined
+  }
+}

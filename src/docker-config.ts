@@ -1,0 +1,208 @@
+// config.json as data: the rules for reading it, merging our entries into it, and what to warn
+// about. Pure functions; the filesystem side is in config-file.ts.
+
+import { CliError, ExitCode } from './errors.js'
+import {
+  type JsonMember,
+  type JsonNode,
+  type JsonObject,
+  JsonSyntaxError,
+  duplicateKeys,
+  getMember,
+  jsonObject,
+  jsonString,
+  parseJson,
+  serializeJson,
+} from './json-doc.js'
+import { isCompetingKey } from './registry.js'
+
+/** Larger files are refused (78) rather than read into memory at boot. */
+export const maxConfigBytes = 32 * 1024 * 1024
+
+export interface ConfigDocument {
+  /** The root object; an empty object for a missing, empty or whitespace-only file. */
+  readonly root: JsonObject
+}
+
+export interface AuthEntry {
+  readonly key: string
+  /** Secret. */
+  readonly auth: string
+}
+
+export interface MergeChanges {
+  readonly added: string[]
+  readonly updated: string[]
+  /** Competing spellings of our keys that were removed. */
+  readonly removed: string[]
+}
+
+export interface MergePlan {
+  readonly root: JsonObject
+  readonly changes: MergeChanges
+  readonly warnings: string[]
+}
+
+const unusable = (path: string, problem: string, fix: string): CliError =>
+  new CliError(ExitCode.configUnusable, `${path}: ${problem}; nothing was changed`, { hint: fix })
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept. */
+export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
+  const moveAside = `fix the file or move it aside (mv ${path} ${path}.broken) and run again`
+  if (bytes.length > maxConfigBytes) {
+    throw unusable(path, `is larger than ${maxConfigBytes / 1024 / 1024} MiB`, moveAside)
+  }
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    throw unusable(path, 'starts with a UTF-8 byte-order mark, which Docker and skopeo reject', 'remove the first 3 bytes of the file')
+  }
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw unusable(path, 'is not valid UTF-8', moveAside)
+  }
+  if (text.trim() === '') return { root: jsonObject([]) }
+  let root: JsonNode
+  try {
+    root = parseJson(text)
+  } catch (error) {
+    if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
+    throw error
+  }
+  if (root.kind !== 'object') throw unusable(path, `has a JSON ${root.kind} at the top, not an object`, moveAside)
+  const auths = getMember(root, 'auths')
+  if (auths !== undefined && auths.kind !== 'object' && !(auths.kind === 'literal' && auths.raw === 'null')) {
+    throw unusable(path, `has "auths" as a JSON ${auths.kind === 'literal' ? auths.raw : auths.kind}, not an object`, moveAside)
+  }
+  return { root }
+}
+
+/** Merges our entries into the document; changes nothing else. */
+export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): MergePlan {
+  const changes: MergeChanges = { added: [], updated: [], removed: [] }
+  const existing = getMember(doc.root, 'auths')
+  let members: JsonMember[] = existing?.kind === 'object' ? [...existing.members] : []
+
+  for (const { key, auth } of entries) {
+    const competing = members.filter((m) => isCompetingKey(m.key, key))
+    for (const m of competing) if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
+    members = members.filter((m) => !isCompetingKey(m.key, key))
+
+    const wanted = jsonObject([['auth', jsonString(auth)]])
+    const current = members.filter((m) => m.key === key)
+    const isCurrent =
+      current.length === 1 &&
+      current[0]!.value.kind === 'object' &&
+      current[0]!.value.members.length === 1 &&
+      current[0]!.value.members[0]!.key === 'auth' &&
+      current[0]!.value.members[0]!.value.kind === 'string' &&
+      current[0]!.value.members[0]!.value.value === auth
+    if (isCurrent) continue
+    const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: wanted }
+    if (current.length === 0) {
+      members.push(entry)
+      changes.added.push(key)
+    } else {
+      // Replace in place (the first occurrence) and drop duplicates of our own key.
+      const first = members.findIndex((m) => m.key === key)
+      members = members.filter((m, i) => i === first || m.key !== key)
+      members[first] = entry
+      changes.updated.push(key)
+    }
+  }
+
+  const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
+  const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
+  return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key)) }
+}
+
+/** Sets `key` in an object: replaces the last occurrence in place, or appends. */
+function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
+  const index = obj.members.map((m) => m.key).lastIndexOf(key)
+  if (index < 0) return { kind: 'object', members: [...obj.members, { key, rawKey: JSON.stringify(key), value }] }
+  return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { ...m, value } : m)) }
+}
+
+/** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
+export function dockerAuthProblem(auth: string): string | undefined {
+  if (auth === '') return undefined
+  const compact = auth.replace(/[\r\n]/g, '')
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
+  const decoded = Buffer.from(compact, 'base64').toString('latin1')
+  const colon = decoded.indexOf(':')
+  if (colon < 0) return 'has no colon between user and password'
+  if (colon === 0) return 'has an empty user name'
+  return undefined
+}
+
+/** Warnings about the document as it will be written: shadowing, entries Docker cannot load, duplicates. */
+export function configWarnings(root: JsonObject, ourKeys: readonly string[]): string[] {
+  const warnings: string[] = []
+  const credsStore = getMember(root, 'credsStore')
+  if (credsStore?.kind === 'string' && credsStore.value !== '') {
+    warnings.push(
+      `"credsStore": ${credsStore.raw} is set, so Docker asks docker-credential-${credsStore.value} and ignores the entries written here; remove "credsStore" (skopeo and kubelet still use the entries)`,
+    )
+  }
+  const credHelpers = getMember(root, 'credHelpers')
+  if (credHelpers?.kind === 'object') {
+    for (const key of ourKeys) {
+      if (getMember(credHelpers, key) !== undefined) {
+        warnings.push(`"credHelpers" names ${key}, so Docker and skopeo ask that helper and ignore the entry written here; remove credHelpers["${key}"]`)
+      }
+    }
+  }
+  for (const dup of duplicateKeys(root)) warnings.push(`the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`)
+  const auths = getMember(root, 'auths')
+  if (auths?.kind === 'object') {
+    for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
+    for (const m of auths.members) {
+      if (ourKeys.includes(m.key)) continue
+      const problem = entryProblem(m.value)
+      if (problem !== undefined) {
+        warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
+      }
+    }
+  }
+  return warnings
+}
+
+function entryProblem(value: JsonNode): string | undefined {
+  if (value.kind !== 'object') return `is a JSON ${value.kind === 'literal' ? value.raw : value.kind}, not an object`
+  const auth = getMember(value, 'auth')
+  if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined
+  if (auth.kind !== 'string') return `has an "auth" that is not a string`
+  const problem = dockerAuthProblem(auth.value)
+  return problem === undefined ? undefined : `has an "auth" that ${problem}`
+}
+
+const secretFields = new Set(['auth', 'password', 'identitytoken', 'registrytoken'])
+
+/** A copy with every credential value in `auths` replaced, for --dry-run output. */
+export function redact(root: JsonObject): JsonObject {
+  const auths = getMember(root, 'auths')
+  if (auths?.kind !== 'object') return root
+  const redacted: JsonObject = {
+    kind: 'object',
+    members: auths.members.map((entry) =>
+      entry.value.kind !== 'object'
+        ? entry
+        : {
+            ...entry,
+            value: {
+              kind: 'object',
+              members: entry.value.members.map((field) =>
+                secretFields.has(field.key.toLowerCase()) && field.value.kind === 'string' && field.value.value !== ''
+                  ? { ...field, value: jsonString('<redacted>') }
+                  : field,
+              ),
+            },
+          },
+    ),
+  }
+  return withMember(root, 'auths', redacted)
+}
+
+export const renderConfig = (root: JsonObject): string => serializeJson(root)

@@ -1,0 +1,58 @@
+// Exit codes and the one error type that carries them. Codes follow sysexits(3) so that
+// `systemctl status` names them (64 USAGE, 65 DATAERR, 69 UNAVAILABLE, 73 CANTCREAT, 78 CONFIG).
+
+export const ExitCode = {
+  ok: 0,
+  unexpected: 1,
+  usage: 64,
+  imdsUnusable: 65,
+  imdsUnavailable: 69,
+  cannotWrite: 73,
+  configUnusable: 78,
+} as const
+
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** Documented meaning of each exit code, shown in --help and the README. */
+export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
+  [ExitCode.ok, 'written, or already current'],
+  [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],
+  [ExitCode.imdsUnusable, 'IMDS answered, but with unusable data until the deadline'],
+  [ExitCode.imdsUnavailable, 'IMDS unavailable (deadline passed, disabled, 403, 404)'],
+  [ExitCode.cannotWrite, 'cannot write the config file (permissions, read-only, full disk, lock held)'],
+  [ExitCode.configUnusable, 'an existing config file is unusable (invalid JSON, wrong types, not a regular file)'],
+  [ExitCode.unexpected, 'anything unexpected (a bug: please report it with --verbose output)'],
+]
+
+/**
+ * An expected failure: a one-line message naming the problem, an optional fix, and the exit code.
+ * Anything thrown that is not a CliError is a bug and exits 1.
+ */
+export class CliError extends Error {
+  readonly exitCode: ExitCodeValue
+  readonly hint: string | undefined
+
+  constructor(exitCode: ExitCodeValue, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'CliError'
+    this.exitCode = exitCode
+    this.hint = options.hint
+  }
+}
+
+export const usageError = (message: string, hint?: string): CliError =>
+  new CliError(ExitCode.usage, message, hint === undefined ? {} : { hint })
+
+/** The one place that maps anything thrown to an exit code. */
+export function exitCodeOf(error: unknown): ExitCodeValue {
+  return error instanceof CliError ? error.exitCode : ExitCode.unexpected
+}
+
+/** errno code of a Node system error, if any. */
+export function errnoOf(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = (error as { code: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}

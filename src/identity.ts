@@ -1,0 +1,175 @@
+// The instance identity and the credential built from it: pure functions over the IMDS bodies.
+
+export interface InstanceIdentity {
+  /** The document exactly as IMDS served it. */
+  readonly document: string
+  /** The signature exactly as IMDS served it (base64 lines, no PEM armour). Secret. */
+  readonly signature: string
+  readonly instanceId: string
+  readonly accountId: string
+  readonly region: string
+  readonly availabilityZone: string | undefined
+  /** Set when the PKCS7 embeds a document that differs from the one served. */
+  readonly embeddedMismatch: boolean
+}
+
+/** Why a body from IMDS cannot be used; retried until the deadline (exit 65). */
+export class UnusableIdentityError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnusableIdentityError'
+  }
+}
+
+interface DocumentFields {
+  instanceId: string
+  accountId: string
+  region: string
+  availabilityZone: string | undefined
+}
+
+export function parseIdentityDocument(document: string): DocumentFields {
+  if (document.trim() === '') throw new UnusableIdentityError('the identity document is empty')
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(document)
+  } catch {
+    throw new UnusableIdentityError('the identity document is not valid JSON')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UnusableIdentityError('the identity document is not a JSON object')
+  }
+  const fields = parsed as Record<string, unknown>
+  const missing = ['instanceId', 'accountId', 'region'].filter((k) => typeof fields[k] !== 'string' || fields[k] === '')
+  if (missing.length > 0) throw new UnusableIdentityError(`the identity document lacks ${missing.join(', ')}`)
+  const az = fields['availabilityZone']
+  return {
+    instanceId: fields['instanceId'] as string,
+    accountId: fields['accountId'] as string,
+    region: fields['region'] as string,
+    availabilityZone: typeof az === 'string' ? az : undefined,
+  }
+}
+
+const base64Lines = /^[A-Za-z0-9+/=\r\n]+$/
+
+/** Decodes the signature and checks that it is base64 of an ASN.1 SEQUENCE. Returns the DER/BER bytes. */
+export function decodeSignature(signature: string): Buffer {
+  const compact = signature.replace(/[\r\n]/g, '')
+  if (compact === '') throw new UnusableIdentityError('the PKCS7 signature is empty')
+  if (!base64Lines.test(signature.trim()) || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) {
+    throw new UnusableIdentityError('the PKCS7 signature is not base64')
+  }
+  const der = Buffer.from(compact, 'base64')
+  if (der.length < 2 || der[0] !== 0x30) throw new UnusableIdentityError('the PKCS7 signature does not decode to an ASN.1 SEQUENCE')
+  return der
+}
+
+interface BerElement {
+  readonly tag: number
+  readonly constructed: boolean
+  /** Start of the contents. */
+  readonly start: number
+  /** End of the contents (exclusive), before any end-of-contents marker. */
+  readonly end: number
+  /** End of the whole element, end-of-contents included. */
+  readonly next: number
+}
+
+const maxBerDepth = 64
+
+/** Reads one BER element at `offset`; indefinite lengths are resolved by walking the children. */
+function readBer(buf: Buffer, offset: number, limit: number, depth = 0): BerElement {
+  if (depth > maxBerDepth) throw new Error('BER nesting too deep')
+  if (offset + 2 > limit) throw new Error('truncated BER')
+  const first = buf[offset]!
+  if ((first & 0x1f) === 0x1f) throw new Error('multi-byte BER tags are not expected in PKCS7')
+  const constructed = (first & 0x20) !== 0
+  let pos = offset + 1
+  const lengthByte = buf[pos++]!
+  if (lengthByte === 0x80) {
+    if (!constructed) throw new Error('indefinite length on a primitive BER element')
+    const start = pos
+    while (pos + 2 <= limit && !(buf[pos] === 0 && buf[pos + 1] === 0)) {
+      pos = readBer(buf, pos, limit, depth + 1).next
+    }
+    if (pos + 2 > limit) throw new Error('missing BER end-of-contents')
+    return { tag: first, constructed, start, end: pos, next: pos + 2 }
+  }
+  let length = lengthByte
+  if (lengthByte & 0x80) {
+    const count = lengthByte & 0x7f
+    if (count > 4 || pos + count > limit) throw new Error('bad BER length')
+    length = 0
+    for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!
+  }
+  if (pos + length > limit) throw new Error('truncated BER')
+  return { tag: first, constructed, start: pos, end: pos + length, next: pos + length }
+}
+
+function children(buf: Buffer, el: BerElement): BerElement[] {
+  const result: BerElement[] = []
+  for (let pos = el.start; pos < el.end; ) {
+    const child = readBer(buf, pos, el.end)
+    result.push(child)
+    pos = child.next
+  }
+  return result
+}
+
+/** Concatenates an OCTET STRING's contents, primitive or constructed (BER chunks). */
+function octets(buf: Buffer, el: BerElement): Buffer {
+  if (!el.constructed) return buf.subarray(el.start, el.end)
+  return Buffer.concat(children(buf, el).map((c) => octets(buf, c)))
+}
+
+const oidSignedData = Buffer.from('2a864886f70d010702', 'hex')
+
+/**
+ * The content that a PKCS7 SignedData embeds (EC2 embeds the identity document), or undefined
+ * when the structure is not the expected one. Never throws: an unparseable structure only means
+ * that we cannot cross-check, not that the credential is bad.
+ */
+export function embeddedContent(der: Buffer): Buffer | undefined {
+  try {
+    const contentInfo = readBer(der, 0, der.length)
+    const [oid, explicit] = children(der, contentInfo)
+    if (oid?.tag !== 0x06 || !der.subarray(oid.start, oid.end).equals(oidSignedData)) return undefined
+    if (explicit?.tag !== 0xa0) return undefined
+    const signedData = children(der, explicit)[0]
+    if (signedData?.tag !== 0x30) return undefined
+    const encap = children(der, signedData)[2]
+    if (encap?.tag !== 0x30) return undefined
+    const content = children(der, encap)[1]
+    if (content?.tag !== 0xa0) return undefined
+    const octetString = children(der, content)[0]
+    if (octetString === undefined || (octetString.tag & 0x1f) !== 0x04) return undefined
+    return octets(der, octetString)
+  } catch {
+    return undefined
+  }
+}
+
+/** Validates both bodies; throws UnusableIdentityError naming what is wrong. */
+export function validateIdentity(document: string, signature: string): InstanceIdentity {
+  const fields = parseIdentityDocument(document)
+  const der = decodeSignature(signature)
+  const embedded = embeddedContent(der)
+  return {
+    document,
+    signature,
+    ...fields,
+    embeddedMismatch: embedded !== undefined && !embedded.equals(Buffer.from(document, 'utf8')),
+  }
+}
+
+export const defaultUsername = 'instance-identity-document'
+
+/**
+ * The Docker `auth` value: padded standard base64 of `<username>:<pkcs7>` on one line. The PKCS7
+ * keeps IMDS's line breaks unless `stripNewlines`, because Pier One's verifier receives it verbatim.
+ */
+export function buildAuth(username: string, signature: string, stripNewlines: boolean): string {
+  const password = stripNewlines ? signature.replace(/[\r\n]/g, '') : signature
+  return Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+}

@@ -1,0 +1,157 @@
+// IMDSv2 through @aws-sdk/ec2-metadata-service, wrapped so that it cannot hang a boot or fall back
+// to tokenless IMDSv1: a fresh client per attempt (its token failures are sticky), our own retry
+// loop with an overall deadline, a watchdog per request (it waits forever on a stalled body), and
+// every socket an attempt opened destroyed when the attempt ends.
+
+import { channel } from 'node:diagnostics_channel'
+import type { Socket } from 'node:net'
+import { MetadataService } from '@aws-sdk/ec2-metadata-service'
+import { CliError, ExitCode } from './errors.js'
+import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
+import { type AttemptFailure, type ImdsPhase, backoffDelay, classifyError, decide, hopLimitHint } from './imds-policy.js'
+import type { Logger } from './log.js'
+import type { SignatureKind } from './options.js'
+
+export interface FetchIdentityOptions {
+  readonly endpoint: string
+  readonly signature: SignatureKind
+  /** Overall deadline for getting a valid identity. */
+  readonly timeoutMs: number
+  readonly log: Logger
+  /** Upper bound for one request; the remaining deadline also bounds it. */
+  readonly attemptTimeoutMs?: number
+  /** How often to say that we are still waiting. */
+  readonly progressEveryMs?: number
+  readonly now?: () => number
+  readonly sleep?: (ms: number) => Promise<void>
+  readonly random?: () => number
+}
+
+export const defaultAttemptTimeoutMs = 2000
+const watchdogGraceMs = 250
+/** Short-lived: the token is used within one attempt. */
+const tokenTtlSeconds = 60
+
+const identityPath = 'latest/dynamic/instance-identity/' // no leading slash: the SDK would send `//latest`
+
+class WatchdogTimeout extends Error {}
+
+/** Sockets opened while an attempt runs, so that a stalled one cannot outlive it. */
+const openedSockets = new Set<Socket>()
+const socketChannel = channel('net.client.socket')
+const trackSocket = (message: unknown): void => {
+  const socket = (message as { socket?: Socket }).socket
+  if (socket !== undefined) openedSockets.add(socket)
+}
+
+function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const watchdog = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WatchdogTimeout()), ms)
+  })
+  return Promise.race([work, watchdog]).finally(() => clearTimeout(timer))
+}
+
+async function step<T>(phase: ImdsPhase, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await withWatchdog(work(), timeoutMs + watchdogGraceMs)
+  } catch (error) {
+    if (error instanceof WatchdogTimeout) {
+      throw failure({ phase, kind: 'stalled', detail: `${phase === 'token' ? 'the token response' : `the ${phase} response`} started but did not finish in time` })
+    }
+    throw failure(classifyError(phase, error))
+  }
+}
+
+class AttemptError extends Error {
+  constructor(readonly failure: AttemptFailure) {
+    super(failure.detail)
+  }
+}
+const failure = (f: AttemptFailure): AttemptError => new AttemptError(f)
+
+/** One attempt: a token, then both GETs in parallel with that token. `budget` gives each request its timeout. */
+async function attempt(endpoint: string, signature: SignatureKind, budget: () => number): Promise<{ document: string; signature: string }> {
+  const tokenTimeout = budget()
+  const tokenClient = new MetadataService({ endpoint, httpOptions: { timeout: tokenTimeout }, retries: 0, ec2MetadataV1Disabled: true, tokenTtl: tokenTtlSeconds })
+  const token = await step('token', tokenTimeout, () => tokenClient.fetchMetadataToken())
+  if (token.trim() === '') throw failure({ phase: 'token', kind: 'unusable', detail: 'the token came back empty' })
+  // disableFetchToken stops the SDK from fetching (and falling back) on its own; we always send
+  // the token ourselves. (With ec2MetadataV1Disabled the SDK refuses that combination outright.)
+  const getTimeout = budget()
+  const getClient = new MetadataService({ endpoint, httpOptions: { timeout: getTimeout }, retries: 0, disableFetchToken: true, ec2MetadataV1Disabled: false })
+  const get = (phase: ImdsPhase, path: string): Promise<string> =>
+    step(phase, getTimeout, () => getClient.request(path, { headers: { 'x-aws-ec2-metadata-token': token } }))
+  const [document, sig] = await Promise.all([get('document', `${identityPath}document`), get('signature', `${identityPath}${signature}`)])
+  return { document, signature: sig }
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`
+
+/** Gets and validates the identity, retrying until the deadline. Throws CliError 65 or 69. */
+export async function fetchIdentity(options: FetchIdentityOptions): Promise<InstanceIdentity> {
+  const now = options.now ?? Date.now
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const random = options.random ?? Math.random
+  const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutMs
+  const progressEvery = options.progressEveryMs ?? 5000
+  const { endpoint, log } = options
+
+  const started = now()
+  const deadline = started + options.timeoutMs
+  let failures = 0
+  let last: AttemptFailure | undefined
+  let hopLimitSuspected = false
+  let lastProgress = started
+
+  for (;;) {
+    const budget = (): number => Math.max(50, Math.min(attemptLimit, deadline - now()))
+    socketChannel.subscribe(trackSocket)
+    try {
+      const bodies = await attempt(endpoint, options.signature, budget)
+      try {
+        const identity = validateIdentity(bodies.document, bodies.signature)
+        if (failures > 0) log.info(`IMDS answered after ${seconds(now() - started)} and ${failures} failed attempt(s)`)
+        return identity
+      } catch (error) {
+        if (!(error instanceof UnusableIdentityError)) throw error
+        throw failure({ phase: 'document', kind: 'unusable', detail: error.message })
+      }
+    } catch (error) {
+      if (!(error instanceof AttemptError)) throw error
+      last = error.failure
+    } finally {
+      socketChannel.unsubscribe(trackSocket)
+      for (const socket of openedSockets) socket.destroy()
+      openedSockets.clear()
+    }
+
+    failures++
+    if (last.phase === 'token' && last.kind === 'response-timeout') hopLimitSuspected = true
+    log.debug(`IMDS attempt ${failures} failed: ${last.detail}`)
+    const verdict = decide(last)
+    if (!verdict.retry) {
+      throw new CliError(verdict.exitCode, `IMDS at ${endpoint} gave up: ${last.detail}`, { hint: verdict.hint })
+    }
+    const elapsed = now() - started
+    if (now() - lastProgress >= progressEvery) {
+      lastProgress = now()
+      log.info(`still waiting for IMDS at ${endpoint} (${seconds(elapsed)} of ${seconds(options.timeoutMs)}): ${last.detail}`)
+    }
+    const delay = backoffDelay(failures, random())
+    if (now() + delay >= deadline) break
+    await sleep(delay)
+  }
+
+  const waited = seconds(options.timeoutMs)
+  if (last?.kind === 'unusable') {
+    throw new CliError(ExitCode.imdsUnusable, `IMDS at ${endpoint} answered with unusable data for ${waited}: ${last.detail}`, {
+      hint: 'a proxy or cache between this host and IMDS may be answering; check --endpoint',
+    })
+  }
+  throw new CliError(ExitCode.imdsUnavailable, `IMDS at ${endpoint} did not give the identity within ${waited}: ${last?.detail ?? 'no attempt finished'}`, {
+    hint: hopLimitSuspected
+      ? hopLimitHint
+      : 'check that this is an EC2 instance with its metadata service enabled, or raise --timeout; off EC2 pass --endpoint',
+  })
+}

@@ -1,0 +1,252 @@
+// An order-preserving JSON tree. config.json belongs to other tools, so a value we do not own must
+// come back exactly: member order, duplicate keys, `__proto__` keys, integers beyond 2^53 and string
+// escapes all survive because scalars keep their source text. JSON.parse would lose all of those.
+
+export type JsonNode = JsonObject | JsonArray | JsonString | JsonNumber | JsonLiteral
+
+export interface JsonMember {
+  readonly key: string
+  /** The key as written in the source, quotes included. */
+  readonly rawKey: string
+  readonly value: JsonNode
+}
+export interface JsonObject {
+  readonly kind: 'object'
+  readonly members: readonly JsonMember[]
+}
+export interface JsonArray {
+  readonly kind: 'array'
+  readonly items: readonly JsonNode[]
+}
+export interface JsonString {
+  readonly kind: 'string'
+  readonly value: string
+  readonly raw: string
+}
+export interface JsonNumber {
+  readonly kind: 'number'
+  readonly raw: string
+}
+export interface JsonLiteral {
+  readonly kind: 'literal'
+  readonly raw: 'true' | 'false' | 'null'
+}
+
+export class JsonSyntaxError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly line: number,
+    readonly column: number,
+  ) {
+    super(`${reason} at line ${line}, column ${column}`)
+    this.name = 'JsonSyntaxError'
+  }
+}
+
+/** Deeper documents are refused rather than risking the stack; Go's decoder stops at 10,000. */
+export const maxJsonDepth = 1000
+
+const stringToken = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
+const numberToken = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
+
+/** Parses strict RFC 8259 JSON text into a tree. Throws JsonSyntaxError. */
+export function parseJson(text: string): JsonNode {
+  let pos = 0
+
+  const fail = (reason: string, at = pos): never => {
+    let line = 1
+    let lineStart = 0
+    for (let i = 0; i < at && i < text.length; i++) {
+      if (text.charCodeAt(i) === 10) {
+        line++
+        lineStart = i + 1
+      }
+    }
+    throw new JsonSyntaxError(reason, line, at - lineStart + 1)
+  }
+
+  const skipWhitespace = (): void => {
+    for (;;) {
+      const c = text.charCodeAt(pos)
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) pos++
+      else return
+    }
+  }
+
+  const describe = (at: number): string => {
+    if (at >= text.length) return 'unexpected end of input'
+    const c = text.charCodeAt(at)
+    if (c < 0x20) return `unexpected control character U+${c.toString(16).padStart(4, '0').toUpperCase()}`
+    return `unexpected character ${JSON.stringify(text[at])}`
+  }
+
+  const readString = (): JsonString => {
+    stringToken.lastIndex = pos
+    const match = stringToken.exec(text)
+    if (match === null) {
+      // Find where the string goes wrong, for the message.
+      let i = pos + 1
+      while (i < text.length && text[i] !== '"') {
+        const c = text.charCodeAt(i)
+        if (c < 0x20) fail('unescaped control character in a string', i)
+        if (text[i] === '\\') i++
+        i++
+      }
+      return fail(i >= text.length ? 'unterminated string' : 'invalid escape in a string', i >= text.length ? pos : i)
+    }
+    const raw = match[0]
+    pos += raw.length
+    const value = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
+    return { kind: 'string', value, raw }
+  }
+
+  const readValue = (depth: number): JsonNode => {
+    if (depth > maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
+    skipWhitespace()
+    const c = text[pos]
+    if (c === '{') {
+      pos++
+      const members: JsonMember[] = []
+      skipWhitespace()
+      if (text[pos] === '}') {
+        pos++
+        return { kind: 'object', members }
+      }
+      for (;;) {
+        skipWhitespace()
+        if (text[pos] !== '"') fail(`${describe(pos)}; expected a quoted key`)
+        const key = readString()
+        skipWhitespace()
+        if (text[pos] !== ':') fail(`${describe(pos)}; expected ':'`)
+        pos++
+        const value = readValue(depth + 1)
+        members.push({ key: key.value, rawKey: key.raw, value })
+        skipWhitespace()
+        if (text[pos] === ',') {
+          pos++
+          continue
+        }
+        if (text[pos] === '}') {
+          pos++
+          return { kind: 'object', members }
+        }
+        fail(`${describe(pos)}; expected ',' or '}'`)
+      }
+    }
+    if (c === '[') {
+      pos++
+      const items: JsonNode[] = []
+      skipWhitespace()
+      if (text[pos] === ']') {
+        pos++
+        return { kind: 'array', items }
+      }
+      for (;;) {
+        items.push(readValue(depth + 1))
+        skipWhitespace()
+        if (text[pos] === ',') {
+          pos++
+          continue
+        }
+        if (text[pos] === ']') {
+          pos++
+          return { kind: 'array', items }
+        }
+        fail(`${describe(pos)}; expected ',' or ']'`)
+      }
+    }
+    if (c === '"') return readString()
+    for (const raw of ['true', 'false', 'null'] as const) {
+      if (text.startsWith(raw, pos)) {
+        pos += raw.length
+        return { kind: 'literal', raw }
+      }
+    }
+    numberToken.lastIndex = pos
+    const number = numberToken.exec(text)
+    if (number !== null) {
+      pos += number[0].length
+      return { kind: 'number', raw: number[0] }
+    }
+    return fail(describe(pos))
+  }
+
+  const root = readValue(0)
+  skipWhitespace()
+  if (pos < text.length) fail(`${describe(pos)} after the end of the document`)
+  return root
+}
+
+/** Docker's layout: json.MarshalIndent with a tab, plus a trailing newline. */
+export function serializeJson(node: JsonNode): string {
+  const out: string[] = []
+  const write = (n: JsonNode, indent: string): void => {
+    switch (n.kind) {
+      case 'object': {
+        if (n.members.length === 0) {
+          out.push('{}')
+          return
+        }
+        const inner = indent + '\t'
+        out.push('{\n')
+        n.members.forEach((m, i) => {
+          out.push(inner, m.rawKey, ': ')
+          write(m.value, inner)
+          out.push(i === n.members.length - 1 ? '\n' : ',\n')
+        })
+        out.push(indent, '}')
+        return
+      }
+      case 'array': {
+        if (n.items.length === 0) {
+          out.push('[]')
+          return
+        }
+        const inner = indent + '\t'
+        out.push('[\n')
+        n.items.forEach((item, i) => {
+          out.push(inner)
+          write(item, inner)
+          out.push(i === n.items.length - 1 ? '\n' : ',\n')
+        })
+        out.push(indent, ']')
+        return
+      }
+      case 'string':
+      case 'number':
+      case 'literal':
+        out.push(n.raw)
+        return
+    }
+  }
+  write(node, '')
+  out.push('\n')
+  return out.join('')
+}
+
+export const jsonString = (value: string): JsonString => ({ kind: 'string', value, raw: JSON.stringify(value) })
+
+export const jsonObject = (entries: ReadonlyArray<readonly [string, JsonNode]>): JsonObject => ({
+  kind: 'object',
+  members: entries.map(([key, value]) => ({ key, rawKey: JSON.stringify(key), value })),
+})
+
+/** The last member with this key wins, as in Go's encoding/json and every reader of config.json. */
+export function getMember(node: JsonObject, key: string): JsonNode | undefined {
+  for (let i = node.members.length - 1; i >= 0; i--) {
+    const m = node.members[i]!
+    if (m.key === key) return m.value
+  }
+  return undefined
+}
+
+/** Keys that occur more than once among an object's members. */
+export function duplicateKeys(node: JsonObject): string[] {
+  const seen = new Set<string>()
+  const dups = new Set<string>()
+  for (const m of node.members) {
+    if (seen.has(m.key)) dups.add(m.key)
+    seen.add(m.key)
+  }
+  return [...dups]
+}

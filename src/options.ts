@@ -1,0 +1,181 @@
+// Options for `write`: flags win over IID_DOCKER_AUTH_* variables, which win over defaults.
+// Pure: takes the parsed flags and an environment, returns validated settings or a usage error.
+
+import { usageError } from './errors.js'
+import { defaultUsername } from './identity.js'
+import { type NormalizedRegistry, parseRegistryList } from './registry.js'
+
+export type SignatureKind = 'pkcs7' | 'rsa2048'
+export type Verbosity = 'quiet' | 'normal' | 'verbose'
+
+/** Flags as commander hands them over; undefined means "not given". */
+export interface WriteFlags {
+  registry?: string[]
+  config?: string[]
+  username?: string
+  signature?: string
+  stripNewlines?: boolean
+  endpoint?: string
+  timeout?: string
+  dryRun?: boolean
+  json?: boolean
+  quiet?: boolean
+  verbose?: boolean
+}
+
+export interface WriteOptions {
+  readonly registries: readonly NormalizedRegistry[]
+  /** Explicit config paths; empty means the default location. */
+  readonly configPaths: readonly string[]
+  readonly username: string
+  readonly signature: SignatureKind
+  readonly stripNewlines: boolean
+  readonly endpoint: string
+  readonly timeoutMs: number
+  readonly dryRun: boolean
+  readonly json: boolean
+  readonly verbosity: Verbosity
+  readonly imdsDisabled: boolean
+}
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+/** The IID_DOCKER_AUTH_* family, one per option a unit file would set. */
+export const envNames = {
+  registries: 'IID_DOCKER_AUTH_REGISTRIES',
+  config: 'IID_DOCKER_AUTH_CONFIG',
+  username: 'IID_DOCKER_AUTH_USERNAME',
+  signature: 'IID_DOCKER_AUTH_SIGNATURE',
+  stripNewlines: 'IID_DOCKER_AUTH_STRIP_NEWLINES',
+  endpoint: 'IID_DOCKER_AUTH_ENDPOINT',
+  timeout: 'IID_DOCKER_AUTH_TIMEOUT',
+  json: 'IID_DOCKER_AUTH_JSON',
+  verbosity: 'IID_DOCKER_AUTH_LOG_LEVEL',
+} as const
+
+export const defaultTimeoutSeconds = 120
+export const ipv4Endpoint = 'http://169.254.169.254'
+export const ipv6Endpoint = 'http://[fd00:ec2::254]'
+
+const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value.trim() === '' ? undefined : value)
+
+export function parseBoolean(name: string, value: string): boolean {
+  const v = value.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true
+  if (['0', 'false', 'no', 'off', ''].includes(v)) return false
+  throw usageError(`${name}=${JSON.stringify(value)} is not a boolean`, `set ${name} to true or false`)
+}
+
+/** Validates an IMDS base URL; the SDK appends `latest/...` to its path, so it must end in `/`. */
+export function normalizeEndpoint(value: string, source: string): string {
+  let url: URL
+  try {
+    url = new URL(value.trim())
+  } catch {
+    throw usageError(`${source} ${JSON.stringify(value)} is not a URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usageError(`${source} ${JSON.stringify(value)} is not an http(s) URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
+  }
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw usageError(`${source} ${JSON.stringify(value)} has credentials, a query or a fragment`, 'give only scheme, host, port and an optional base path')
+  }
+  const base = `${url.protocol}//${url.host}${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}`
+  return base
+}
+
+/** Where IMDS is: flag, IID_DOCKER_AUTH_ENDPOINT, AWS_EC2_METADATA_SERVICE_ENDPOINT, the mode, the IPv4 default. */
+export function resolveEndpoint(flag: string | undefined, env: Env): string {
+  if (nonEmpty(flag) !== undefined) return normalizeEndpoint(flag!, '--endpoint')
+  for (const name of [envNames.endpoint, 'AWS_EC2_METADATA_SERVICE_ENDPOINT']) {
+    const value = nonEmpty(env[name])
+    if (value !== undefined) return normalizeEndpoint(value, name)
+  }
+  const mode = nonEmpty(env['AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE'])
+  if (mode !== undefined) {
+    if (mode.toLowerCase() === 'ipv6') return normalizeEndpoint(ipv6Endpoint, 'default')
+    if (mode.toLowerCase() !== 'ipv4') {
+      throw usageError(`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=${JSON.stringify(mode)} is neither IPv4 nor IPv6`, 'set it to IPv4 or IPv6, or unset it')
+    }
+  }
+  return normalizeEndpoint(ipv4Endpoint, 'default')
+}
+
+export function parseTimeout(value: string, source: string): number {
+  const seconds = Number(value.trim())
+  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > 86400) {
+    throw usageError(`${source} ${JSON.stringify(value)} is not a number of seconds between 0 and 86400`, `e.g. ${source.startsWith('-') ? '--timeout 120' : `${source}=120`}`)
+  }
+  return Math.round(seconds * 1000)
+}
+
+function parseSignature(value: string, source: string): SignatureKind {
+  const v = value.trim().toLowerCase()
+  if (v === 'pkcs7' || v === 'rsa2048') return v
+  throw usageError(`${source} ${JSON.stringify(value)} is not a signature kind`, 'use pkcs7 (default) or rsa2048')
+}
+
+function parseUsername(value: string, source: string): string {
+  if (value === '' || value.includes(':') || /[\u0000-\u001f\u007f]/.test(value)) {
+    throw usageError(`${source} must be non-empty, without ':' or control characters`, `the default is ${defaultUsername}`)
+  }
+  return value
+}
+
+const splitList = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+
+export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
+  const registryValues = flags.registry?.length ? flags.registry : nonEmpty(env[envNames.registries]) !== undefined ? [env[envNames.registries]!] : []
+  if (registryValues.length === 0) {
+    throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  }
+  const registries = parseRegistryList(registryValues)
+  if (registries.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> or set ${envNames.registries}`)
+
+  const configPaths = flags.config?.length ? flags.config : splitList(env[envNames.config] ?? '')
+
+  const usernameFlag = flags.username ?? env[envNames.username]
+  const username = usernameFlag === undefined ? defaultUsername : parseUsername(usernameFlag, flags.username !== undefined ? '--username' : envNames.username)
+
+  const signatureValue = flags.signature ?? nonEmpty(env[envNames.signature])
+  const signature = signatureValue === undefined ? 'pkcs7' : parseSignature(signatureValue, flags.signature !== undefined ? '--signature' : envNames.signature)
+
+  const stripEnv = env[envNames.stripNewlines]
+  const stripNewlines = flags.stripNewlines ?? (stripEnv === undefined ? false : parseBoolean(envNames.stripNewlines, stripEnv))
+
+  const timeoutValue = flags.timeout ?? nonEmpty(env[envNames.timeout])
+  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseTimeout(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout)
+
+  const jsonEnv = env[envNames.json]
+  const json = flags.json ?? (jsonEnv === undefined ? false : parseBoolean(envNames.json, jsonEnv))
+
+  if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose are mutually exclusive', 'pass one of them')
+  let verbosity: Verbosity = flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal'
+  const levelEnv = nonEmpty(env[envNames.verbosity])
+  if (!flags.quiet && !flags.verbose && levelEnv !== undefined) {
+    const v = levelEnv.trim().toLowerCase()
+    if (v !== 'quiet' && v !== 'normal' && v !== 'verbose') {
+      throw usageError(`${envNames.verbosity}=${JSON.stringify(levelEnv)} is not a log level`, 'use quiet, normal or verbose')
+    }
+    verbosity = v
+  }
+
+  const disabled = env['AWS_EC2_METADATA_DISABLED']
+  return {
+    registries,
+    configPaths,
+    username,
+    signature,
+    stripNewlines,
+    endpoint: resolveEndpoint(flags.endpoint, env),
+    timeoutMs,
+    dryRun: flags.dryRun ?? false,
+    json,
+    verbosity,
+    imdsDisabled: disabled !== undefined && disabled.trim().toLowerCase() === 'true',
+  }
+}

@@ -1,0 +1,107 @@
+// Registry names as config.json keys. Our key is always the bare lower-cased host[:port]: the one
+// form that Docker, containers/image (skopeo, podman), kubelet and regclient all look up.
+
+import { isIPv6 } from 'node:net'
+import { usageError } from './errors.js'
+
+export interface NormalizedRegistry {
+  /** The auths key, e.g. `registry.example.com:5000`. */
+  readonly key: string
+  /** What the operator typed, when it had to be reduced (scheme, path, upper case). */
+  readonly reducedFrom?: string
+}
+
+const hostname = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/
+
+/** Whether `hostPort` is a valid lower-case `host[:port]` (DNS name, IPv4, or bracketed IPv6). */
+export function isHostPort(hostPort: string): boolean {
+  let host = hostPort
+  let port: string | undefined
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']')
+    if (close < 0) return false
+    host = hostPort.slice(0, close + 1)
+    const rest = hostPort.slice(close + 1)
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return false
+      port = rest.slice(1)
+    }
+    if (!isIPv6(host.slice(1, -1))) return false
+  } else {
+    const colon = hostPort.lastIndexOf(':')
+    if (colon >= 0) {
+      host = hostPort.slice(0, colon)
+      port = hostPort.slice(colon + 1)
+    }
+    if (host.length > 253 || !hostname.test(host)) return false
+  }
+  if (port !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(port)) return false
+    const n = Number(port)
+    if (n < 1 || n > 65535) return false
+  }
+  return true
+}
+
+/**
+ * Reduces `https://Registry.example.com:5000/v1/` to `registry.example.com:5000`.
+ * Throws a usage error for anything that is not a host[:port] once scheme and path are gone.
+ */
+export function normalizeRegistry(input: string): NormalizedRegistry {
+  const fix = 'give a registry as host[:port], e.g. --registry pierone.example.com'
+  if (input.trim() === '') throw usageError('empty registry name', fix)
+  if (/[\s\u0000-\u001f\u007f]/.test(input)) throw usageError(`registry ${JSON.stringify(input)} contains white space or control characters`, fix)
+  let rest = input
+  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(rest)
+  if (scheme !== null) {
+    const name = scheme[1]!.toLowerCase()
+    if (name !== 'https' && name !== 'http') throw usageError(`registry ${JSON.stringify(input)} has the scheme ${name}://; only http(s) URLs or a bare host[:port] are accepted`, fix)
+    rest = rest.slice(scheme[0].length)
+  }
+  const slash = rest.indexOf('/')
+  if (slash >= 0) rest = rest.slice(0, slash)
+  if (rest.includes('@')) throw usageError(`registry ${JSON.stringify(input)} contains credentials (user@host); credentials never go on the command line`, fix)
+  if (rest.includes('*')) throw usageError(`registry ${JSON.stringify(input)} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
+  const key = rest.toLowerCase()
+  if (!isHostPort(key)) throw usageError(`registry ${JSON.stringify(input)} is not a valid host[:port]`, fix)
+  return key === input ? { key } : { key, reducedFrom: input }
+}
+
+/** Parses repeatable, comma-separated registry arguments into unique keys, in the order given. */
+export function parseRegistryList(values: readonly string[]): NormalizedRegistry[] {
+  const result: NormalizedRegistry[] = []
+  const seen = new Set<string>()
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      // Tolerate "a, b," as written in environment files; a lone empty value is still an error.
+      if (part.trim() === '' && value.includes(',')) continue
+      const normalized = normalizeRegistry(part.trim())
+      if (seen.has(normalized.key)) continue
+      seen.add(normalized.key)
+      result.push(normalized)
+    }
+  }
+  return result
+}
+
+/**
+ * Whether an existing top-level `auths` key names the same registry as `key` in another spelling
+ * (`https://host/v1/`, `http://host`, `host/`, `HOST`), which readers would pick unpredictably.
+ * A scheme-less key with a repository path (`host/team/app`) is a deliberate per-repository
+ * credential for containers/image and is not a competitor.
+ */
+export function isCompetingKey(existing: string, key: string): boolean {
+  if (existing === key) return false
+  const lower = existing.toLowerCase()
+  const scheme = /^https?:\/\//.exec(lower)
+  if (scheme !== null) {
+    const rest = lower.slice(scheme[0].length)
+    const slash = rest.indexOf('/')
+    return (slash < 0 ? rest : rest.slice(0, slash)) === key
+  }
+  const slash = lower.indexOf('/')
+  if (slash < 0) return lower === key
+  const host = lower.slice(0, slash)
+  const path = lower.slice(slash + 1)
+  return host === key && ['', 'v1', 'v1/', 'v2', 'v2/'].includes(path)
+}
