@@ -46,6 +46,9 @@ export interface MergePlan {
 const unusable = (path: string, problem: string, fix: string): CliError =>
   new CliError(ExitCode.configUnusable, `${path}: ${problem}; nothing was changed`, { hint: fix })
 
+/** "object", "array", "string", "number", or the literal itself ("null", "true", "false"). */
+const kindOf = (node: JsonNode): string => (node.kind === 'literal' ? node.raw : node.kind)
+
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept. */
@@ -71,10 +74,10 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
     if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
     throw error
   }
-  if (root.kind !== 'object') throw unusable(path, `has a JSON ${root.kind} at the top, not an object`, moveAside)
+  if (root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
   const auths = getMember(root, 'auths')
   if (auths !== undefined && auths.kind !== 'object' && !(auths.kind === 'literal' && auths.raw === 'null')) {
-    throw unusable(path, `has "auths" as a JSON ${auths.kind === 'literal' ? auths.raw : auths.kind}, not an object`, moveAside)
+    throw unusable(path, `has "auths" as a JSON ${kindOf(auths)}, not an object`, moveAside)
   }
   return { root }
 }
@@ -170,7 +173,7 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
 }
 
 function entryProblem(value: JsonNode): string | undefined {
-  if (value.kind !== 'object') return `is a JSON ${value.kind === 'literal' ? value.raw : value.kind}, not an object`
+  if (value.kind !== 'object') return `is a JSON ${kindOf(value)}, not an object`
   const auth = getMember(value, 'auth')
   if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined
   if (auth.kind !== 'string') return `has an "auth" that is not a string`

@@ -85,14 +85,15 @@ export function parseJson(text: string): JsonNode {
     const match = stringToken.exec(text)
     if (match === null) {
       // Find where the string goes wrong, for the message.
-      let i = pos + 1
-      while (i < text.length && text[i] !== '"') {
+      for (let i = pos + 1; i < text.length; i++) {
         const c = text.charCodeAt(i)
         if (c < 0x20) fail('unescaped control character in a string', i)
-        if (text[i] === '\\') i++
-        i++
+        if (text[i] === '\\') {
+          if (!/^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i + 1, i + 6))) fail('invalid escape in a string', i)
+          i++
+        }
       }
-      return fail(i >= text.length ? 'unterminated string' : 'invalid escape in a string', i >= text.length ? pos : i)
+      return fail('unterminated string')
     }
     const raw = match[0]
     pos += raw.length

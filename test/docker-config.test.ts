@@ -1,0 +1,172 @@
+import { describe, expect, it } from 'vitest'
+import { configWarnings, dockerAuthProblem, parseConfig, planMerge, redact, renderConfig } from '../src/docker-config.js'
+import { CliError } from '../src/errors.js'
+import { parseJson } from '../src/json-doc.js'
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
+const entry = (key: string, auth = 'bmV3OnBrY3M3') => ({ key, auth })
+const merged = (text: string, entries = [entry('r.example.com')]) => {
+  const plan = planMerge(doc(text), entries)
+  return { plan, text: renderConfig(plan.root), value: JSON.parse(renderConfig(plan.root)) as Record<string, any> }
+}
+
+describe('parseConfig', () => {
+  it.each(['', '   \n\t ', '\n'])('treats %j as an empty document', (text) => {
+    expect(doc(text).root.members).toEqual([])
+  })
+
+  it.each([
+    ['\uFEFF{}', /byte-order mark/],
+    ['{"auths":', /not valid JSON \(unexpected end of input at line 1, column 10\)/],
+    ['[]', /JSON array at the top/],
+    ['"x"', /JSON string at the top/],
+    ['null', /JSON null at the top/],
+    ['{"auths":[]}', /"auths" as a JSON array/],
+    ['{"auths":"x"}', /"auths" as a JSON string/],
+    ['{"auths":true}', /"auths" as a JSON true/],
+    ['{"a":1}\u0000', /not valid JSON/],
+  ])('refuses %j with exit 78', (text, message) => {
+    try {
+      doc(text)
+      expect.unreachable('accepted an unusable file')
+    } catch (error) {
+      expect(error).toBeInstanceOf(CliError)
+      expect((error as CliError).exitCode).toBe(78)
+      expect((error as CliError).message).toMatch(message)
+      expect((error as CliError).message).toContain('/c/config.json')
+      expect((error as CliError).hint).toBeTruthy()
+    }
+  })
+
+  it('refuses invalid UTF-8', () => {
+    expect(() => parseConfig(new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), '/c')).toThrow(/not valid UTF-8/)
+  })
+
+  it('accepts "auths": null', () => {
+    const { value } = merged('{"auths":null}')
+    expect(value.auths).toEqual({ 'r.example.com': { auth: 'bmV3OnBrY3M3' } })
+  })
+})
+
+describe('planMerge', () => {
+  it('adds our entry to an empty file as the only change', () => {
+    const { plan, text } = merged('')
+    expect(text).toBe('{\n\t"auths": {\n\t\t"r.example.com": {\n\t\t\t"auth": "bmV3OnBrY3M3"\n\t\t}\n\t}\n}\n')
+    expect(plan.changes).toEqual({ added: ['r.example.com'], updated: [], removed: [] })
+  })
+
+  it('keeps every other key, entry and value exactly, in order', () => {
+    const before =
+      '{"credHelpers":{"ecr.example.com":"ecr-login"},"auths":{"a.example.com":{"auth":"YTpi","email":"x@y","x-extra":[1,2]},"r.example.com":{"auth":"b2xkOm9sZA==","username":"u"},"z.example.com":{}},"__proto__":{"x":1},"big":9007199254740993,"proxies":{"default":{"httpProxy":"http://p:3128"}},"x-unknown":{"nested":{"deep":["\\u00e9"]}}}'
+    const { text } = merged(before)
+    const expected = JSON.parse(before.replace('"__proto__"', '"__proto_placeholder__"').replace('9007199254740993', '"BIG"'))
+    expected.auths['r.example.com'] = { auth: 'bmV3OnBrY3M3' }
+    const after = JSON.parse(text.replace('"__proto__"', '"__proto_placeholder__"').replace('9007199254740993', '"BIG"'))
+    expect(after).toEqual(expected)
+    expect(Object.keys(after)).toEqual(Object.keys(expected))
+    expect(Object.keys(after.auths)).toEqual(['a.example.com', 'r.example.com', 'z.example.com'])
+    expect(text).toContain('"big": 9007199254740993')
+    expect(text).toContain('"\\u00e9"')
+  })
+
+  it('is idempotent: merging the result again changes nothing', () => {
+    const first = merged('{"auths":{"https://r.example.com/v1/":{"auth":"eDp5"}},"k":1}')
+    const second = planMerge({ root: first.plan.root }, [entry('r.example.com')])
+    expect(second.changes).toEqual({ added: [], updated: [], removed: [] })
+    expect(second.root).toBe(first.plan.root)
+    expect(renderConfig(second.root)).toBe(first.text)
+  })
+
+  it('reports an entry that is already current as no change', () => {
+    const { plan } = merged('{"auths":{"r.example.com":{"auth":"bmV3OnBrY3M3"}}}')
+    expect(plan.changes).toEqual({ added: [], updated: [], removed: [] })
+  })
+
+  it('replaces an entry with extra fields, in place', () => {
+    const { plan, value } = merged('{"auths":{"a":{},"r.example.com":{"auth":"bmV3OnBrY3M3","identitytoken":"t"},"b":{}}}')
+    expect(plan.changes.updated).toEqual(['r.example.com'])
+    expect(Object.keys(value.auths)).toEqual(['a', 'r.example.com', 'b'])
+    expect(value.auths['r.example.com']).toEqual({ auth: 'bmV3OnBrY3M3' })
+  })
+
+  it('removes competing spellings of our key and leaves repository-scoped keys alone', () => {
+    const { plan, value } = merged(
+      '{"auths":{"https://r.example.com/v1/":{"auth":"eDp5"},"http://r.example.com":{},"r.example.com/":{},"R.EXAMPLE.COM":{},"r.example.com/team/app":{"auth":"eDp5"},"r.example.com:443":{}}}',
+    )
+    expect(plan.changes.removed).toEqual(['https://r.example.com/v1/', 'http://r.example.com', 'r.example.com/', 'R.EXAMPLE.COM'])
+    expect(Object.keys(value.auths)).toEqual(['r.example.com/team/app', 'r.example.com:443', 'r.example.com'])
+  })
+
+  it('collapses duplicate occurrences of our own key into one', () => {
+    const { text } = merged('{"auths":{"r.example.com":{"auth":"eDp5"},"o":{},"r.example.com":{"auth":"eTp6"}}}')
+    expect(text.match(/"r\.example\.com"/g)).toHaveLength(1)
+    expect(text.indexOf('"r.example.com"')).toBeLessThan(text.indexOf('"o"'))
+  })
+
+  it('merges several registries with one auth', () => {
+    const { value } = merged('{}', [entry('a.example.com'), entry('b.example.com:5000')])
+    expect(Object.keys(value.auths)).toEqual(['a.example.com', 'b.example.com:5000'])
+  })
+})
+
+describe('warnings', () => {
+  const warningsFor = (text: string) => planMerge(doc(text), [entry('r.example.com')]).warnings
+
+  it('warns that credsStore hides our entry from Docker', () => {
+    expect(warningsFor('{"credsStore":"desktop"}').join('\n')).toMatch(/credsStore.*desktop.*ignores/)
+    expect(warningsFor('{"credsStore":""}')).toEqual([])
+  })
+
+  it('warns when credHelpers names our registry, not another', () => {
+    expect(warningsFor('{"credHelpers":{"r.example.com":"ecr-login"}}').join('\n')).toMatch(/"credHelpers" names r\.example\.com/)
+    expect(warningsFor('{"credHelpers":{"other":"ecr-login"}}')).toEqual([])
+  })
+
+  it.each([
+    ['{"auths":{"x":{"auth":"not base64!"}}}', /not padded standard base64/],
+    ['{"auths":{"x":{"auth":"dXNlcnBhc3M"}}}', /not padded standard base64/],
+    ['{"auths":{"x":{"auth":"dXNlcnBhc3M="}}}', /no colon/],
+    ['{"auths":{"x":{"auth":"OnBhc3M="}}}', /empty user name/],
+    ['{"auths":{"x":{"auth":5}}}', /not a string/],
+    ['{"auths":{"x":[]}}', /JSON array, not an object/],
+  ])('warns that Docker would discard the file for %s', (text, reason) => {
+    const warnings = warningsFor(text).join('\n')
+    expect(warnings).toMatch(reason)
+    expect(warnings).toMatch(/Docker will fail to load this file/)
+  })
+
+  it('does not warn about valid or empty auth values', () => {
+    expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{}}}')).toEqual([])
+  })
+
+  it('warns about duplicate keys', () => {
+    expect(configWarnings({ kind: 'object', members: [] }, [])).toEqual([])
+    expect(warningsFor('{"a":1,"a":2,"auths":{"x":{},"x":{}}}').join('\n')).toMatch(/"a" appears more than once[\s\S]*"x" more than once/)
+  })
+})
+
+describe('dockerAuthProblem', () => {
+  it.each([
+    ['', undefined],
+    ['dTpw', undefined],
+    ['dTpw\r\n', undefined],
+    ['dTp', 'is not padded standard base64'],
+    ['dT-w', 'is not padded standard base64'],
+  ])('%j -> %s', (auth, problem) => {
+    expect(dockerAuthProblem(auth)).toBe(problem)
+  })
+})
+
+describe('redact', () => {
+  it('hides every credential value and nothing else', () => {
+    const root = parseJson('{"auths":{"a":{"auth":"c2VjcmV0OnM=","password":"p","identitytoken":"t","username":"u","email":"e"},"b":"odd"},"credsStore":"x"}')
+    if (root.kind !== 'object') throw new Error('not an object')
+    const out = renderConfig(redact(root))
+    expect(out).not.toMatch(/c2VjcmV0OnM=|"p"|"t"/)
+    expect(JSON.parse(out)).toEqual({
+      auths: { a: { auth: '<redacted>', password: '<redacted>', identitytoken: '<redacted>', username: 'u', email: 'e' }, b: 'odd' },
+      credsStore: 'x',
+    })
+  })
+})

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { JsonSyntaxError, duplicateKeys, getMember, maxJsonDepth, parseJson, serializeJson } from '../src/json-doc.js'
+
+const roundTrip = (text: string): string => serializeJson(parseJson(text))
+
+describe('parseJson + serializeJson', () => {
+  it('writes Docker’s tab-indented layout with a trailing newline', () => {
+    expect(roundTrip('{"auths":{"a":{"auth":"eDp5"}},"list":[1,[],{}],"e":{}}')).toBe(
+      '{\n\t"auths": {\n\t\t"a": {\n\t\t\t"auth": "eDp5"\n\t\t}\n\t},\n\t"list": [\n\t\t1,\n\t\t[],\n\t\t{}\n\t],\n\t"e": {}\n}\n',
+    )
+  })
+
+  it('keeps member order, duplicate keys, __proto__, big integers and escapes exactly', () => {
+    const text = '{"z":1,"a":2,"z":3,"__proto__":{"polluted":true},"big":123456789012345678901234567890,"f":-1.50e+10,"s":"\\u00e9\\/\\n<&>","k\\u0041":null}'
+    const out = roundTrip(text)
+    expect(out).toContain('"__proto__": {')
+    expect(out).toContain('"big": 123456789012345678901234567890')
+    expect(out).toContain('"f": -1.50e+10')
+    expect(out).toContain('"s": "\\u00e9\\/\\n<&>"')
+    expect(out).toContain('"k\\u0041": null')
+    expect(out.indexOf('"z": 1')).toBeLessThan(out.indexOf('"a": 2'))
+    expect(out.indexOf('"a": 2')).toBeLessThan(out.indexOf('"z": 3'))
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
+    // Serializing again is a fixed point.
+    expect(roundTrip(out)).toBe(out)
+  })
+
+  it('decodes keys for lookup, and the last duplicate wins', () => {
+    const root = parseJson('{"k\\u0041":1,"x":1,"x":2}')
+    if (root.kind !== 'object') throw new Error('not an object')
+    expect(getMember(root, 'kA')).toEqual({ kind: 'number', raw: '1' })
+    expect(getMember(root, 'x')).toEqual({ kind: 'number', raw: '2' })
+    expect(duplicateKeys(root)).toEqual(['x'])
+  })
+
+  it.each([
+    ['{', 'unexpected end of input', 1, 2],
+    ['{"a":1,}', "expected a quoted key", 1, 8],
+    ['{"a":1}\n x', 'after the end of the document', 2, 2],
+    ['{"a":"x\u0000"}', 'unescaped control character', 1, 8],
+    ['{"a":01}', "expected ',' or '}'", 1, 7],
+    ["{'a':1}", 'expected a quoted key', 1, 2],
+    ['{"a":"\\x"}', 'invalid escape', 1, 7],
+    ['', 'unexpected end of input', 1, 1],
+    ['[1 2]', "expected ',' or ']'", 1, 4],
+    ['{"a":tru}', 'unexpected character', 1, 6],
+  ])('refuses %j with a located reason', (text, reason, line, column) => {
+    try {
+      parseJson(text)
+      expect.unreachable('parsed invalid JSON')
+    } catch (error) {
+      expect(error).toBeInstanceOf(JsonSyntaxError)
+      const e = error as JsonSyntaxError
+      expect(e.message).toContain(reason)
+      expect([e.line, e.column]).toEqual([line, column])
+    }
+  })
+
+  it('refuses nesting beyond the limit instead of overflowing the stack', () => {
+    const deep = '['.repeat(maxJsonDepth + 5) + ']'.repeat(maxJsonDepth + 5)
+    expect(() => parseJson(deep)).toThrow(/nesting deeper than/)
+    const ok = '['.repeat(maxJsonDepth) + ']'.repeat(maxJsonDepth)
+    expect(() => parseJson(ok)).not.toThrow()
+  })
+
+  it('agrees with JSON.parse on the values of an ordinary document', () => {
+    const value = { auths: { 'r.example.com': { auth: 'dTpw' } }, n: [1, 2.5, -3e2, true, false, null], s: 'tab\there "q" \\ ü 😀' }
+    const text = JSON.stringify(value, null, 1)
+    expect(JSON.parse(roundTrip(text))).toEqual(value)
+  })
+})

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest'
+import { CliError } from '../src/errors.js'
+import { isCompetingKey, normalizeRegistry, parseRegistryList } from '../src/registry.js'
+
+describe('normalizeRegistry', () => {
+  it.each([
+    ['pierone.example.com', 'pierone.example.com', false],
+    ['registry.example.com:5000', 'registry.example.com:5000', false],
+    ['Registry.Example.COM', 'registry.example.com', true],
+    ['https://pierone.example.com/v1/', 'pierone.example.com', true],
+    ['http://host:8080', 'host:8080', true],
+    ['host/', 'host', true],
+    ['host/team/app', 'host', true],
+    ['localhost', 'localhost', false],
+    ['127.0.0.1:5000', '127.0.0.1:5000', false],
+    ['[::1]:5000', '[::1]:5000', false],
+    ['[fd00:ec2::254]', '[fd00:ec2::254]', false],
+  ])('%s -> %s', (input, key, reduced) => {
+    const r = normalizeRegistry(input)
+    expect(r.key).toBe(key)
+    expect(r.reducedFrom !== undefined).toBe(reduced)
+  })
+
+  it.each([
+    '',
+    ' ',
+    'host name',
+    'host\n',
+    'user@host',
+    'https://user:pw@host/',
+    '*.example.com',
+    'ftp://host',
+    'host:0',
+    'host:65536',
+    'host:port',
+    '-host.example.com',
+    'host_name.example.com',
+    '[::1',
+    '[nothex]:80',
+    'a..b',
+  ])('refuses %j with a usage error', (input) => {
+    try {
+      normalizeRegistry(input)
+      expect.unreachable('accepted an invalid registry')
+    } catch (error) {
+      expect(error).toBeInstanceOf(CliError)
+      expect((error as CliError).exitCode).toBe(64)
+      expect((error as CliError).hint).toMatch(/host\[:port\]/)
+    }
+  })
+
+  it('splits comma-separated values, trims, and removes duplicates in order', () => {
+    expect(parseRegistryList(['b.example.com, a.example.com', 'B.example.com', 'c.example.com,']).map((r) => r.key)).toEqual([
+      'b.example.com',
+      'a.example.com',
+      'c.example.com',
+    ])
+  })
+})
+
+describe('isCompetingKey', () => {
+  it.each([
+    ['https://host/v1/', true],
+    ['http://host', true],
+    ['https://host', true],
+    ['HTTPS://HOST/v2/', true],
+    ['host/', true],
+    ['host/v1/', true],
+    ['HOST', true],
+    ['host', false], // our own key
+    ['host/team/app', false], // a per-repository credential
+    ['host:443', false], // a different key for every reader
+    ['https://host:443/', false],
+    ['otherhost', false],
+    ['https://otherhost/v1/', false],
+    ['host.example.com', false],
+  ])('%s competes with "host": %s', (existing, competes) => {
+    expect(isCompetingKey(existing, 'host')).toBe(competes)
+  })
+})

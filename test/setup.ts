@@ -1,0 +1,10 @@
+// Environment isolation for every test file, and for every CLI the tests spawn (they inherit it).
+// Safety net: should any code path forget an explicit endpoint, IMDS resolves to a closed
+// loopback port, never to 169.254.169.254 or fd00:ec2::254.
+process.env['AWS_EC2_METADATA_SERVICE_ENDPOINT'] = 'http://127.0.0.1:9'
+process.env['AWS_CONFIG_FILE'] = '/nonexistent/aws-config'
+process.env['AWS_SHARED_CREDENTIALS_FILE'] = '/nonexistent/aws-credentials'
+for (const name of Object.keys(process.env)) {
+  if (name.startsWith('IID_DOCKER_AUTH_') || name === 'AWS_PROFILE' || name === 'DOCKER_CONFIG' || name === 'JOURNAL_STREAM') delete process.env[name]
+  if (name.startsWith('AWS_EC2_METADATA_') && name !== 'AWS_EC2_METADATA_SERVICE_ENDPOINT') delete process.env[name]
+}
