@@ -1,0 +1,250 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import * as fsp from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../src/config-file.js'
+import { CliError } from '../src/errors.js'
+import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/lock.js'
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'iid-config-file-'))
+})
+afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+const always = async () => true
+const isRoot = process.geteuid?.() === 0
+
+async function cliError(promise: Promise<unknown>): Promise<CliError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof CliError) return error
+    throw error
+  }
+  throw new Error('expected a CliError')
+}
+
+describe('writeAtomic', () => {
+  it('creates a new file 0600 with the content', async () => {
+    const target = join(dir, 'config.json')
+    expect(await writeAtomic(target, '{}\n', { previous: undefined, stillCurrent: always })).toBe(true)
+    expect(readFileSync(target, 'utf8')).toBe('{}\n')
+    expect(statSync(target).mode & 0o777).toBe(0o600)
+    expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  it.each([0o600, 0o640, 0o644, 0o400])('keeps an existing mode %o and never widens it', async (mode) => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, 'old', { mode })
+    const { identity } = await readConfigFile(target, 1 << 20)
+    await writeAtomic(target, 'new', { previous: identity, stillCurrent: always })
+    expect(statSync(target).mode & 0o777).toBe(mode)
+  })
+
+  it.runIf(isRoot)('keeps an existing owner, and gives a new file the owner of its directory', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, 'old')
+    chownSync(target, 1234, 2345)
+    const { identity } = await readConfigFile(target, 1 << 20)
+    await writeAtomic(target, 'new', { previous: identity, stillCurrent: always })
+    expect([statSync(target).uid, statSync(target).gid]).toEqual([1234, 2345])
+
+    const userDir = join(dir, 'home-of-1234')
+    mkdirSync(userDir)
+    chownSync(userDir, 1234, 1234)
+    await writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always })
+    expect(statSync(join(userDir, 'config.json')).uid).toBe(1234)
+  })
+
+  it('never has a temp file readable by others, from the first byte', async () => {
+    const target = join(dir, 'config.json')
+    const modes: number[] = []
+    await writeAtomic(target, 'x'.repeat(100_000), {
+      previous: undefined,
+      stillCurrent: always,
+      onPhase: (phase) => {
+        if (phase === 'temp-created' || phase === 'written') {
+          for (const name of readdirSync(dir)) if (name.endsWith('.tmp')) modes.push(statSync(join(dir, name)).mode & 0o777)
+        }
+      },
+    })
+    expect(modes).toEqual([0o600, 0o600])
+  })
+
+  it('abandons the write when the file changed underneath (stillCurrent false)', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, 'theirs')
+    expect(await writeAtomic(target, 'ours', { previous: undefined, stillCurrent: async () => false })).toBe(false)
+    expect(readFileSync(target, 'utf8')).toBe('theirs')
+    expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  /** A real filesystem whose chosen operation fails, as write-file-atomic's tests do. */
+  const failing = (op: 'open' | 'write' | 'sync' | 'rename' | 'chmod', code: string): FileSystem => {
+    const fail = () => Object.assign(new Error(`injected ${code}`), { code })
+    return {
+      ...fsp,
+      rename: async (...args: Parameters<typeof fsp.rename>) => (op === 'rename' ? Promise.reject(fail()) : fsp.rename(...args)),
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        if (op === 'open') throw fail()
+        const handle = await fsp.open(...args)
+        return new Proxy(handle, {
+          get(target, prop, receiver) {
+            if ((op === 'write' && prop === 'writeFile') || (op === 'sync' && prop === 'sync') || (op === 'chmod' && prop === 'chmod')) return async () => Promise.reject(fail())
+            const value = Reflect.get(target, prop, receiver)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        })
+      },
+    }
+  }
+
+  it.each([
+    ['open', 'EACCES', /permission denied/],
+    ['write', 'ENOSPC', /no space left/],
+    ['write', 'EIO', /I\/O error/],
+    ['sync', 'EIO', /I\/O error/],
+    ['chmod', 'EPERM', /not permitted/],
+    ['rename', 'EBUSY', /mount point/],
+    ['rename', 'EXDEV', /different filesystems/],
+    ['rename', 'EROFS', /read-only/],
+  ] as const)('on %s failing with %s: exit 73, original byte-identical, no temp file', async (op, code, message) => {
+    const target = join(dir, 'config.json')
+    const original = Buffer.from('{"auths":{"keep":{"auth":"dTpw"}}}')
+    writeFileSync(target, original)
+    const { identity } = await readConfigFile(target, 1 << 20)
+    const error = await cliError(writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failing(op, code) }))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toMatch(message)
+    expect(error.message).toMatch(/the file was not changed/)
+    expect(error.hint).toBeTruthy()
+    expect(readFileSync(target).equals(original)).toBe(true)
+    expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  it('does not follow a symlink planted at the temp name, even in a race', async () => {
+    const target = join(dir, 'config.json')
+    const victim = join(dir, 'victim')
+    writeFileSync(victim, 'untouched')
+    writeFileSync(target, 'original')
+    // An attacker who wins the race plants a link at the exact temp name just before it is opened.
+    const racing: FileSystem = {
+      ...fsp,
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        const path = String(args[0])
+        if (path.endsWith('.tmp')) symlinkSync(victim, path)
+        return fsp.open(...args)
+      },
+    }
+    const { identity } = await readConfigFile(target, 1 << 20)
+    const error = await cliError(writeAtomic(target, 'attacker-controlled?', { previous: identity, stillCurrent: always, fs: racing }))
+    expect(error.exitCode).toBe(73)
+    expect(readFileSync(victim, 'utf8')).toBe('untouched')
+    expect(readFileSync(target, 'utf8')).toBe('original')
+  })
+})
+
+describe('resolveTarget and readConfigFile', () => {
+  it('follows relative and dangling symlinks to the real target', async () => {
+    mkdirSync(join(dir, 'real'))
+    writeFileSync(join(dir, 'real', 'c.json'), '{}')
+    symlinkSync('real/c.json', join(dir, 'link.json'))
+    symlinkSync('link.json', join(dir, 'link2.json'))
+    symlinkSync('nowhere/c.json', join(dir, 'dangling.json'))
+    expect(await resolveTarget(join(dir, 'link2.json'))).toBe(join(dir, 'real', 'c.json'))
+    expect(await resolveTarget(join(dir, 'dangling.json'))).toBe(join(dir, 'nowhere', 'c.json'))
+    expect(await resolveTarget(join(dir, 'absent.json'))).toBe(join(dir, 'absent.json'))
+  })
+
+  it('refuses a symlink loop with exit 78', async () => {
+    symlinkSync('b', join(dir, 'a'))
+    symlinkSync('a', join(dir, 'b'))
+    expect((await cliError(resolveTarget(join(dir, 'a')))).exitCode).toBe(78)
+  })
+
+  it('reads a missing file as empty', async () => {
+    expect(await readConfigFile(join(dir, 'absent'), 100)).toEqual({ bytes: new Uint8Array(0), identity: undefined })
+  })
+
+  it.each([
+    ['a directory', (p: string) => mkdirSync(p)],
+    ['a FIFO', (p: string) => execFileSync('mkfifo', [p])],
+  ])('refuses %s with exit 78 without blocking', async (what, make) => {
+    const p = join(dir, 'config.json')
+    make(p)
+    const error = await cliError(readConfigFile(p, 100))
+    expect(error.exitCode).toBe(78)
+    expect(error.message).toContain(`is ${what}, not a regular file`)
+  })
+
+  it('refuses a device with exit 78', async () => {
+    const error = await cliError(readConfigFile('/dev/null', 100))
+    expect(error.exitCode).toBe(78)
+    expect(error.message).toContain('is a device')
+  })
+
+  it('refuses a file over the size cap with exit 78', async () => {
+    const p = join(dir, 'config.json')
+    writeFileSync(p, 'x'.repeat(101))
+    expect((await cliError(readConfigFile(p, 100))).message).toMatch(/larger than/)
+  })
+})
+
+describe('lock', () => {
+  it('is exclusive, 0600, and released', async () => {
+    const target = join(dir, 'config.json')
+    const release = await acquireLock(target, { timeoutMs: 100 })
+    expect(statSync(lockPathFor(target)).mode & 0o777).toBe(0o600)
+    const error = await cliError(acquireLock(target, { timeoutMs: 150 }))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toContain(`held by process ${process.pid}`)
+    await release()
+    expect(existsSync(lockPathFor(target))).toBe(false)
+  })
+
+  it('breaks a lock left by a dead process', async () => {
+    const target = join(dir, 'config.json')
+    const child = spawn(process.execPath, ['-e', '0'])
+    await new Promise((r) => child.on('exit', r))
+    writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), pid: child.pid }))
+    const release = await acquireLock(target, { timeoutMs: 100 })
+    await release()
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('breaks a lock from an earlier boot, or from a reused pid', () => {
+    expect(isStale({ ...currentOwner(), bootId: 'another-boot' })).toBe(true)
+    expect(isStale({ ...currentOwner(), startTime: '1' })).toBe(true)
+    expect(isStale(currentOwner())).toBe(false)
+  })
+
+  it('breaks an unreadable lock only once it is old', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(lockPathFor(target), '')
+    expect((await cliError(acquireLock(target, { timeoutMs: 100 }))).exitCode).toBe(73)
+    const old = new Date(Date.now() - 60_000)
+    await fsp.utimes(lockPathFor(target), old, old)
+    await (await acquireLock(target, { timeoutMs: 100 }))()
+  })
+
+  it('waits for a live holder and then takes the lock', async () => {
+    const target = join(dir, 'config.json')
+    const release = await acquireLock(target, { timeoutMs: 100 })
+    const waited: number[] = []
+    const second = acquireLock(target, { timeoutMs: 5000, onWait: (h) => waited.push(h.pid) })
+    setTimeout(() => void release(), 200)
+    await (await second)()
+    expect(waited).toEqual([process.pid])
+  })
+
+  it('does not leave the lock or a stale copy behind', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), bootId: 'old' }))
+    await (await acquireLock(target, { timeoutMs: 100 }))()
+    expect(readdirSync(dir)).toEqual([])
+    expect(lstatSync(dir).isDirectory()).toBe(true)
+  })
+})
