@@ -53,7 +53,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept. */
 export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
-  const moveAside = `fix the file or move it aside (mv ${path} ${path}.broken) and run again`
+  const moveAside = `repair it or move it aside (mv ${path} ${path}.broken) and run again`
   if (bytes.length > maxConfigBytes) {
     throw unusable(path, `is larger than ${maxConfigBytes / 1024 / 1024} MiB`, moveAside)
   }

@@ -69,6 +69,8 @@ export interface ImdsSimulator {
   readonly rsa2048: string
   readonly certificates: { readonly pkcs7: string; readonly rsa2048: string }
   readonly requests: RequestRecord[]
+  /** Every token handed out, so tests can check that none leaks. */
+  issuedTokens(): string[]
   /** Time the server started listening (ms since epoch), once it has. */
   listeningSince(): number | undefined
   setFaults(faults: SimulatorFaults): void
@@ -272,6 +274,7 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
     rsa2048: bodies.rsa2048,
     certificates: { pkcs7: signingKit().dsaCert, rsa2048: signingKit().rsaCert },
     requests,
+    issuedTokens: () => [...tokens.keys()],
     listeningSince: () => listeningSince,
     setFaults(next) {
       faults = next

@@ -1,0 +1,349 @@
+// The built CLI, spawned as an operator runs it, against the IMDS simulator and real files.
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { expectImdsV2Only, expectNoSecrets, runCli } from './helpers.js'
+
+let sim: ImdsSimulator
+let dir: string
+let config: string
+
+beforeAll(async () => {
+  sim = await startImdsSimulator()
+})
+afterAll(async () => {
+  await sim.close()
+})
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'iid-e2e-'))
+  config = join(dir, 'docker', 'config.json')
+  sim.setFaults({})
+  sim.requests.length = 0
+})
+afterEach(() => {
+  expectImdsV2Only(sim)
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const write = (args: string[] = [], env: Record<string, string | undefined> = {}) =>
+  runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5', ...args], { env })
+
+const authOf = (path: string, key: string): string => (JSON.parse(readFileSync(path, 'utf8')) as { auths: Record<string, { auth: string }> }).auths[key]!.auth
+const decoded = (auth: string): string => Buffer.from(auth, 'base64').toString('utf8')
+
+function seed(text: string, mode = 0o600): Buffer {
+  mkdirSync(join(dir, 'docker'), { recursive: true, mode: 0o700 })
+  writeFileSync(config, text, { mode })
+  return readFileSync(config)
+}
+
+describe('write', () => {
+  it('writes the entry: base64 of "instance-identity-document:<pkcs7 verbatim>", 0600 in a new 0700 directory', async () => {
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toBe(`iid-docker-auth: wrote pierone.example.com to ${config}\n`)
+    const text = readFileSync(config, 'utf8')
+    expect(Object.keys(JSON.parse(text))).toEqual(['auths'])
+    const auth = authOf(config, 'pierone.example.com')
+    expect(auth).toMatch(/^[A-Za-z0-9+/]+={0,2}$/)
+    expect(decoded(auth)).toBe(`instance-identity-document:${sim.pkcs7}`)
+    expect(decoded(auth)).toContain('\n')
+    expect(JSON.parse(text).auths['pierone.example.com']).toEqual({ auth })
+    expect(text.startsWith('{\n\t"auths": {\n\t\t"pierone.example.com": {\n\t\t\t"auth": "')).toBe(true)
+    expect(text.endsWith('}\n')).toBe(true)
+    expect(statSync(config).mode & 0o777).toBe(0o600)
+    expect(statSync(join(dir, 'docker')).mode & 0o777).toBe(0o700)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+    expectNoSecrets(run, sim, [auth])
+  })
+
+  it('sends the PKCS7 as one line with --strip-newlines, the rsa2048 signature, and another user name', async () => {
+    expect((await write(['--strip-newlines'])).code).toBe(0)
+    expect(decoded(authOf(config, 'pierone.example.com'))).toBe(`instance-identity-document:${sim.pkcs7.replace(/\n/g, '')}`)
+    expect((await write(['--signature', 'rsa2048', '--username', 'svc'])).code).toBe(0)
+    expect(decoded(authOf(config, 'pierone.example.com'))).toBe(`svc:${sim.rsa2048}`)
+  })
+
+  it('takes its settings from IID_DOCKER_AUTH_* variables', async () => {
+    const other = join(dir, 'kubelet', 'config.json')
+    const run = await runCli([], {
+      env: {
+        IID_DOCKER_AUTH_REGISTRIES: 'a.example.com,https://B.example.com:5000/v2/',
+        IID_DOCKER_AUTH_CONFIG: `${config},${other}`,
+        IID_DOCKER_AUTH_ENDPOINT: sim.url,
+        IID_DOCKER_AUTH_TIMEOUT: '5',
+        IID_DOCKER_AUTH_STRIP_NEWLINES: 'true',
+      },
+    })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('registry "https://B.example.com:5000/v2/" reduced to b.example.com:5000')
+    for (const path of [config, other]) {
+      expect(Object.keys(JSON.parse(readFileSync(path, 'utf8')).auths)).toEqual(['a.example.com', 'b.example.com:5000'])
+      expect(decoded(authOf(path, 'b.example.com:5000'))).not.toContain('\n')
+    }
+  })
+
+  it('keeps everything else in the file exactly, and a second run changes nothing (mtime untouched)', async () => {
+    const foreign =
+      '{\n  "auths": {"other.example.com": {"auth": "dXNlcjpwYXNz", "x-extra": {"a": [1, 2]}}, "pierone.example.com": {"auth": "b2xkOmVudHJ5"}},\n' +
+      '  "credHelpers": {"123.dkr.ecr.eu-central-1.amazonaws.com": "ecr-login"}, "__proto__": {"p": 1}, "big": 123456789012345678901234567890,\n' +
+      '  "psFormat": "table {{.ID}}\\t{{.Names}}", "x-unknown": {"nested": {"deep": ["\\u00e9", null, true]}}\n}'
+    seed(foreign, 0o640)
+    const run = await write()
+    expect(run.code).toBe(0)
+    const after = readFileSync(config, 'utf8')
+    // Everything but our entry is as it was: compare with our entry put back to its old value.
+    const ours = authOf(config, 'pierone.example.com')
+    const restored = after.replace(ours, 'b2xkOmVudHJ5')
+    const protect = (t: string) => JSON.parse(t.replace('"__proto__"', '"__proto_key__"').replace('123456789012345678901234567890', '"bigint"'))
+    expect(protect(restored)).toEqual(protect(foreign))
+    expect(after).toContain('"big": 123456789012345678901234567890')
+    expect(after).toContain('"__proto__": {')
+    expect(after).toContain('"\\u00e9"')
+    expect(statSync(config).mode & 0o777).toBe(0o640)
+
+    const past = new Date('2020-01-01T00:00:00Z')
+    utimesSync(config, past, past)
+    const again = await write()
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain('already current')
+    expect(statSync(config).mtime.getTime()).toBe(past.getTime())
+  })
+
+  it('removes competing spellings of our registry, and says so', async () => {
+    seed('{"auths":{"https://pierone.example.com/v1/":{"auth":"eDp5"},"pierone.example.com/":{},"pierone.example.com/team/app":{"auth":"eDp5"}}}')
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('removed competing key(s) "https://pierone.example.com/v1/", "pierone.example.com/"')
+    expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths)).toEqual(['pierone.example.com/team/app', 'pierone.example.com'])
+  })
+
+  it('warns when credsStore or credHelpers hide the entry from Docker, and still writes it', async () => {
+    seed('{"credsStore":"desktop","credHelpers":{"pierone.example.com":"pierone"}}')
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(run.stderr).toMatch(/warning: .*"credsStore": "desktop" is set/)
+    expect(run.stderr).toMatch(/warning: .*"credHelpers" names pierone\.example\.com/)
+  })
+
+  it('warns when another entry would make Docker discard the file', async () => {
+    seed('{"auths":{"broken.example.com":{"auth":"bm9jb2xvbg=="}}}')
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(run.stderr).toMatch(/warning: .*auths\["broken.example.com"\] has an "auth" that has no colon/)
+    expect(JSON.parse(readFileSync(config, 'utf8')).auths['broken.example.com']).toEqual({ auth: 'bm9jb2xvbg==' })
+  })
+
+  it('updates the target of a symlinked config and keeps the link', async () => {
+    mkdirSync(join(dir, 'real'))
+    writeFileSync(join(dir, 'real', 'config.json'), '{"k":1}', { mode: 0o600 })
+    mkdirSync(join(dir, 'docker'))
+    symlinkSync('../real/config.json', config)
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(readFileSync(join(dir, 'real', 'config.json'), 'utf8')).toContain('"pierone.example.com"')
+    expect(readFileSync(join(dir, 'real', 'config.json'), 'utf8')).toContain('"k": 1')
+    expect(statSync(config).isFile()).toBe(true)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+    expect(execFileSync('readlink', [config]).toString().trim()).toBe('../real/config.json')
+  })
+
+  it.each([
+    ['invalid JSON', '{"auths": {', /is not valid JSON \(unexpected end of input; expected a quoted key at line 1, column 12\)/],
+    ['a byte-order mark', '\uFEFF{}', /byte-order mark/],
+    ['an array at the top', '[]', /JSON array at the top/],
+    ['auths as an array', '{"auths":[]}', /"auths" as a JSON array/],
+    ['NUL bytes', '{"auths":{}}\u0000\u0000', /not valid JSON/],
+  ])('refuses a file with %s: exit 78, byte-identical, IMDS never asked', async (_, text, message) => {
+    const before = seed(text)
+    const run = await write()
+    expect(run.code).toBe(78)
+    expect(run.stderr).toMatch(message)
+    expect(run.stderr).toMatch(/fix: /)
+    expect(run.stderr.trim().split('\n')).toHaveLength(2)
+    expect(readFileSync(config).equals(before)).toBe(true)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+    expect(sim.requests).toEqual([])
+  })
+
+  it.each([
+    ['a directory', (p: string) => mkdirSync(p, { recursive: true })],
+    ['a FIFO', (p: string) => (mkdirSync(join(p, '..'), { recursive: true }), execFileSync('mkfifo', [p]))],
+  ])('refuses %s at the config path with exit 78, without blocking', async (what, make) => {
+    make(config)
+    const run = await write()
+    expect(run.code).toBe(78)
+    expect(run.stderr).toContain(`is ${what}, not a regular file`)
+  })
+
+  it.each([
+    [['--registry', 'bad host'], /registry "bad host" contains white space/],
+    [['--registry', 'user@host'], /contains credentials/],
+    [['--timeout', 'never'], /--timeout "never"/],
+    [['--signature', 'sha1'], /not a signature kind/],
+    [['--endpoint', 'ftp://x'], /not an http\(s\) URL/],
+    [['--bogus'], /unknown option '--bogus'/],
+  ])('exits 64 on %j with a one-line reason and nothing written', async (args, message) => {
+    const run = await write(args)
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(message)
+    expect(existsSync(config)).toBe(false)
+    expect(sim.requests).toEqual([])
+  })
+
+  it('exits 64 when no registry is given', async () => {
+    const run = await runCli(['--config', config, '--endpoint', sim.url])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/no registry given/)
+    expect(run.stderr).toMatch(/fix: pass --registry/)
+  })
+
+  it('exits 69 at once when AWS_EC2_METADATA_DISABLED=true, asking nothing', async () => {
+    const run = await write([], { AWS_EC2_METADATA_DISABLED: 'true' })
+    expect(run.code).toBe(69)
+    expect(run.stderr).toMatch(/AWS_EC2_METADATA_DISABLED=true/)
+    expect(sim.requests).toEqual([])
+    expect(existsSync(config)).toBe(false)
+  })
+
+  it('exits 69 on a token 403 and leaves the file byte-identical', async () => {
+    const before = seed('{"auths":{"x":{"auth":"dTpw"}}}')
+    sim.setFaults({ routes: { token: { status: 403 } } })
+    const run = await write()
+    expect(run.code).toBe(69)
+    expect(run.stderr).toMatch(/HTTP 403/)
+    expect(run.stderr).toMatch(/fix: .*--http-endpoint enabled/)
+    expect(readFileSync(config).equals(before)).toBe(true)
+  })
+
+  it('exits 65 when IMDS keeps answering with unusable data', async () => {
+    sim.setFaults({ routes: { pkcs7: { body: 'garbage!' } } })
+    const run = await write(['--timeout', '1'])
+    expect(run.code).toBe(65)
+    expect(run.stderr).toMatch(/unusable data .*not base64/)
+    expect(existsSync(config)).toBe(false)
+  })
+
+  it('ends by itself within its deadline when a body stalls forever', async () => {
+    sim.setFaults({ routes: { document: { stallBody: true } } })
+    const run = await write(['--timeout', '2'])
+    expect(run.code).toBe(69)
+    expect(run.ms).toBeLessThan(4000)
+  })
+
+  it('warns when the PKCS7 embeds a different document', async () => {
+    const confused = await startImdsSimulator({ signedDocument: '{"instanceId":"i-other"}' })
+    try {
+      const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', confused.url])
+      expect(run.code).toBe(0)
+      expect(run.stderr).toMatch(/warning: the document embedded in the PKCS7 differs/)
+    } finally {
+      await confused.close()
+    }
+  })
+
+  it('--dry-run prints the redacted result and writes nothing', async () => {
+    const before = seed('{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}}}')
+    const run = await write(['--dry-run'])
+    expect(run.code).toBe(0)
+    expect(readFileSync(config).equals(before)).toBe(true)
+    expect(run.stdout).toContain(`# ${config} (would be written; credentials redacted)`)
+    expect(JSON.parse(run.stdout.slice(run.stdout.indexOf('{')))).toEqual({
+      auths: { 'other.example.com': { auth: '<redacted>' }, 'pierone.example.com': { auth: '<redacted>' } },
+    })
+    expect(run.stderr).toContain(`would write pierone.example.com to ${config}`)
+    expect(run.stdout).not.toContain('dXNlcjpwYXNz')
+    expectNoSecrets(run, sim)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+
+  it('--json prints one object describing the outcome, without secrets', async () => {
+    const run = await write(['--json'])
+    expect(run.code).toBe(0)
+    const report = JSON.parse(run.stdout)
+    expect(report).toMatchObject({
+      ok: true,
+      exitCode: 0,
+      command: 'write',
+      dryRun: false,
+      endpoint: `${sim.url}/`,
+      registries: ['pierone.example.com'],
+      identity: { instanceId: 'i-0123456789abcdef0', accountId: '123456789012', region: 'eu-central-1', availabilityZone: 'eu-central-1a' },
+      configs: [{ path: config, source: '--config', target: config, action: 'written', added: ['pierone.example.com'], updated: [], removed: [], warnings: [], error: null }],
+      error: null,
+    })
+    expect(typeof report.durationMs).toBe('number')
+    expect(run.stdout.trim().split('\n')).toHaveLength(1)
+    expectNoSecrets(run, sim, [authOf(config, 'pierone.example.com')])
+
+    const again = JSON.parse((await write(['--json'])).stdout)
+    expect(again.configs[0].action).toBe('unchanged')
+
+    sim.setFaults({ routes: { token: { status: 403 } } })
+    const failed = await write(['--json', '--quiet'])
+    expect(failed.code).toBe(69)
+    expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, exitCode: 69, identity: null, configs: [], error: { exitCode: 69 } })
+  })
+
+  it('--quiet prints errors only, --verbose prints each step', async () => {
+    const quiet = await write(['--quiet'])
+    expect(quiet.code).toBe(0)
+    expect(quiet.stderr).toBe('')
+    const verbose = await write(['--verbose'])
+    expect(verbose.stderr).toMatch(/asking IMDS at .* for the identity \(pkcs7\), deadline 5 s/)
+    expect(verbose.stderr).toMatch(/identity: instance i-0123456789abcdef0, account 123456789012, region eu-central-1/)
+    expectNoSecrets(verbose, sim)
+  })
+
+  it('--help documents the exit codes and the three ways to run it; --version prints the version', async () => {
+    const help = await runCli(['--help'])
+    expect(help.code).toBe(0)
+    for (const text of ['--registry <host[:port]>', 'Exit codes:', '64  usage error', '73  cannot write', 'systemd unit', 'cloud-init', 'npx']) {
+      expect(help.stdout).toContain(text)
+    }
+    const version = await runCli(['--version'])
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('is also reachable as `write`', async () => {
+    const run = await runCli(['write', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url])
+    expect(run.code).toBe(0)
+    expect(existsSync(config)).toBe(true)
+  })
+
+  it('20 parallel runs with different registries all keep their entries', async () => {
+    seed('{"auths":{"keep.example.com":{"auth":"dTpw"}},"k":"v"}')
+    const runs = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => runCli(['-r', `r${i}.example.com`, '-c', config, '--endpoint', sim.url, '--timeout', '20'], { timeoutMs: 60_000 })),
+    )
+    expect(runs.map((r) => r.code)).toEqual(Array(20).fill(0))
+    const result = JSON.parse(readFileSync(config, 'utf8'))
+    expect(Object.keys(result.auths).sort()).toEqual(['keep.example.com', ...Array.from({ length: 20 }, (_, i) => `r${i}.example.com`)].sort())
+    expect(result.k).toBe('v')
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+
+  it('waits for a lock held by a live process, then exits 73 with a clear message', async () => {
+    seed('{}')
+    const holder = JSON.stringify({ pid: process.pid, startTime: readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19], bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() })
+    writeFileSync(`${config}.lock`, holder)
+    const run = await write([], { IID_DOCKER_AUTH_LOCK_TIMEOUT: '1' })
+    expect(run.code).toBe(73)
+    expect(run.stderr).toContain(`waiting for process ${process.pid}`)
+    expect(run.stderr).toMatch(/is held by process \d+, still running after 1 s/)
+    expect(readFileSync(config, 'utf8')).toBe('{}')
+  })
+
+  it('recovers a lock left by a dead process', async () => {
+    seed('{}')
+    writeFileSync(`${config}.lock`, JSON.stringify({ pid: 2 ** 22 + 1, startTime: '1', bootId: 'x' }))
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+})

@@ -1,0 +1,57 @@
+// Shared helpers for end-to-end tests: spawn the built CLI as an operator would, and check that
+// no secret reaches its output.
+import { spawn } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { expect } from 'vitest'
+import type { ImdsSimulator } from '../src/sim/imds-simulator.js'
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const cliPath = join(repoRoot, 'bin', 'iid-docker-auth.mjs')
+export const isRoot = process.geteuid?.() === 0
+/** Tests that need root run whenever CI=true, so that a CI without root fails instead of skipping. */
+export const rootOrCi = isRoot || process.env['CI'] === 'true'
+
+export interface CliRun {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  readonly ms: number
+}
+
+export function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliRun> {
+  const started = Date.now()
+  const env: Record<string, string> = {}
+  for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v
+  const [command, ...prefixArgs] = options.prefix ?? [process.execPath]
+  const child = spawn(command!, [...prefixArgs, ...(options.prefix ? [process.execPath] : []), cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(killer)
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started })
+    })
+  })
+}
+
+/** The credential, the PKCS7 (any line of it) and every IMDS token must never be printed. */
+export function expectNoSecrets(run: Pick<CliRun, 'stdout' | 'stderr'>, sim: ImdsSimulator, auths: readonly string[] = []): void {
+  const output = run.stdout + run.stderr
+  for (const secret of [...sim.pkcs7.split('\n'), ...sim.rsa2048.split('\n'), ...sim.issuedTokens(), ...auths]) {
+    if (secret.length >= 16) expect(output.includes(secret), 'a secret reached the output').toBe(false)
+  }
+}
+
+/** IMDSv2 discipline over everything the simulator saw: no tokenless GET, no `//` path. */
+export function expectImdsV2Only(sim: ImdsSimulator): void {
+  for (const r of sim.requests) {
+    expect(r.path.startsWith('//'), `path ${r.path}`).toBe(false)
+    if (r.method === 'GET') expect(r.token, `tokenless GET ${r.path}`).not.toBe('none')
+  }
+}
