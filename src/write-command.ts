@@ -28,6 +28,8 @@ export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>
   readonly log: Logger
   readonly lockTimeoutMs: number
+  /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
+  readonly beforeCommit?: (target: string) => Promise<void>
 }
 
 /** How many times we re-read and re-merge when another writer changes the file under us. */
@@ -77,7 +79,10 @@ async function mergeInto(location: ConfigLocation, entries: readonly AuthEntry[]
       if (!changed) return { ...base, action: 'unchanged', changes: plan.changes, warnings: plan.warnings, preview: undefined }
       const committed = await writeAtomic(target, renderConfig(plan.root), {
         previous: snapshot.identity,
-        stillCurrent: async () => sameFile(snapshot.identity, await currentIdentity(target)),
+        stillCurrent: async () => {
+          await deps.beforeCommit?.(target)
+          return sameFile(snapshot.identity, await currentIdentity(target))
+        },
       })
       if (committed) return { ...base, action: 'written', changes: plan.changes, warnings: plan.warnings, preview: undefined }
       deps.log.debug(`${path} changed while we were writing it; merging again`)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { expectImdsV2Only, expectNoSecrets, runCli } from './helpers.js'
+import { expectImdsV2Only, expectNoSecrets, runCli, takeRuns } from './helpers.js'
 
 let sim: ImdsSimulator
 let dir: string
@@ -24,6 +24,7 @@ beforeEach(() => {
   sim.requests.length = 0
 })
 afterEach(() => {
+  for (const run of takeRuns()) expectNoSecrets(run, sim)
   expectImdsV2Only(sim)
   rmSync(dir, { recursive: true, force: true })
 })
@@ -308,6 +309,19 @@ describe('write', () => {
     const version = await runCli(['--version'])
     expect(version.code).toBe(0)
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+
+  it('finds IMDS through AWS_EC2_METADATA_SERVICE_ENDPOINT when no --endpoint is given', async () => {
+    const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--json'], { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: sim.url } })
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout).endpoint).toBe(`${sim.url}/`)
+  })
+
+  it('treats an empty or whitespace-only file as empty', async () => {
+    seed(' \n\t\n')
+    const run = await write()
+    expect(run.code).toBe(0)
+    expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths)).toEqual(['pierone.example.com'])
   })
 
   it('is also reachable as `write`', async () => {

@@ -20,6 +20,11 @@ export interface CliRun {
   readonly ms: number
 }
 
+const runs: CliRun[] = []
+
+/** Every run since the last call, so an afterEach hook can check them all for secrets. */
+export const takeRuns = (): CliRun[] => runs.splice(0)
+
 export function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliRun> {
   const started = Date.now()
   const env: Record<string, string> = {}
@@ -35,7 +40,9 @@ export function runCli(args: readonly string[], options: { env?: Record<string, 
     child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(killer)
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - started })
+      const run = { code, signal, stdout, stderr, ms: Date.now() - started }
+      runs.push(run)
+      resolve(run)
     })
   })
 }

@@ -115,6 +115,14 @@ describe('fetchIdentity against the IMDS simulator', () => {
     expect(error.message).toMatch(/HTTP 404/)
   })
 
+  it.each([400, 405, 301])('gives up at once on a token %i, which no correct client should see', async (status) => {
+    const s = await start({ faults: { routes: { token: { status } } } })
+    const error = await failure(fetchFrom(s, { timeoutMs: 10_000 }))
+    expect(error.exitCode).toBe(69)
+    expect(error.message).toContain(`HTTP ${status}`)
+    expect(s.requests).toHaveLength(1)
+  })
+
   it('names the hop limit when the token PUT connects but is never answered', async () => {
     const s = await start({ faults: { routes: { token: { hang: true } } } })
     const started = Date.now()
