@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../src/config-file.js'
-import { CliError } from '../src/errors.js'
+import { rejection, rootOrCi } from './helpers.js'
 import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/lock.js'
 
 let dir: string
@@ -15,17 +15,6 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
 const always = async () => true
-const isRoot = process.geteuid?.() === 0
-
-async function cliError(promise: Promise<unknown>): Promise<CliError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof CliError) return error
-    throw error
-  }
-  throw new Error('expected a CliError')
-}
 
 describe('writeAtomic', () => {
   it('creates a new file 0600 with the content', async () => {
@@ -44,7 +33,7 @@ describe('writeAtomic', () => {
     expect(statSync(target).mode & 0o777).toBe(mode)
   })
 
-  it.runIf(isRoot)('keeps an existing owner, and gives a new file the owner of its directory', async () => {
+  it.runIf(rootOrCi)('keeps an existing owner, and gives a new file the owner of its directory', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(target, 'old')
     chownSync(target, 1234, 2345)
@@ -116,7 +105,7 @@ describe('writeAtomic', () => {
     const original = Buffer.from('{"auths":{"keep":{"auth":"dTpw"}}}')
     writeFileSync(target, original)
     const { identity } = await readConfigFile(target, 1 << 20)
-    const error = await cliError(writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failing(op, code) }))
+    const error = await rejection(writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failing(op, code) }))
     expect(error.exitCode).toBe(73)
     expect(error.message).toMatch(message)
     expect(error.message).toMatch(/the file was not changed/)
@@ -140,7 +129,7 @@ describe('writeAtomic', () => {
       },
     }
     const { identity } = await readConfigFile(target, 1 << 20)
-    const error = await cliError(writeAtomic(target, 'attacker-controlled?', { previous: identity, stillCurrent: always, fs: racing }))
+    const error = await rejection(writeAtomic(target, 'attacker-controlled?', { previous: identity, stillCurrent: always, fs: racing }))
     expect(error.exitCode).toBe(73)
     expect(readFileSync(victim, 'utf8')).toBe('untouched')
     expect(readFileSync(target, 'utf8')).toBe('original')
@@ -162,7 +151,7 @@ describe('resolveTarget and readConfigFile', () => {
   it('refuses a symlink loop with exit 78', async () => {
     symlinkSync('b', join(dir, 'a'))
     symlinkSync('a', join(dir, 'b'))
-    expect((await cliError(resolveTarget(join(dir, 'a')))).exitCode).toBe(78)
+    expect((await rejection(resolveTarget(join(dir, 'a')))).exitCode).toBe(78)
   })
 
   it('reads a missing file as empty', async () => {
@@ -175,13 +164,13 @@ describe('resolveTarget and readConfigFile', () => {
   ])('refuses %s with exit 78 without blocking', async (what, make) => {
     const p = join(dir, 'config.json')
     make(p)
-    const error = await cliError(readConfigFile(p, 100))
+    const error = await rejection(readConfigFile(p, 100))
     expect(error.exitCode).toBe(78)
     expect(error.message).toContain(`is ${what}, not a regular file`)
   })
 
   it('refuses a device with exit 78', async () => {
-    const error = await cliError(readConfigFile('/dev/null', 100))
+    const error = await rejection(readConfigFile('/dev/null', 100))
     expect(error.exitCode).toBe(78)
     expect(error.message).toContain('is a device')
   })
@@ -189,7 +178,7 @@ describe('resolveTarget and readConfigFile', () => {
   it('refuses a file over the size cap with exit 78', async () => {
     const p = join(dir, 'config.json')
     writeFileSync(p, 'x'.repeat(101))
-    expect((await cliError(readConfigFile(p, 100))).message).toMatch(/larger than/)
+    expect((await rejection(readConfigFile(p, 100))).message).toMatch(/larger than/)
   })
 })
 
@@ -198,7 +187,7 @@ describe('lock', () => {
     const target = join(dir, 'config.json')
     const release = await acquireLock(target, { timeoutMs: 100 })
     expect(statSync(lockPathFor(target)).mode & 0o777).toBe(0o600)
-    const error = await cliError(acquireLock(target, { timeoutMs: 150 }))
+    const error = await rejection(acquireLock(target, { timeoutMs: 150 }))
     expect(error.exitCode).toBe(73)
     expect(error.message).toContain(`held by process ${process.pid}`)
     await release()
@@ -224,7 +213,7 @@ describe('lock', () => {
   it('breaks an unreadable lock only once it is old', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(lockPathFor(target), '')
-    expect((await cliError(acquireLock(target, { timeoutMs: 100 }))).exitCode).toBe(73)
+    expect((await rejection(acquireLock(target, { timeoutMs: 100 }))).exitCode).toBe(73)
     const old = new Date(Date.now() - 60_000)
     await fsp.utimes(lockPathFor(target), old, old)
     await (await acquireLock(target, { timeoutMs: 100 }))()

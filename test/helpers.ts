@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
+import { CliError } from '../src/errors.js'
 import type { ImdsSimulator } from '../src/sim/imds-simulator.js'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -61,4 +62,15 @@ export function expectImdsV2Only(sim: ImdsSimulator): void {
     expect(r.path.startsWith('//'), `path ${r.path}`).toBe(false)
     if (r.method === 'GET') expect(r.token, `tokenless GET ${r.path}`).not.toBe('none')
   }
+}
+
+/** The CliError a promise rejects with; fails the test if it resolves or throws something else. */
+export async function rejection(promise: Promise<unknown>): Promise<CliError> {
+  try {
+    await promise
+  } catch (error) {
+    if (error instanceof CliError) return error
+    throw error
+  }
+  throw new Error('expected a CliError')
 }

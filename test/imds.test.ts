@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { CliError } from '../src/errors.js'
+import { rejection } from './helpers.js'
 import { type FetchIdentityOptions, fetchIdentity } from '../src/imds.js'
 import { type Logger } from '../src/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../src/sim/imds-simulator.js'
@@ -26,16 +26,6 @@ async function start(options: SimulatorOptions = {}): Promise<ImdsSimulator> {
 
 const fetchFrom = (s: ImdsSimulator, extra: Partial<FetchIdentityOptions> = {}) =>
   fetchIdentity({ endpoint: `${s.url}/`, signature: 'pkcs7', timeoutMs: 3000, attemptTimeoutMs: 300, log, ...extra })
-
-async function failure(promise: Promise<unknown>): Promise<CliError> {
-  try {
-    await promise
-  } catch (error) {
-    if (error instanceof CliError) return error
-    throw error
-  }
-  throw new Error('expected a CliError')
-}
 
 /** IMDSv2 only: no GET ever goes out without a token, and no path has `//`. */
 function expectProtocolDiscipline(s: ImdsSimulator): void {
@@ -70,7 +60,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
 
   it('never falls back to IMDSv1, even when the service allows it and tokens fail', async () => {
     const s = await start({ faults: { requireToken: false, routes: { token: { status: 500 } } } })
-    const error = await failure(fetchFrom(s, { timeoutMs: 800 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 800 }))
     expect(error.exitCode).toBe(69)
     expect(s.requests.filter((r) => r.method === 'GET')).toEqual([])
     expect(s.requests.filter((r) => r.method === 'PUT').length).toBeGreaterThan(1)
@@ -88,7 +78,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
 
   it('gets a fresh token when the old one expired (401)', async () => {
     const s = await start({ faults: { tokenLifetimeMs: 0 } })
-    const error = await failure(fetchFrom(s, { timeoutMs: 600 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 600 }))
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/HTTP 401/)
     s.setFaults({})
@@ -98,7 +88,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   it('gives up at once on a token 403 (IMDS disabled), with the fix', async () => {
     const s = await start({ faults: { routes: { token: { status: 403 } } } })
     const started = Date.now()
-    const error = await failure(fetchFrom(s, { timeoutMs: 10_000 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 10_000 }))
     expect(Date.now() - started).toBeLessThan(1000)
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/token request.*HTTP 403/)
@@ -109,7 +99,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   it.each(['token', 'document', 'pkcs7'] as const)('gives up at once on a 404 from %s', async (route) => {
     const s = await start({ faults: { routes: { [route]: { status: 404 } } } })
     const started = Date.now()
-    const error = await failure(fetchFrom(s, { timeoutMs: 10_000 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 10_000 }))
     expect(Date.now() - started).toBeLessThan(1000)
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/HTTP 404/)
@@ -117,7 +107,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
 
   it.each([400, 405, 301])('gives up at once on a token %i, which no correct client should see', async (status) => {
     const s = await start({ faults: { routes: { token: { status } } } })
-    const error = await failure(fetchFrom(s, { timeoutMs: 10_000 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 10_000 }))
     expect(error.exitCode).toBe(69)
     expect(error.message).toContain(`HTTP ${status}`)
     expect(s.requests).toHaveLength(1)
@@ -126,7 +116,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   it('names the hop limit when the token PUT connects but is never answered', async () => {
     const s = await start({ faults: { routes: { token: { hang: true } } } })
     const started = Date.now()
-    const error = await failure(fetchFrom(s, { timeoutMs: 1500 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 1500 }))
     const elapsed = Date.now() - started
     expect(elapsed).toBeGreaterThanOrEqual(1400)
     expect(elapsed).toBeLessThan(2500)
@@ -149,7 +139,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   it('ends within the deadline when every body stalls', async () => {
     const s = await start({ faults: { routes: { document: { stallBody: true } } } })
     const started = Date.now()
-    const error = await failure(fetchFrom(s, { timeoutMs: 1000 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 1000 }))
     expect(Date.now() - started).toBeLessThan(2000)
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/did not finish in time/)
@@ -184,7 +174,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   it('says it is still waiting, naming what it last saw', async () => {
     lines.length = 0
     const s = await start({ faults: { routes: { document: { status: 503 } } } })
-    await failure(fetchFrom(s, { timeoutMs: 1200, progressEveryMs: 400 }))
+    await rejection(fetchFrom(s, { timeoutMs: 1200, progressEveryMs: 400 }))
     expect(lines.filter((l) => l.startsWith('info still waiting for IMDS')).length).toBeGreaterThanOrEqual(1)
     expect(lines.join('\n')).toMatch(/still waiting for IMDS at .*: the identity document got HTTP 503/)
   })
@@ -197,7 +187,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
     ['a PKCS7 that is not base64', { pkcs7: { body: '<html>captive portal</html>' } }, /not base64/],
   ])('retries %s and exits 65 at the deadline', async (_, routes, reason) => {
     const s = await start({ faults: { routes } })
-    const error = await failure(fetchFrom(s, { timeoutMs: 700 }))
+    const error = await rejection(fetchFrom(s, { timeoutMs: 700 }))
     expect(error.exitCode).toBe(65)
     expect(error.message).toMatch(reason)
     expect(s.requests.filter((r) => r.method === 'PUT').length).toBeGreaterThan(1)
@@ -214,7 +204,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
     await s.close()
     sim = undefined
     const started = Date.now()
-    const error = await failure(fetchIdentity({ endpoint: `${url}/`, signature: 'pkcs7', timeoutMs: 700, attemptTimeoutMs: 300, log }))
+    const error = await rejection(fetchIdentity({ endpoint: `${url}/`, signature: 'pkcs7', timeoutMs: 700, attemptTimeoutMs: 300, log }))
     expect(Date.now() - started).toBeLessThan(1500)
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/connection refused/)
