@@ -1,15 +1,24 @@
 // The command line: parse, run, report, and map whatever happened to an exit code. `main` returns
 // the code instead of exiting so tests can call it; src/main.ts exits.
 
-import { userInfo } from 'node:os'
+import { readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { userInfo } from 'node:os'
+import { join, resolve } from 'node:path'
 import { Command, CommanderError, Option } from 'commander'
-import { resolveConfigLocations } from './config-file.js'
-import { CliError, ExitCode, exitCodeOf, exitCodeTable } from './errors.js'
+import { type ConfigLocation, resolveConfigLocations } from './config-file.js'
+import type { ConfigOutcome, ErrorInfo } from './config-update.js'
+import { CliError, ExitCode, exitCodeOf, exitCodeTable, usageError } from './errors.js'
+import { defaultUsername } from './identity.js'
 import { fetchIdentity } from './imds.js'
+import { type Layout, type Step, defaultLayout, describeStep, planInstall, planUninstall, readInstalledState, runSteps, unitTemplate } from './install-command.js'
 import { type Logger, createLogger } from './log.js'
-import { type Env, type WriteFlags, defaultTimeoutSeconds, envNames, resolveWriteOptions } from './options.js'
-import { type WriteResult, runWrite } from './write-command.js'
+import { type Env, type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput, resolveWriteOptions } from './options.js'
+import { parseRegistryList } from './registry.js'
+import { runRemove } from './remove-command.js'
+import { runSystemctl } from './systemctl.js'
+import { rootHome } from './systemd-unit.js'
+import { runWrite } from './write-command.js'
 
 export interface CliIo {
   readonly stdout: (text: string) => void
@@ -28,10 +37,10 @@ const processIo = (): CliIo => ({
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 
 /** Seconds to wait for another run of this tool that holds the lock on a config file. */
-const lockTimeoutSeconds = (env: Env): number => {
+const lockTimeoutMs = (env: Env): number => {
   const value = env['IID_DOCKER_AUTH_LOCK_TIMEOUT']
   const n = value === undefined ? NaN : Number(value)
-  return Number.isFinite(n) && n >= 0 ? n : 30
+  return (Number.isFinite(n) && n >= 0 ? n : 30) * 1000
 }
 
 const helpFooter = `
@@ -40,6 +49,8 @@ Examples:
   cloud-init user-data:        npx --yes iid-docker-auth --registry pierone.example.com
   debugging by hand:           npx iid-docker-auth --registry pierone.example.com --dry-run --verbose
   several registries/files:    iid-docker-auth -r a.example.com,b.example.com:5000 -c /root/.docker/config.json -c /var/lib/kubelet/config.json
+  boot unit for this machine:  iid-docker-auth install --registry pierone.example.com --now
+  before baking an AMI:        iid-docker-auth remove --registry pierone.example.com
 
 Environment (flags win):
   ${envNames.registries}, ${envNames.config} (comma-separated), ${envNames.username},
@@ -51,108 +62,248 @@ Exit codes:
 ${exitCodeTable.map(([code, meaning]) => `  ${String(code).padStart(2)}  ${meaning}`).join('\n')}
 `
 
-function summarize(result: WriteResult, dryRun: boolean, log: Logger, io: CliIo): void {
-  for (const config of result.configs) {
-    for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
-    const c = config.changes
-    if (config.action === 'failed' || c === undefined) continue
-    if (c.removed.length > 0) log.info(`${dryRun ? 'would remove' : 'removed'} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
-    const touched = [...c.added, ...c.updated]
-    if (config.action === 'unchanged') log.info(`${config.path} already current`)
-    else if (touched.length > 0) log.info(`${dryRun ? 'would write' : 'wrote'} ${touched.join(', ')} to ${config.path}`)
-    if (dryRun && config.preview !== undefined) io.stdout(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
-  }
-}
-
 function reportError(error: { message: string; hint?: string | undefined }, log: Logger): void {
   log.error(error.message)
   if (error.hint !== undefined) log.fix(error.hint)
 }
 
-/** The one JSON object that --json prints; never contains a credential. */
-export function jsonReport(result: WriteResult, registries: readonly string[], endpoint: string, dryRun: boolean, started: number) {
-  return {
-    ok: result.exitCode === ExitCode.ok,
-    exitCode: result.exitCode,
-    command: 'write',
-    dryRun,
-    endpoint,
-    registries,
-    identity:
-      result.identity === undefined
-        ? null
-        : {
-            instanceId: result.identity.instanceId,
-            accountId: result.identity.accountId,
-            region: result.identity.region,
-            availabilityZone: result.identity.availabilityZone ?? null,
-          },
-    configs: result.configs.map((c) => ({
-      path: c.path,
-      source: c.source,
-      target: c.target ?? null,
-      action: c.action,
-      added: c.changes?.added ?? [],
-      updated: c.changes?.updated ?? [],
-      removed: c.changes?.removed ?? [],
-      warnings: c.warnings,
-      error: c.error === undefined ? null : { exitCode: c.error.exitCode, message: c.error.message, hint: c.error.hint ?? null },
-    })),
-    error: result.error === undefined ? null : { exitCode: result.error.exitCode, message: result.error.message, hint: result.error.hint ?? null },
-    durationMs: Date.now() - started,
+const jsonError = (error: ErrorInfo | undefined) => (error === undefined ? null : { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null })
+
+const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
+  configs.map((c) => ({
+    path: c.path,
+    source: c.source,
+    target: c.target ?? null,
+    action: c.action,
+    added: c.changes?.added ?? [],
+    updated: c.changes?.updated ?? [],
+    removed: c.changes?.removed ?? [],
+    warnings: c.warnings,
+    error: jsonError(c.error),
+  }))
+
+/** Human lines for each config file: warnings, errors, what changed; and the --dry-run preview. */
+function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove', log: Logger, io: CliIo): void {
+  const would = (done: string, planned: string): string => (dryRun ? planned : done)
+  for (const config of configs) {
+    for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
+    if (config.error !== undefined) reportError(config.error, log)
+    const c = config.changes
+    if (c === undefined) continue
+    if (config.action === 'unchanged') {
+      log.info(command === 'write' ? `${config.path} already current` : `${config.path} has no entry of this tool to remove`)
+    } else if (command === 'remove') {
+      log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
+    } else {
+      if (c.removed.length > 0) log.info(`${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
+      const touched = [...c.added, ...c.updated]
+      if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
+    }
+    if (dryRun && config.preview !== undefined) io.stdout(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
   }
+}
+
+function locationsFor(flags: { config?: string[] }, io: CliIo): ConfigLocation[] {
+  const explicit = flags.config?.length ? flags.config : (io.env[envNames.config] ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  return resolveConfigLocations(explicit, io.env, io.cwd, () => userInfo().homedir)
 }
 
 async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   const options = resolveWriteOptions(flags, io.env)
   const log = createLogger(options.verbosity, io.stderr)
-  const locations = resolveConfigLocations(options.configPaths, io.env, io.cwd, () => userInfo().homedir)
-  const result = await runWrite(options, locations, {
+  const result = await runWrite(options, locationsFor(flags, io), {
     log,
-    lockTimeoutMs: lockTimeoutSeconds(io.env) * 1000,
+    lockTimeoutMs: lockTimeoutMs(io.env),
     fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, log }),
   })
-  summarize(result, options.dryRun, log, io)
-  for (const config of result.configs) if (config.error !== undefined) reportError(config.error, log)
+  reportConfigs(result.configs, options.dryRun, 'write', log, io)
   if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)
   if (options.json) {
-    io.stdout(`${JSON.stringify(jsonReport(result, options.registries.map((r) => r.key), options.endpoint, options.dryRun, started))}\n`)
+    const id = result.identity
+    const report = {
+      ok: result.exitCode === ExitCode.ok,
+      exitCode: result.exitCode,
+      command: 'write',
+      dryRun: options.dryRun,
+      endpoint: options.endpoint,
+      registries: options.registries.map((r) => r.key),
+      identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
+      configs: jsonConfigs(result.configs),
+      error: jsonError(result.error),
+      durationMs: Date.now() - started,
+    }
+    io.stdout(`${JSON.stringify(report)}\n`)
   }
   return result.exitCode
 }
 
-function buildProgram(io: CliIo, run: (flags: WriteFlags) => void): Command {
-  const program = new Command('iid-docker-auth')
-    .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
-    .version(version, '-V, --version')
-    .exitOverride()
-    .configureOutput({
-      writeOut: io.stdout,
-      writeErr: io.stderr,
-      outputError: (message, write) => write(`iid-docker-auth: ${message.replace(/^error: /, 'error: ')}`),
-    })
-    .showHelpAfterError('(run iid-docker-auth --help for usage)')
+interface RemoveFlags extends OutputFlags {
+  registry?: string[]
+  config?: string[]
+  username?: string
+  dryRun?: boolean
+}
 
-  const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
-  const writeCommand = program
-    .command('write', { isDefault: true })
-    .description('get the identity from IMDS and merge the credential into the config file(s) (the default command)')
-    .addOption(new Option('-r, --registry <host[:port]>', `registry to authenticate; repeatable or comma-separated (env ${envNames.registries})`).argParser(collect))
-    .addOption(
-      new Option('-c, --config <file>', 'config file to merge into; repeatable (default $DOCKER_CONFIG/config.json, else <passwd home>/.docker/config.json)').argParser(collect),
+async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = createLogger(output.verbosity, io.stderr)
+  const registryValues = flags.registry?.length ? flags.registry : io.env[envNames.registries] ? [io.env[envNames.registries]!] : []
+  if (registryValues.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  const username = flags.username ?? io.env[envNames.username] ?? defaultUsername
+  const result = await runRemove({ registries: parseRegistryList(registryValues), username, dryRun: flags.dryRun ?? false }, locationsFor(flags, io), {
+    log,
+    lockTimeoutMs: lockTimeoutMs(io.env),
+  })
+  reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io)
+  if (output.json) {
+    io.stdout(`${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`)
+  }
+  return result.exitCode
+}
+
+interface InstallFlags extends WriteFlags {
+  root?: string
+  unitDir?: string
+  enable?: boolean
+  now?: boolean
+  force?: boolean
+  node?: string
+  cli?: string
+}
+
+const jsonStep = (step: Step) =>
+  step.kind === 'systemctl' ? { action: step.kind, args: step.args } : { action: step.kind, path: step.path, ...(step.kind === 'keep' ? { reason: step.reason } : {}) }
+
+/** Plans, prints or runs the steps, and reports them; shared by install and uninstall. */
+async function applySteps(command: string, layout: Layout, steps: readonly Step[], flags: OutputFlags & { dryRun?: boolean }, io: CliIo): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = createLogger(output.verbosity, io.stderr)
+  const done: Step[] = []
+  let error: ErrorInfo | undefined
+  if (flags.dryRun) {
+    for (const step of steps) log.info(describeStep(step, true))
+  } else {
+    if (steps.length === 0) log.info('nothing is installed')
+    try {
+      await runSteps(steps, runSystemctl, log, (s) => done.push(s))
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e
+      error = { exitCode: e.exitCode, message: e.message, hint: e.hint }
+      reportError(error, log)
+    }
+  }
+  const exitCode = error?.exitCode ?? ExitCode.ok
+  if (output.json) {
+    io.stdout(
+      `${JSON.stringify({ ok: exitCode === 0, exitCode, command, dryRun: flags.dryRun ?? false, root: layout.root ?? null, steps: (flags.dryRun ? steps : done).map(jsonStep), error: jsonError(error) })}\n`,
     )
+  }
+  return exitCode
+}
+
+function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
+  if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
+  if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
+  return defaultLayout(flags.root === undefined ? undefined : resolve(io.cwd, flags.root), flags.unitDir)
+}
+
+async function install(flags: InstallFlags, io: CliIo): Promise<number> {
+  resolveOutput(flags, io.env)
+  const layout = layoutFrom(flags, io)
+  const passwd = (() => {
+    try {
+      return readFileSync(join(layout.root ?? '/', 'etc', 'passwd'), 'utf8')
+    } catch {
+      return undefined
+    }
+  })()
+  const configFiles = flags.config?.length ? flags.config : [join(rootHome(passwd), '.docker', 'config.json')]
+  const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
+  const node = flags.node ?? process.execPath
+  const log = createLogger(resolveOutput(flags, io.env).verbosity, io.stderr)
+  if (/\/_npx\//.test(cli)) log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
+  const request = { layout, paths: { node, cli, configFiles }, settings: installSettings(flags, configFiles), enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
+  const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
+  return applySteps('install', layout, steps, flags, io)
+}
+
+async function uninstall(flags: InstallFlags, io: CliIo): Promise<number> {
+  resolveOutput(flags, io.env)
+  const layout = layoutFrom(flags, io)
+  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io)
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
+
+function addRegistryAndConfig(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-r, --registry <host[:port]>', `registry; repeatable or comma-separated (env ${envNames.registries})`).argParser(collect))
+    .addOption(new Option('-c, --config <file>', 'config file; repeatable (default $DOCKER_CONFIG/config.json, else <passwd home>/.docker/config.json)').argParser(collect))
+}
+
+function addCredentialOptions(cmd: Command): Command {
+  return addRegistryAndConfig(cmd)
     .option('--username <name>', 'user name in the credential (default instance-identity-document)')
     .option('--signature <kind>', 'pkcs7 (default) or rsa2048')
     .option('--strip-newlines', 'send the PKCS7 as one line instead of verbatim')
     .option('--endpoint <url>', 'IMDS base URL (default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254)')
     .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${defaultTimeoutSeconds})`)
-    .option('--dry-run', 'print the resulting config file(s) with credentials redacted; write nothing')
+}
+
+function addOutputOptions(cmd: Command, dryRun: string): Command {
+  return cmd
+    .option('--dry-run', dryRun)
     .option('--json', 'print one JSON object describing the outcome on stdout')
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print each step')
+}
+
+function addLayoutOptions(cmd: Command): Command {
+  return cmd
+    .option('--root <dir>', 'operate on an image root instead of this machine (systemctl --root)')
+    .option('--unit-dir <dir>', 'unit directory, inside the root (default /etc/systemd/system)')
+    .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
+}
+
+function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
+  const program = new Command('iid-docker-auth')
+    .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (message, write) => write(`iid-docker-auth: ${message}`) })
+    .showHelpAfterError('(run iid-docker-auth --help for usage)')
+
+  const writeCommand = addOutputOptions(
+    addCredentialOptions(program.command('write', { isDefault: true }).description('get the identity from IMDS and merge the credential into the config file(s) (the default command)')),
+    'print the resulting config file(s) with credentials redacted; write nothing',
+  )
     .addHelpText('after', helpFooter)
-    .action((flags: WriteFlags) => run(flags))
+    .action((flags: WriteFlags) => run(write(flags, io)))
+
+  addOutputOptions(
+    addLayoutOptions(
+      addCredentialOptions(program.command('install').description('install, enable (and with --now start) the boot unit, with its environment file from these options')),
+    )
+      .option('--no-enable', 'install the unit without enabling it')
+      .option('--now', 'also start it now')
+      .option('--node <path>', 'node binary for ExecStart (default: the one running)')
+      .option('--cli <path>', 'CLI script for ExecStart (default: the one running)'),
+    'print the steps; change nothing',
+  ).action((flags: InstallFlags) => run(install(flags, io)))
+
+  addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing').action(
+    (flags: InstallFlags) => run(uninstall(flags, io)),
+  )
+
+  addOutputOptions(
+    addRegistryAndConfig(program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image")).option(
+      '--username <name>',
+      'only entries with this user name are ours (default instance-identity-document)',
+    ),
+    'print the resulting config file(s) with credentials redacted; write nothing',
+  ).action((flags: RemoveFlags) => run(remove(flags, io)))
+
   // The default command's options are what people look for in the top-level help.
   program.addHelpText('after', () => `\nThe default command, write:\n${writeCommand.helpInformation()}${helpFooter}`)
   return program
@@ -161,8 +312,8 @@ function buildProgram(io: CliIo, run: (flags: WriteFlags) => void): Command {
 /** Runs the CLI with `argv` (process.argv layout) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   let pending: Promise<number> = Promise.resolve(ExitCode.ok)
-  const program = buildProgram(io, (flags) => {
-    pending = write(flags, io)
+  const program = buildProgram(io, (action) => {
+    pending = action
   })
   try {
     await program.parseAsync([...argv])

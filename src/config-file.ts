@@ -151,10 +151,10 @@ export async function currentIdentity(path: string, fs: FileSystem = nodeFileSys
   }
 }
 
-/** Creates the directory (0700, as Docker does) if it is missing. */
-export async function ensureDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<void> {
+/** Creates the directory (by default 0700, as Docker does) if it is missing. */
+export async function ensureDirectory(dir: string, mode = 0o700, fs: FileSystem = nodeFileSystem): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+    await fs.mkdir(dir, { recursive: true, mode })
   } catch (error) {
     throw cannotWrite(dir, error)
   }
@@ -172,6 +172,8 @@ async function fsyncDirectory(dir: string, fs: FileSystem): Promise<void> {
 export interface AtomicWriteOptions {
   /** The file as it was read; its mode and owner carry over. */
   readonly previous: FileIdentity | undefined
+  /** A fixed mode for the result; by default an existing file keeps its own and a new one gets 0600. */
+  readonly mode?: number
   /** Called just before the rename; false means someone changed the file: abandon and re-merge. */
   readonly stillCurrent: () => Promise<boolean>
   readonly fs?: FileSystem
@@ -198,8 +200,9 @@ export async function writeAtomic(target: string, content: string, options: Atom
       await handle.writeFile(content, 'utf8')
       phase('written')
       const owner = options.previous ?? (await newFileOwner(dir, fs))
-      if (owner !== undefined && process.geteuid?.() === 0) await handle.chown(owner.uid, owner.gid)
-      await handle.chmod(options.previous === undefined ? 0o600 : options.previous.mode & 0o777)
+      // Skipped when already right, so a unit without CAP_CHOWN still works.
+      if (owner !== undefined && process.geteuid?.() === 0 && (owner.uid !== 0 || owner.gid !== process.getegid?.())) await handle.chown(owner.uid, owner.gid)
+      await handle.chmod(options.mode ?? (options.previous === undefined ? 0o600 : options.previous.mode & 0o777))
       await handle.sync()
       phase('synced')
     } finally {

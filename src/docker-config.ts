@@ -121,6 +121,38 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
   return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key)) }
 }
 
+/** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
+function authUser(entry: JsonNode): string | undefined {
+  if (entry.kind !== 'object') return undefined
+  const auth = getMember(entry, 'auth')
+  if (auth?.kind !== 'string' || dockerAuthProblem(auth.value) !== undefined || auth.value === '') return undefined
+  const decoded = Buffer.from(auth.value.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
+  return decoded.slice(0, decoded.indexOf(':'))
+}
+
+/**
+ * Removes this tool's entries for `keys` (and competing spellings of them): those whose `auth`
+ * carries `username`. Entries someone else wrote under the same key are left alone, with a warning.
+ */
+export function planRemove(doc: ConfigDocument, keys: readonly string[], username: string): MergePlan {
+  const changes: MergeChanges = { added: [], updated: [], removed: [] }
+  const warnings: string[] = []
+  const auths = getMember(doc.root, 'auths')
+  if (auths?.kind !== 'object') return { root: doc.root, changes, warnings }
+  const members = auths.members.filter((m) => {
+    if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
+    const user = authUser(m.value)
+    if (user === username) {
+      if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
+      return false
+    }
+    warnings.push(`auths[${JSON.stringify(m.key)}] was not written by this tool (${user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`}); left alone`)
+    return true
+  })
+  const root = changes.removed.length > 0 ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
+  return { root, changes, warnings }
+}
+
 /** Sets `key` in an object: replaces the last occurrence in place, or appends. */
 function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   const index = obj.members.map((m) => m.key).lastIndexOf(key)

@@ -59,7 +59,9 @@ export function parseOwner(text: string): LockOwner | undefined {
 
 /** Whether the recorded owner is certainly gone (dead, or a different process with a reused pid). */
 export function isStale(owner: LockOwner): boolean {
-  if (owner.bootId !== bootId()) return true
+  // A sandbox (ProcSubset=pid) hides the boot id; compare only when both sides could read it.
+  const current = bootId()
+  if (owner.bootId !== 'unknown' && current !== 'unknown' && owner.bootId !== current) return true
   try {
     process.kill(owner.pid, 0)
   } catch (error) {

@@ -9,7 +9,7 @@ export type SignatureKind = 'pkcs7' | 'rsa2048'
 export type Verbosity = 'quiet' | 'normal' | 'verbose'
 
 /** Flags as commander hands them over; undefined means "not given". */
-export interface WriteFlags {
+export interface WriteFlags extends OutputFlags {
   registry?: string[]
   config?: string[]
   username?: string
@@ -18,9 +18,6 @@ export interface WriteFlags {
   endpoint?: string
   timeout?: string
   dryRun?: boolean
-  json?: boolean
-  quiet?: boolean
-  verbose?: boolean
 }
 
 export interface WriteOptions {
@@ -128,6 +125,51 @@ const splitList = (value: string): string[] =>
     .map((s) => s.trim())
     .filter((s) => s !== '')
 
+export interface OutputFlags {
+  json?: boolean
+  quiet?: boolean
+  verbose?: boolean
+}
+
+/** --json, --quiet and --verbose, with their variables; shared by every command. */
+export function resolveOutput(flags: OutputFlags, env: Env): { verbosity: Verbosity; json: boolean } {
+  const jsonEnv = env[envNames.json]
+  const json = flags.json ?? (jsonEnv === undefined ? false : parseBoolean(envNames.json, jsonEnv))
+  if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose are mutually exclusive', 'pass one of them')
+  let verbosity: Verbosity = flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal'
+  const levelEnv = nonEmpty(env[envNames.verbosity])
+  if (!flags.quiet && !flags.verbose && levelEnv !== undefined) {
+    const v = levelEnv.trim().toLowerCase()
+    if (v !== 'quiet' && v !== 'normal' && v !== 'verbose') {
+      throw usageError(`${envNames.verbosity}=${JSON.stringify(levelEnv)} is not a log level`, 'use quiet, normal or verbose')
+    }
+    verbosity = v
+  }
+  return { verbosity, json }
+}
+
+/**
+ * The environment file that `install` writes: the registries and config files always (explicit
+ * paths, since systemd gives the unit no $HOME), the other settings only where a flag set them.
+ */
+export function installSettings(flags: WriteFlags, configFiles: readonly string[]): Array<readonly [string, string]> {
+  if (!flags.registry?.length) throw usageError('install needs the registries the unit will authenticate', 'pass --registry <host[:port]> (repeatable)')
+  const options = resolveWriteOptions({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
+  for (const file of configFiles) {
+    if (!file.startsWith('/')) throw usageError(`--config ${JSON.stringify(file)} must be an absolute path for the unit`, 'give the full path, e.g. /root/.docker/config.json')
+  }
+  const settings: Array<readonly [string, string]> = [
+    [envNames.registries, options.registries.map((r) => r.key).join(',')],
+    [envNames.config, configFiles.join(',')],
+  ]
+  if (flags.username !== undefined) settings.push([envNames.username, options.username])
+  if (flags.signature !== undefined) settings.push([envNames.signature, options.signature])
+  if (flags.stripNewlines) settings.push([envNames.stripNewlines, 'true'])
+  if (flags.endpoint !== undefined) settings.push([envNames.endpoint, options.endpoint])
+  if (flags.timeout !== undefined) settings.push([envNames.timeout, String(options.timeoutMs / 1000)])
+  return settings
+}
+
 export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
   const registryValues = flags.registry?.length ? flags.registry : nonEmpty(env[envNames.registries]) !== undefined ? [env[envNames.registries]!] : []
   if (registryValues.length === 0) {
@@ -150,19 +192,7 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
   const timeoutValue = flags.timeout ?? nonEmpty(env[envNames.timeout])
   const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseTimeout(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout)
 
-  const jsonEnv = env[envNames.json]
-  const json = flags.json ?? (jsonEnv === undefined ? false : parseBoolean(envNames.json, jsonEnv))
-
-  if (flags.quiet && flags.verbose) throw usageError('--quiet and --verbose are mutually exclusive', 'pass one of them')
-  let verbosity: Verbosity = flags.quiet ? 'quiet' : flags.verbose ? 'verbose' : 'normal'
-  const levelEnv = nonEmpty(env[envNames.verbosity])
-  if (!flags.quiet && !flags.verbose && levelEnv !== undefined) {
-    const v = levelEnv.trim().toLowerCase()
-    if (v !== 'quiet' && v !== 'normal' && v !== 'verbose') {
-      throw usageError(`${envNames.verbosity}=${JSON.stringify(levelEnv)} is not a log level`, 'use quiet, normal or verbose')
-    }
-    verbosity = v
-  }
+  const { verbosity, json } = resolveOutput(flags, env)
 
   const disabled = env['AWS_EC2_METADATA_DISABLED']
   return {

@@ -1,0 +1,120 @@
+// One config file, changed safely: resolve symlinks, lock, read, plan (a pure function of the
+// document), write atomically, and re-plan if another writer got in between. Used by `write` and
+// `remove`.
+
+import { dirname } from 'node:path'
+import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
+import { CliError, ExitCode, exitCodeOf } from './errors.js'
+import { type ConfigLocation, currentIdentity, ensureDirectory, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
+import { acquireLock } from './lock.js'
+import type { Logger } from './log.js'
+
+export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
+
+export interface ErrorInfo {
+  readonly exitCode: number
+  readonly message: string
+  readonly hint: string | undefined
+}
+
+export interface ConfigOutcome {
+  readonly path: string
+  readonly source: string
+  readonly target: string | undefined
+  readonly action: ConfigAction
+  readonly changes: MergeChanges | undefined
+  readonly warnings: readonly string[]
+  readonly error: ErrorInfo | undefined
+  /** --dry-run only: the file as it would be, credentials redacted. */
+  readonly preview: string | undefined
+}
+
+export interface UpdateOptions {
+  readonly dryRun: boolean
+  readonly log: Logger
+  readonly lockTimeoutMs: number
+  /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
+  readonly beforeCommit?: (target: string) => Promise<void>
+}
+
+/** How many times we re-read and re-plan when another writer changes the file under us. */
+const maxRounds = 5
+
+export const errorInfo = (error: unknown): ErrorInfo => ({
+  exitCode: exitCodeOf(error),
+  message: error instanceof Error ? error.message : String(error),
+  hint: error instanceof CliError ? error.hint : undefined,
+})
+
+const hasChanges = (c: MergeChanges): boolean => c.added.length + c.updated.length + c.removed.length > 0
+
+/**
+ * Checks that every config file can be read and parsed before anything slow happens, so that a
+ * broken file is reported at once (exit 78) rather than after a long wait for IMDS.
+ */
+export async function preflight(locations: readonly ConfigLocation[]): Promise<void> {
+  for (const location of locations) {
+    const snapshot = await readConfigFile(await resolveTarget(location.path), maxConfigBytes)
+    parseConfig(snapshot.bytes, location.path)
+  }
+}
+
+export async function updateConfigFile(location: ConfigLocation, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
+  const { path } = location
+  const target = await resolveTarget(path)
+  if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
+  const base = { path, source: location.source, target, error: undefined }
+
+  // A lockless first look: when nothing would change we write nothing, create no directory and take
+  // no lock (the common "already current" boot).
+  const first = await readConfigFile(target, maxConfigBytes)
+  const firstPlan = plan(parseConfig(first.bytes, path))
+  if (!hasChanges(firstPlan.changes) || options.dryRun) {
+    const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
+    return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview: options.dryRun ? renderConfig(redact(firstPlan.root)) : undefined }
+  }
+
+  await ensureDirectory(dirname(target))
+  const release = await acquireLock(target, {
+    timeoutMs: options.lockTimeoutMs,
+    onWait: (holder) => options.log.info(`waiting for process ${holder.pid}, which is writing ${path}`),
+  })
+  try {
+    for (let round = 0; round < maxRounds; round++) {
+      const snapshot = await readConfigFile(target, maxConfigBytes)
+      const result = plan(parseConfig(snapshot.bytes, path))
+      if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
+      const committed = await writeAtomic(target, renderConfig(result.root), {
+        previous: snapshot.identity,
+        stillCurrent: async () => {
+          await options.beforeCommit?.(target)
+          return sameFile(snapshot.identity, await currentIdentity(target))
+        },
+      })
+      if (committed) return { ...base, action: 'written', changes: result.changes, warnings: result.warnings, preview: undefined }
+      options.log.debug(`${path} changed while we were writing it; merging again`)
+    }
+    throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
+      hint: 'another program is rewriting it in a loop; stop it and run again',
+    })
+  } finally {
+    await release()
+  }
+}
+
+/** Runs updateConfigFile on each location; a failure in one does not stop the others. */
+export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome[]> {
+  const outcomes: ConfigOutcome[] = []
+  for (const location of locations) {
+    try {
+      outcomes.push(await updateConfigFile(location, plan, options))
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })
+    }
+  }
+  return outcomes
+}
+
+/** The exit code of the first failed file, else 0. */
+export const firstFailure = (outcomes: readonly ConfigOutcome[]): ErrorInfo | undefined => outcomes.find((c) => c.error !== undefined)?.error

@@ -1,0 +1,94 @@
+// The systemd unit and its environment file as text: rendering and recognising our own files.
+// Pure; install-command.ts does the effects.
+
+import { createHash } from 'node:crypto'
+import { dirname, isAbsolute } from 'node:path'
+import { usageError } from './errors.js'
+
+export const unitName = 'iid-docker-auth.service'
+export const defaultUnitDir = '/etc/systemd/system'
+export const environmentFilePath = '/etc/default/iid-docker-auth'
+/** The first line of every unit file we write; uninstall removes only files that carry it. */
+export const unitHeader = '# Installed by iid-docker-auth install.'
+
+const checksumPrefix = '# iid-docker-auth-sha256: '
+
+/** Quotes a value for a unit file line or an EnvironmentFile, escaping `%` specifiers. */
+export function systemdQuote(value: string, forUnit: boolean): string {
+  const escaped = forUnit ? value.replace(/%/g, '%%') : value
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
+}
+
+function checkPath(path: string, what: string): string {
+  if (!isAbsolute(path) || /[\u0000-\u001f\u007f]/.test(path)) throw usageError(`${what} ${JSON.stringify(path)} must be an absolute path without control characters`, `give the full path, e.g. /usr/bin/node`)
+  return path
+}
+
+export interface UnitPaths {
+  /** Absolute path of the node binary the unit runs. */
+  readonly node: string
+  /** Absolute path of the CLI script. */
+  readonly cli: string
+  /** Absolute paths of the config files; their directories become writable in the sandbox. */
+  readonly configFiles: readonly string[]
+}
+
+/**
+ * The shipped unit with ExecStart pointing at this node and CLI, and one writable directory per
+ * config file (created before the sandbox is set up, since ReadWritePaths must exist).
+ */
+export function renderUnit(template: string, paths: UnitPaths): string {
+  const node = checkPath(paths.node, 'node binary')
+  const cli = checkPath(paths.cli, 'CLI script')
+  const dirs = [...new Set(paths.configFiles.map((f) => dirname(checkPath(f, 'config file'))))]
+  const out: string[] = []
+  let dirsWritten = false
+  for (const line of template.split('\n')) {
+    if (line.startsWith('ExecStart=')) {
+      out.push(`ExecStart=${systemdQuote(node, true)} ${systemdQuote(cli, true)} write`)
+    } else if (line.startsWith('ExecStartPre=+/usr/bin/install -d')) {
+      if (!dirsWritten) for (const dir of dirs) out.push(`ExecStartPre=+/usr/bin/install -d -m 0700 ${systemdQuote(dir, true)}`)
+      dirsWritten = true
+    } else if (line.startsWith('ReadWritePaths=')) {
+      if (!out.some((l) => l.startsWith('ReadWritePaths='))) for (const dir of dirs) out.push(`ReadWritePaths=${systemdQuote(dir, true)}`)
+    } else {
+      out.push(line)
+    }
+  }
+  return out.join('\n')
+}
+
+const checksum = (body: string): string => createHash('sha256').update(body).digest('hex')
+
+/** The environment file for the unit, with a checksum so that later runs can tell if it was edited. */
+export function renderEnvironmentFile(settings: ReadonlyArray<readonly [string, string]>): string {
+  const body = [
+    `# ${environmentFilePath}: settings for ${unitName}, as IID_DOCKER_AUTH_* variables (see iid-docker-auth --help).`,
+    '# Written by `iid-docker-auth install`. Edit freely: once edited, install overwrites it only with --force.',
+    ...settings.map(([name, value]) => {
+      if (/[\n\r\u0000]/.test(value)) throw usageError(`the value for ${name} contains a line break`, 'remove it')
+      return `${name}=${systemdQuote(value, false)}`
+    }),
+    '',
+  ].join('\n')
+  return `${body}${checksumPrefix}${checksum(body)}\n`
+}
+
+/** Whether a file is one we wrote and nobody changed since (its checksum still matches). */
+export function isUneditedEnvironmentFile(text: string): boolean {
+  const at = text.lastIndexOf(checksumPrefix)
+  if (at < 0) return false
+  const recorded = text.slice(at + checksumPrefix.length).trim()
+  return text.endsWith('\n') && recorded === checksum(text.slice(0, at))
+}
+
+export const isOurUnit = (text: string): boolean => text.startsWith(unitHeader)
+
+/** The home directory of uid 0 from an /etc/passwd text; /root when it cannot be read. */
+export function rootHome(passwd: string | undefined): string {
+  for (const line of (passwd ?? '').split('\n')) {
+    const fields = line.split(':')
+    if (fields[2] === '0' && fields[5] !== undefined && isAbsolute(fields[5])) return fields[5]
+  }
+  return '/root'
+}
