@@ -50,7 +50,7 @@ export function renderUnit(template: string, paths: UnitPaths): string {
       if (!dirsWritten) for (const dir of dirs) out.push(`ExecStartPre=+/usr/bin/install -d -m 0700 ${systemdQuote(dir, true)}`)
       dirsWritten = true
     } else if (line.startsWith('ReadWritePaths=')) {
-      if (!out.some((l) => l.startsWith('ReadWritePaths='))) for (const dir of dirs) out.push(`ReadWritePaths=${systemdQuote(dir, true)}`)
+      if (!out.some((l) => l.startsWith('ReadWritePaths='))) for (const dir of dirs) out.push(`ReadWritePaths=-${systemdQuote(dir, true)}`)
     } else {
       out.push(line)
     }

@@ -1,0 +1,202 @@
+// Proof in a real boot: a minimal Debian tree (debootstrap, cached outside the repo) booted by a
+// real systemd under systemd-nspawn, with the unit installed by our own `install --root`, a
+// stand-in docker.service that records what it sees, and the IMDS simulator listening on
+// 169.254.169.254 inside a network namespace this test creates, so the unit uses its real default
+// endpoint and no packet leaves the namespace. Root only; under CI=true it runs or fails.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { buildAuth, defaultUsername } from '../src/identity.js'
+import { repoRoot, rootOrCi, runCli } from './helpers.js'
+
+const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/cache/iid-docker-auth-test'
+
+/** The release this machine runs, and the mirror its apt uses (never a hard-coded host). */
+function debianSource(): { suite: string; mirror: string } {
+  const suite = /^VERSION_CODENAME=(.+)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]?.trim()
+  const texts: string[] = []
+  for (const dir of ['/etc/apt/sources.list.d']) {
+    if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.endsWith('.sources') || f.endsWith('.list')) texts.push(readFileSync(join(dir, f), 'utf8'))
+  }
+  if (existsSync('/etc/apt/sources.list')) texts.push(readFileSync('/etc/apt/sources.list', 'utf8'))
+  for (const text of texts) {
+    const deb822 = /^URIs:\s*(\S+)/m.exec(text)
+    if (deb822 && !deb822[1]!.includes('security')) return { suite: suite!, mirror: deb822[1]! }
+    const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main/m.exec(text)
+    if (line && !line[1]!.includes('security')) return { suite: suite!, mirror: line[1]! }
+  }
+  throw new Error('no Debian mirror found in the apt sources')
+}
+
+/** A minimal bootable Debian tree, built once and reused (about 35 s the first time). */
+function ensureDebianTree(): string {
+  const { suite, mirror } = debianSource()
+  const tree = join(cacheRoot, `${suite}-minbase-systemd`)
+  if (existsSync(join(tree, '.complete'))) return tree
+  mkdirSync(cacheRoot, { recursive: true })
+  const building = `${tree}.building-${process.pid}`
+  rmSync(building, { recursive: true, force: true })
+  execFileSync('debootstrap', ['--variant=minbase', '--include=systemd,systemd-sysv,dbus', suite, building, mirror], { stdio: 'ignore', timeout: 600_000 })
+  writeFileSync(join(building, '.complete'), '')
+  rmSync(tree, { recursive: true, force: true })
+  renameSync(building, tree)
+  return tree
+}
+
+interface BootResult {
+  readonly files: Record<string, string>
+  readonly show: Record<string, Record<string, string>>
+  readonly journal: string
+  readonly unitJournal: string
+  readonly secrets: string[]
+}
+
+function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = ''
+    child.stdout!.on('data', (d: Buffer) => {
+      buffer += d.toString()
+      const line = buffer.split('\n').find((l) => l.startsWith(prefix))
+      if (line !== undefined) resolve(line)
+    })
+    child.on('exit', (code) => reject(new Error(`simulator exited with ${code} before it listened`)))
+  })
+}
+
+const unitFile = (dir: string, name: string, text: string, wantedBy = 'multi-user.target'): void => {
+  writeFileSync(join(dir, 'etc/systemd/system', name), text)
+  mkdirSync(join(dir, 'etc/systemd/system', `${wantedBy}.wants`), { recursive: true })
+  symlinkSync(`/etc/systemd/system/${name}`, join(dir, 'etc/systemd/system', `${wantedBy}.wants`, name))
+}
+
+async function boot(tree: string, faults: string[]): Promise<BootResult> {
+  const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
+  const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
+  for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
+  const namespace = `iid-boot-${process.pid}-${Math.floor(Math.random() * 1e6)}`
+  let sim: ChildProcess | undefined
+  let mounted = false
+  let netns = false
+  try {
+    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${overlayWork}`, root])
+    mounted = true
+    mkdirSync(join(root, 'var/log/journal'), { recursive: true })
+
+    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10'])
+    expect(install.code, install.stderr).toBe(0)
+
+    unitFile(
+      root,
+      'docker.service',
+      `[Unit]
+Description=docker stand-in: records whether the credential is there when it starts
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'if grep -q "\\"pierone.example.com\\"" /root/.docker/config.json 2>/dev/null; then echo present; else echo absent; fi > /results/docker-saw-entry; stat -c %%a /root/.docker/config.json > /results/config-mode 2>&1 || true'
+[Install]
+WantedBy=multi-user.target
+`,
+    )
+    unitFile(
+      root,
+      'test-finish.service',
+      `[Unit]
+Description=records the outcome and powers off
+After=docker.service iid-docker-auth.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; systemctl poweroff --no-block'
+[Install]
+WantedBy=multi-user.target
+`,
+    )
+
+    execFileSync('ip', ['netns', 'add', namespace])
+    netns = true
+    execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up'])
+    execFileSync('ip', ['-n', namespace, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo'])
+    const faultArgs = faults.flatMap((f) => ['--fault', f])
+    sim = spawn('ip', ['netns', 'exec', namespace, process.execPath, join(repoRoot, 'dist/sim/serve.js'), '--host', '169.254.169.254', '--port', '80', '--record', record, ...faultArgs], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    await waitForLine(sim, 'listening ')
+
+    const nspawn = spawn(
+      'systemd-nspawn',
+      [
+        '--quiet',
+        '--keep-unit',
+        '--register=no',
+        `--network-namespace-path=/run/netns/${namespace}`,
+        '-D',
+        root,
+        `--bind-ro=${process.execPath}`,
+        `--bind-ro=${repoRoot}`,
+        `--bind=${results}:/results`,
+        '--boot',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let console = ''
+    nspawn.stdout!.on('data', (d: Buffer) => (console += d.toString()))
+    nspawn.stderr!.on('data', (d: Buffer) => (console += d.toString()))
+    const killer = setTimeout(() => nspawn.kill('SIGKILL'), 120_000)
+    await new Promise((resolve) => nspawn.on('exit', resolve))
+    clearTimeout(killer)
+
+    sim.kill('SIGTERM')
+    await new Promise((resolve) => sim!.on('exit', resolve))
+    sim = undefined
+
+    const files: Record<string, string> = {}
+    for (const f of readdirSync(results)) files[f] = readFileSync(join(results, f), 'utf8').trim()
+    const show: Record<string, Record<string, string>> = {}
+    for (const unit of ['iid-docker-auth.service', 'docker.service']) {
+      show[unit] = Object.fromEntries((files[`show-${unit}`] ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    }
+    const journalDir = join(root, 'var/log/journal')
+    const journal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat']).toString() + console
+    const unitJournal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service']).toString()
+    const pkcs7 = readFileSync(join(record, 'pkcs7'), 'utf8')
+    const secrets = [...pkcs7.split('\n'), ...readFileSync(join(record, 'tokens'), 'utf8').split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
+    return { files, show, journal, unitJournal, secrets }
+  } finally {
+    if (sim !== undefined) sim.kill('SIGKILL')
+    if (netns) execFileSync('ip', ['netns', 'del', namespace])
+    if (mounted) execFileSync('umount', [root])
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+describe.runIf(rootOrCi)('a real boot under systemd-nspawn', () => {
+  let tree: string
+  beforeAll(() => {
+    tree = ensureDebianTree()
+  }, 660_000)
+
+  it('writes the credential before docker starts, 0600, with no secret in the journal', async () => {
+    const result = await boot(tree, [])
+    const ours = result.show['iid-docker-auth.service']!
+    const docker = result.show['docker.service']!
+    expect(ours, result.unitJournal).toMatchObject({ ActiveState: 'active', Result: 'success', ExecMainStatus: '0' })
+    expect(docker).toMatchObject({ ActiveState: 'active', Result: 'success' })
+    expect(Number(ours['ExecMainExitTimestampMonotonic'])).toBeGreaterThan(0)
+    expect(Number(ours['ExecMainExitTimestampMonotonic'])).toBeLessThanOrEqual(Number(docker['ExecMainStartTimestampMonotonic']))
+    expect(result.files['docker-saw-entry']).toBe('present')
+    expect(result.files['config-mode']).toBe('600')
+    expect(result.unitJournal).toContain('wrote pierone.example.com to /root/.docker/config.json')
+    for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+  }, 180_000)
+
+  it('with IMDS answering 403: the unit fails with status 69 and docker starts anyway', async () => {
+    const result = await boot(tree, ['token=403'])
+    expect(result.show['iid-docker-auth.service']).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
+    expect(result.show['docker.service']).toMatchObject({ ActiveState: 'active', Result: 'success' })
+    expect(result.files['docker-saw-entry']).toBe('absent')
+    expect(result.unitJournal).toMatch(/HTTP 403/)
+    for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+  }, 180_000)
+})
