@@ -1,0 +1,245 @@
+// install / uninstall / remove through the built CLI, with the real systemctl working on an
+// alternate root (never this machine's /etc/systemd), and the real systemd-analyze judging the unit.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { buildAuth } from '../src/identity.js'
+import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { cliPath, expectNoSecrets, runCli, takeRuns } from './helpers.js'
+
+let root: string
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'iid-root-'))
+  mkdirSync(join(root, 'etc/systemd/system'), { recursive: true })
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\n')
+})
+afterEach(() => rmSync(root, { recursive: true, force: true }))
+
+const unit = () => join(root, 'etc/systemd/system/iid-docker-auth.service')
+const envFile = () => join(root, 'etc/default/iid-docker-auth')
+const install = (...args: string[]) => runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...args])
+
+describe('install --root', () => {
+  it('renders the unit for the running node and CLI, writes the environment file 0600, and enables it', async () => {
+    const run = await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', '--timeout', '90', '--signature', 'rsa2048')
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain(`wrote ${unit()} (mode 0644)`)
+    expect(run.stderr).toContain(`wrote ${envFile()} (mode 0600)`)
+    expect(run.stderr).toContain(`ran systemctl --root ${root} enable iid-docker-auth.service`)
+    expect(statSync(unit()).mode & 0o777).toBe(0o644)
+    expect(statSync(envFile()).mode & 0o777).toBe(0o600)
+    const text = readFileSync(unit(), 'utf8')
+    expect(text).toContain(`ExecStart=${process.execPath} ${cliPath} write`)
+    expect(text).toContain('ReadWritePaths=-/var/lib/kubelet')
+    const env = readFileSync(envFile(), 'utf8')
+    expect(env).toMatch(/^IID_DOCKER_AUTH_REGISTRIES=pierone\.example\.com$/m)
+    expect(env).toMatch(/^IID_DOCKER_AUTH_CONFIG=\/root\/\.docker\/config\.json,\/var\/lib\/kubelet\/config\.json$/m)
+    expect(env).toMatch(/^IID_DOCKER_AUTH_TIMEOUT=90$/m)
+    expect(env).toMatch(/^IID_DOCKER_AUTH_SIGNATURE=rsa2048$/m)
+    expect(env).not.toMatch(/ENDPOINT/)
+    for (const target of ['multi-user.target', 'docker.service', 'containerd.service', 'kubelet.service']) {
+      const link = join(root, 'etc/systemd/system', `${target}.wants`, 'iid-docker-auth.service')
+      expect(lstatSync(link).isSymbolicLink()).toBe(true)
+      expect(readlinkSync(link)).toBe('/etc/systemd/system/iid-docker-auth.service')
+    }
+  })
+
+  it('defaults the config file to the passwd home of root inside the image', async () => {
+    writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/var/roothome:/bin/sh\n')
+    expect((await install()).code).toBe(0)
+    expect(readFileSync(envFile(), 'utf8')).toMatch(/^IID_DOCKER_AUTH_CONFIG=\/var\/roothome\/\.docker\/config\.json$/m)
+    expect(readFileSync(unit(), 'utf8')).toContain('ReadWritePaths=-/var/roothome/.docker')
+  })
+
+  it('is idempotent, keeps an edited environment file unless --force, and --dry-run changes nothing', async () => {
+    expect((await install()).code).toBe(0)
+    const again = await install()
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain(`${envFile()} already current`)
+
+    writeFileSync(envFile(), `${readFileSync(envFile(), 'utf8')}IID_DOCKER_AUTH_LOG_LEVEL=verbose\n`)
+    const edited = readFileSync(envFile())
+    const refused = await install('--timeout', '30')
+    expect(refused.code).toBe(73)
+    expect(refused.stderr).toMatch(/edited by hand; nothing was changed/)
+    expect(refused.stderr).toMatch(/fix: .*--force/)
+    expect(readFileSync(envFile()).equals(edited)).toBe(true)
+
+    const dry = await install('--timeout', '30', '--force', '--dry-run')
+    expect(dry.code).toBe(0)
+    expect(dry.stderr).toContain(`would write ${envFile()}`)
+    expect(readFileSync(envFile()).equals(edited)).toBe(true)
+
+    const forced = await install('--timeout', '30', '--force')
+    expect(forced.code).toBe(0)
+    expect(readFileSync(envFile(), 'utf8')).toMatch(/^IID_DOCKER_AUTH_TIMEOUT=30$/m)
+  })
+
+  it('--json describes the steps', async () => {
+    const run = await install('--json', '--no-enable')
+    expect(JSON.parse(run.stdout)).toEqual({
+      ok: true,
+      exitCode: 0,
+      command: 'install',
+      dryRun: false,
+      root,
+      steps: [
+        { action: 'write', path: unit() },
+        { action: 'write', path: envFile() },
+      ],
+      error: null,
+    })
+  })
+
+  it.each([
+    [['--now'], /--now cannot start a unit in an alternate --root/],
+    [['--config', 'relative.json'], /must be an absolute path for the unit/],
+    [['--unit-dir', 'x'], /--unit-dir "x" must be absolute/],
+    [['--registry', 'bad host'], /white space/],
+  ])('exits 64 on %j and writes nothing', async (args, message) => {
+    const run = await install(...args)
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(message)
+    expect(existsSync(unit())).toBe(false)
+  })
+
+  it('exits 64 without any registry', async () => {
+    const run = await runCli(['install', '--root', root])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/install needs the registries/)
+  })
+
+  it('exits 71 with a clear message when systemctl is missing, and when it fails', async () => {
+    const bin = join(root, 'fakebin')
+    mkdirSync(bin)
+    const missing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: bin } })
+    expect(missing.code).toBe(71)
+    expect(missing.stderr).toMatch(/systemctl was not found: this machine does not run systemd/)
+    writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\necho "Failed to enable unit: Unit file iid-docker-auth.service does not exist." >&2\nexit 1\n')
+    chmodSync(join(bin, 'systemctl'), 0o755)
+    const failing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: `${bin}:/usr/bin:/bin` } })
+    expect(failing.code).toBe(71)
+    expect(failing.stderr).toMatch(/systemctl --root .* enable iid-docker-auth.service failed \(exit 1\): Failed to enable unit/)
+  })
+})
+
+describe('uninstall --root', () => {
+  it('disables and removes exactly what install created', async () => {
+    const listing = (): string[] => execFileSync('find', [root]).toString().trim().split('\n').sort()
+    const before = listing()
+    expect((await install('--config', '/var/lib/kubelet/config.json')).code).toBe(0)
+    const run = await runCli(['uninstall', '--root', root])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain(`ran systemctl --root ${root} disable iid-docker-auth.service`)
+    expect(run.stderr).toContain(`removed ${unit()}`)
+    expect(run.stderr).toContain(`removed ${envFile()}`)
+    // Only the (empty) /etc/default directory that install created is left.
+    expect(listing()).toEqual([...before, join(root, 'etc/default')].sort())
+  })
+
+  it('keeps a hand-edited environment file and says so', async () => {
+    expect((await install()).code).toBe(0)
+    writeFileSync(envFile(), 'IID_DOCKER_AUTH_REGISTRIES=mine.example.com\n')
+    const run = await runCli(['uninstall', '--root', root])
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain(`kept ${envFile()}: edited by hand`)
+    expect(existsSync(envFile())).toBe(true)
+    expect(existsSync(unit())).toBe(false)
+  })
+
+  it('says so when nothing is installed', async () => {
+    const run = await runCli(['uninstall', '--root', root])
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('nothing is installed')
+  })
+})
+
+describe('systemd-analyze on the unit', () => {
+  const render = async (): Promise<string> => {
+    expect((await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json')).code).toBe(0)
+    return unit()
+  }
+
+  it('verify passes with no output, on the rendered unit and on the shipped one (ExecStart made executable)', async () => {
+    const rendered = await render()
+    const verify = spawnSync('systemd-analyze', ['verify', rendered], { encoding: 'utf8' })
+    expect(verify.stderr + verify.stdout).toBe('')
+    expect(verify.status).toBe(0)
+    // The shipped file names /usr/local/bin/iid-docker-auth, which this machine may not have.
+    const shipped = join(root, 'shipped', 'iid-docker-auth.service')
+    mkdirSync(join(root, 'shipped'))
+    writeFileSync(shipped, readFileSync(join(cliPath, '../../systemd/iid-docker-auth.service'), 'utf8').replace('ExecStart=/usr/local/bin/iid-docker-auth', `ExecStart=${cliPath}`))
+    const shippedVerify = spawnSync('systemd-analyze', ['verify', shipped], { encoding: 'utf8' })
+    expect(shippedVerify.stderr + shippedVerify.stdout).toBe('')
+    expect(shippedVerify.status).toBe(0)
+  })
+
+  it('verify catches a broken unit (so the check above is real)', async () => {
+    const rendered = await render()
+    writeFileSync(rendered, readFileSync(rendered, 'utf8').replace('ProtectSystem=strict', 'ProtectSytem=strict'))
+    const verify = spawnSync('systemd-analyze', ['verify', rendered], { encoding: 'utf8' })
+    expect(verify.stderr).toMatch(/Unknown key 'ProtectSytem'/)
+  })
+
+  it('security --offline rates the exposure at 2.0 or less', async () => {
+    const rendered = await render()
+    const out = execFileSync('systemd-analyze', ['security', '--offline=yes', rendered], { encoding: 'utf8' })
+    const exposure = Number(/Overall exposure level for iid-docker-auth\.service: ([0-9.]+)/.exec(out)?.[1])
+    expect(exposure).toBeGreaterThan(0)
+    expect(exposure).toBeLessThanOrEqual(2.0)
+  })
+})
+
+describe('remove', () => {
+  let sim: ImdsSimulator
+  let config: string
+  beforeAll(async () => {
+    sim = await startImdsSimulator()
+  })
+  afterAll(async () => {
+    await sim.close()
+  })
+  beforeEach(() => {
+    config = join(root, 'docker', 'config.json')
+  })
+  afterEach(() => {
+    for (const run of takeRuns()) expectNoSecrets(run, sim)
+  })
+
+  it("deletes this tool's entries and nothing else", async () => {
+    expect((await runCli(['-r', 'a.example.com,b.example.com', '-c', config, '--endpoint', sim.url])).code).toBe(0)
+    const current = JSON.parse(readFileSync(config, 'utf8'))
+    current.auths['c.example.com'] = { auth: Buffer.from('robot:secret').toString('base64') }
+    current.auths['https://a.example.com/v1/'] = { auth: buildAuth('instance-identity-document', 'old-pkcs7', false) }
+    current.credHelpers = { 'x.example.com': 'ecr-login' }
+    writeFileSync(config, JSON.stringify(current))
+    const run = await runCli(['remove', '-r', 'a.example.com', '-r', 'c.example.com', '-c', config])
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain(`removed a.example.com, https://a.example.com/v1/ from ${config}`)
+    expect(run.stderr).toMatch(/auths\["c\.example\.com"\] was not written by this tool \(user "robot"\); left alone/)
+    const after = JSON.parse(readFileSync(config, 'utf8'))
+    expect(Object.keys(after.auths)).toEqual(['b.example.com', 'c.example.com'])
+    expect(after.credHelpers).toEqual({ 'x.example.com': 'ecr-login' })
+
+    const again = await runCli(['remove', '-r', 'a.example.com', '-c', config])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toContain('has no entry of this tool to remove')
+  })
+
+  it('creates nothing when the file does not exist', async () => {
+    const run = await runCli(['remove', '-r', 'a.example.com', '-c', config])
+    expect(run.code).toBe(0)
+    expect(existsSync(join(root, 'docker'))).toBe(false)
+  })
+
+  it('refuses an unusable file with exit 78, byte-identical', async () => {
+    mkdirSync(join(root, 'docker'))
+    writeFileSync(config, '{"auths":')
+    const run = await runCli(['remove', '-r', 'a.example.com', '-c', config])
+    expect(run.code).toBe(78)
+    expect(readFileSync(config, 'utf8')).toBe('{"auths":')
+    expect(readdirSync(join(root, 'docker'))).toEqual(['config.json'])
+  })
+})

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest'
+import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/install-command.js'
+import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd-unit.js'
+
+const template = unitTemplate()
+const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.mjs', configFiles: ['/root/.docker/config.json'] }
+const machine: Layout = { root: undefined, unitDir: '/etc/systemd/system' }
+const image: Layout = { root: '/mnt/image', unitDir: '/etc/systemd/system' }
+const settings = [['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com']] as const
+
+describe('renderUnit', () => {
+  it('points ExecStart at the running node and CLI, and makes each config directory writable', () => {
+    const unit = renderUnit(template, { ...paths, configFiles: ['/root/.docker/config.json', '/var/lib/kubelet/config.json', '/root/.docker/other.json'] })
+    expect(unit.split('\n').filter((l) => l.startsWith('ExecStart='))).toEqual([`ExecStart=/usr/bin/node ${paths.cli} write`])
+    expect(unit.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([
+      'ExecStartPre=+/usr/bin/install -d -m 0700 /root/.docker',
+      'ExecStartPre=+/usr/bin/install -d -m 0700 /var/lib/kubelet',
+    ])
+    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/root/.docker', 'ReadWritePaths=-/var/lib/kubelet'])
+    expect(isOurUnit(unit)).toBe(true)
+    // Everything else is the shipped unit, line for line.
+    const rest = (text: string) => text.split('\n').filter((l) => !/^(ExecStart|ExecStartPre|ReadWritePaths)=/.test(l))
+    expect(rest(unit)).toEqual(rest(template))
+  })
+
+  it('quotes paths with spaces and escapes % specifiers', () => {
+    const unit = renderUnit(template, { ...paths, cli: '/opt/my tools/100%/cli.mjs' })
+    expect(unit).toContain('ExecStart=/usr/bin/node "/opt/my tools/100%%/cli.mjs" write')
+    expect(systemdQuote('a"b\\c', false)).toBe('"a\\"b\\\\c"')
+  })
+
+  it.each([
+    [{ ...paths, node: 'node' }, /node binary "node" must be an absolute path/],
+    [{ ...paths, cli: '/x\ny' }, /CLI script/],
+    [{ ...paths, configFiles: ['relative/config.json'] }, /config file/],
+  ])('refuses %j', (p, message) => {
+    expect(() => renderUnit(template, p)).toThrow(message)
+  })
+})
+
+describe('the environment file', () => {
+  it('carries a checksum that tells an untouched file from an edited one', () => {
+    const text = renderEnvironmentFile([...settings, ['IID_DOCKER_AUTH_CONFIG', '/root/.docker/config.json']])
+    expect(text).toContain('IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\n')
+    expect(isUneditedEnvironmentFile(text)).toBe(true)
+    expect(isUneditedEnvironmentFile(text.replace('pierone', 'other'))).toBe(false)
+    expect(isUneditedEnvironmentFile(`${text}IID_DOCKER_AUTH_TIMEOUT=5\n`)).toBe(false)
+    expect(isUneditedEnvironmentFile('IID_DOCKER_AUTH_REGISTRIES=x\n')).toBe(false)
+  })
+
+  it('refuses a value with a line break', () => {
+    expect(() => renderEnvironmentFile([['IID_DOCKER_AUTH_CONFIG', 'a\nIID_DOCKER_AUTH_ENDPOINT=http://evil']])).toThrow(/line break/)
+  })
+})
+
+describe('rootHome', () => {
+  it('reads the home of uid 0 from passwd, else /root', () => {
+    expect(rootHome('daemon:x:1:1::/usr/sbin:/bin/false\ntoor:x:0:0::/var/root:/bin/sh\n')).toBe('/var/root')
+    expect(rootHome(undefined)).toBe('/root')
+    expect(rootHome('garbage')).toBe('/root')
+  })
+})
+
+describe('planInstall', () => {
+  const request = (layout: Layout, extra: Partial<Parameters<typeof planInstall>[0]> = {}) => ({ layout, paths, settings, enable: true, now: false, force: false, ...extra })
+
+  it('on this machine: unit 0644, environment 0600, daemon-reload, enable, and start with --now', () => {
+    const steps = planInstall(request(machine, { now: true }), { unit: undefined, environment: undefined }, template)
+    expect(steps.map((s) => (s.kind === 'systemctl' ? `systemctl ${s.args.join(' ')}` : s.kind === 'write' ? `write ${s.path} ${s.mode.toString(8)}` : s.kind))).toEqual([
+      'write /etc/systemd/system/iid-docker-auth.service 644',
+      'write /etc/default/iid-docker-auth 600',
+      'systemctl daemon-reload',
+      'systemctl enable iid-docker-auth.service',
+      'systemctl start iid-docker-auth.service',
+    ])
+  })
+
+  it('in an image root: paths under the root, systemctl --root, no daemon-reload; --no-enable skips enable', () => {
+    const steps = planInstall(request(image), { unit: undefined, environment: undefined }, template)
+    expect(steps.map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : 'path' in s ? s.path : ''))).toEqual([
+      '/mnt/image/etc/systemd/system/iid-docker-auth.service',
+      '/mnt/image/etc/default/iid-docker-auth',
+      '--root /mnt/image enable iid-docker-auth.service',
+    ])
+    expect(planInstall(request(image, { enable: false }), { unit: undefined, environment: undefined }, template).some((s) => s.kind === 'systemctl')).toBe(false)
+  })
+
+  it('is idempotent: files already current are not rewritten', () => {
+    const first = planInstall(request(machine), { unit: undefined, environment: undefined }, template)
+    const [unit, env] = first.map((s) => (s.kind === 'write' ? s.content : undefined))
+    const again = planInstall(request(machine), { unit, environment: env }, template)
+    expect(again.slice(0, 2).map((s) => s.kind)).toEqual(['unchanged', 'unchanged'])
+  })
+
+  it('replaces an untouched environment file with new settings, but refuses an edited one without --force', () => {
+    const old = renderEnvironmentFile([['IID_DOCKER_AUTH_REGISTRIES', 'old.example.com']])
+    expect(planInstall(request(machine), { unit: undefined, environment: old }, template)[1]!.kind).toBe('write')
+    const edited = `${old}IID_DOCKER_AUTH_TIMEOUT=5\n`
+    expect(() => planInstall(request(machine), { unit: undefined, environment: edited }, template)).toThrow(/edited by hand/)
+    expect(planInstall(request(machine, { force: true }), { unit: undefined, environment: edited }, template)[1]!.kind).toBe('write')
+  })
+
+  it('refuses to replace a unit it did not write, without --force', () => {
+    const foreign = '[Service]\nExecStart=/bin/true\n'
+    expect(() => planInstall(request(machine), { unit: foreign, environment: undefined }, template)).toThrow(/not written by iid-docker-auth/)
+    expect(planInstall(request(machine, { force: true }), { unit: foreign, environment: undefined }, template)[0]!.kind).toBe('write')
+  })
+})
+
+describe('planUninstall', () => {
+  const ourUnit = renderUnit(template, paths)
+  const ourEnv = renderEnvironmentFile(settings)
+
+  it('disables and removes exactly what install created', () => {
+    expect(planUninstall(machine, { unit: ourUnit, environment: ourEnv }, false)).toEqual([
+      { kind: 'systemctl', args: ['disable', 'iid-docker-auth.service'] },
+      { kind: 'remove', path: '/etc/systemd/system/iid-docker-auth.service' },
+      { kind: 'remove', path: '/etc/default/iid-docker-auth' },
+      { kind: 'systemctl', args: ['daemon-reload'] },
+    ])
+  })
+
+  it('keeps an edited environment file and a foreign unit unless --force', () => {
+    const steps = planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, false)
+    expect(steps.map((s) => s.kind)).toEqual(['keep', 'keep'])
+    expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual(['systemctl', 'remove', 'remove'])
+  })
+
+  it('has nothing to do when nothing is installed', () => {
+    expect(planUninstall(machine, { unit: undefined, environment: undefined }, false)).toEqual([])
+  })
+})
