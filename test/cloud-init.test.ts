@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { repoRoot } from './helpers.js'
+import { haveOrCi, repoRoot } from './helpers.js'
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
 const documents = [...readme.matchAll(/```yaml\n(#cloud-config\n[\s\S]*?)```/g)].map((m) => m[1]!)
@@ -19,7 +19,7 @@ function schema(text: string): { status: number | null; output: string } {
   return { status: run.status, output: run.stdout + run.stderr }
 }
 
-describe('README user-data', () => {
+describe.runIf(haveOrCi('cloud-init'))('README user-data', () => {
   it('has the direct-run and the unit-installing documents, both in bootcmd', () => {
     expect(documents).toHaveLength(2)
     expect(documents[0]).toMatch(/^bootcmd:\n[\s\S]*\[iid-docker-auth, --registry, pierone\.example\.com/m)

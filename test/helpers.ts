@@ -1,6 +1,7 @@
 // Shared helpers for end-to-end tests: spawn the built CLI as an operator would, and check that
 // no secret reaches its output.
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'vitest'
@@ -12,6 +13,14 @@ export const cliPath = join(repoRoot, 'bin', 'iid-docker-auth.mjs')
 export const isRoot = process.geteuid?.() === 0
 /** Tests that need root run whenever CI=true, so that a CI without root fails instead of skipping. */
 export const rootOrCi = isRoot || process.env['CI'] === 'true'
+
+/** Whether a program is on PATH. */
+export function hasCommand(name: string): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, name)))
+}
+
+/** Tests that need Debian tools run when the tools are there, and always under CI=true. */
+export const haveOrCi = (...commands: string[]): boolean => process.env['CI'] === 'true' || commands.every(hasCommand)
 
 export interface CliRun {
   readonly code: number | null

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { buildAuth } from '../src/identity.js'
 import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { cliPath, expectNoSecrets, runCli, takeRuns } from './helpers.js'
+import { cliPath, expectNoSecrets, haveOrCi, runCli, takeRuns } from './helpers.js'
 
 let root: string
 beforeEach(() => {
@@ -21,7 +21,7 @@ const unit = () => join(root, 'etc/systemd/system/iid-docker-auth.service')
 const envFile = () => join(root, 'etc/default/iid-docker-auth')
 const install = (...args: string[]) => runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...args])
 
-describe('install --root', () => {
+describe.runIf(haveOrCi('systemctl'))('install --root', () => {
   it('renders the unit for the running node and CLI, writes the environment file 0600, and enables it', async () => {
     const run = await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', '--timeout', '90', '--signature', 'rsa2048')
     expect(run.code, run.stderr).toBe(0)
@@ -125,7 +125,7 @@ describe('install --root', () => {
   })
 })
 
-describe('uninstall --root', () => {
+describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
   it('disables and removes exactly what install created', async () => {
     const listing = (): string[] => execFileSync('find', [root]).toString().trim().split('\n').sort()
     const before = listing()
@@ -156,7 +156,7 @@ describe('uninstall --root', () => {
   })
 })
 
-describe('systemd-analyze on the unit', () => {
+describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the unit', () => {
   const render = async (): Promise<string> => {
     expect((await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json')).code).toBe(0)
     return unit()
