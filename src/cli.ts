@@ -223,6 +223,9 @@ async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   const node = flags.node ?? process.execPath
   const log = createLogger(resolveOutput(flags, io.env).verbosity, io.stderr)
   if (/\/_npx\//.test(cli)) log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
+  for (const path of [node, cli]) {
+    if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
+  }
   const request = { layout, paths: { node, cli, configFiles }, settings: installSettings(flags, configFiles), enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
   const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
   return applySteps('install', layout, steps, flags, io)

@@ -45,6 +45,9 @@ function ensureDebianTree(): string {
   return tree
 }
 
+const boundRepo = '/opt/iid-docker-auth'
+const boundNode = '/opt/node/bin/node'
+
 interface BootResult {
   readonly files: Record<string, string>
   readonly show: Record<string, Record<string, string>>
@@ -84,7 +87,9 @@ async function boot(tree: string, faults: string[]): Promise<BootResult> {
     mounted = true
     mkdirSync(join(root, 'var/log/journal'), { recursive: true })
 
-    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10'])
+    // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
+    // under /tmp (as CI's may be) would be invisible to it at its own path.
+    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.mjs`])
     expect(install.code, install.stderr).toBe(0)
 
     unitFile(
@@ -133,8 +138,8 @@ WantedBy=multi-user.target
         `--network-namespace-path=/run/netns/${namespace}`,
         '-D',
         root,
-        `--bind-ro=${process.execPath}`,
-        `--bind-ro=${repoRoot}`,
+        `--bind-ro=${process.execPath}:${boundNode}`,
+        `--bind-ro=${repoRoot}:${boundRepo}`,
         `--bind=${results}:/results`,
         '--boot',
       ],
