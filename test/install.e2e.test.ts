@@ -46,6 +46,12 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     }
   })
 
+  it('warns when the unit would run node or the CLI from /tmp, which PrivateTmp hides', async () => {
+    const run = await install('--cli', '/tmp/x/bin/iid-docker-auth.mjs')
+    expect(run.code).toBe(0)
+    expect(run.stderr).toMatch(/warning: the unit runs with PrivateTmp=yes and cannot see \/tmp\/x\/bin\/iid-docker-auth\.mjs/)
+  })
+
   it('defaults the config file to the passwd home of root inside the image', async () => {
     writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/var/roothome:/bin/sh\n')
     expect((await install()).code).toBe(0)
