@@ -83,3 +83,26 @@ export async function rejection(promise: Promise<unknown>): Promise<CliError> {
   }
   throw new Error('expected a CliError')
 }
+
+export interface ProgramRun {
+  readonly status: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a program without blocking the event loop (servers in this process must keep answering). */
+export function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ProgramRun> {
+  const child = spawn(command, [...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (status) => {
+      clearTimeout(killer)
+      resolve({ status, stdout, stderr })
+    })
+  })
+}
