@@ -12,8 +12,8 @@ import { CliError, ExitCode, exitCodeOf, exitCodeTable, usageError } from './err
 import { defaultUsername } from './identity.js'
 import { fetchIdentity } from './imds.js'
 import { type Layout, type Step, defaultLayout, describeStep, planInstall, planUninstall, readInstalledState, runSteps, unitTemplate } from './install-command.js'
-import { type Logger, createLogger } from './log.js'
-import { type Env, type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput, resolveWriteOptions } from './options.js'
+import { type Logger, createLogger, stderrIsJournal } from './log.js'
+import { type Env, type OutputFlags, type Verbosity, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput, resolveWriteOptions } from './options.js'
 import { parseRegistryList } from './registry.js'
 import { runRemove } from './remove-command.js'
 import { runSystemctl } from './systemctl.js'
@@ -25,6 +25,8 @@ export interface CliIo {
   readonly stderr: (text: string) => void
   readonly env: Env
   readonly cwd: string
+  /** stderr is the journal stream (prefix lines with their priority). */
+  readonly journal: boolean
 }
 
 const processIo = (): CliIo => ({
@@ -32,7 +34,10 @@ const processIo = (): CliIo => ({
   stderr: (t) => process.stderr.write(t),
   env: process.env,
   cwd: process.cwd(),
+  journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
+
+const loggerFor = (verbosity: Verbosity, io: CliIo): Logger => createLogger(verbosity, io.stderr, io.journal)
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version
 
@@ -111,7 +116,7 @@ function locationsFor(flags: { config?: string[] }, io: CliIo): ConfigLocation[]
 async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   const options = resolveWriteOptions(flags, io.env)
-  const log = createLogger(options.verbosity, io.stderr)
+  const log = loggerFor(options.verbosity, io)
   const result = await runWrite(options, locationsFor(flags, io), {
     log,
     lockTimeoutMs: lockTimeoutMs(io.env),
@@ -147,7 +152,7 @@ interface RemoveFlags extends OutputFlags {
 
 async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   const output = resolveOutput(flags, io.env)
-  const log = createLogger(output.verbosity, io.stderr)
+  const log = loggerFor(output.verbosity, io)
   const registryValues = flags.registry?.length ? flags.registry : io.env[envNames.registries] ? [io.env[envNames.registries]!] : []
   if (registryValues.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
   const username = flags.username ?? io.env[envNames.username] ?? defaultUsername
@@ -178,7 +183,7 @@ const jsonStep = (step: Step) =>
 /** Plans, prints or runs the steps, and reports them; shared by install and uninstall. */
 async function applySteps(command: string, layout: Layout, steps: readonly Step[], flags: OutputFlags & { dryRun?: boolean }, io: CliIo): Promise<number> {
   const output = resolveOutput(flags, io.env)
-  const log = createLogger(output.verbosity, io.stderr)
+  const log = loggerFor(output.verbosity, io)
   const done: Step[] = []
   let error: ErrorInfo | undefined
   if (flags.dryRun) {
@@ -221,7 +226,7 @@ async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   const configFiles = flags.config?.length ? flags.config : [join(rootHome(passwd), '.docker', 'config.json')]
   const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
   const node = flags.node ?? process.execPath
-  const log = createLogger(resolveOutput(flags, io.env).verbosity, io.stderr)
+  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   if (/\/_npx\//.test(cli)) log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
   for (const path of [node, cli]) {
     if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
@@ -326,7 +331,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
       return ExitCode.usage
     }
-    const log = createLogger(argv.includes('--quiet') || argv.includes('-q') ? 'quiet' : 'normal', io.stderr)
+    const log = loggerFor(argv.includes('--quiet') || argv.includes('-q') ? 'quiet' : 'normal', io)
     if (error instanceof CliError) {
       reportError(error, log)
       return error.exitCode

@@ -7,6 +7,7 @@ import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes,
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { type ConfigLocation, currentIdentity, ensureDirectory, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
 import { acquireLock } from './lock.js'
+import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
 
 export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
@@ -25,7 +26,7 @@ export interface ConfigOutcome {
   readonly changes: MergeChanges | undefined
   readonly warnings: readonly string[]
   readonly error: ErrorInfo | undefined
-  /** --dry-run only: the file as it would be, credentials redacted. */
+  /** --dry-run only: the file as it would be, credentials redacted, changed lines marked + and -. */
   readonly preview: string | undefined
 }
 
@@ -71,7 +72,8 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   const firstPlan = plan(parseConfig(first.bytes, path))
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
-    return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview: options.dryRun ? renderConfig(redact(firstPlan.root)) : undefined }
+    const preview = options.dryRun ? lineDiff(first.identity === undefined ? '' : renderConfig(redact(parseConfig(first.bytes, path).root)), renderConfig(redact(firstPlan.root))) : undefined
+    return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview }
   }
 
   await ensureDirectory(dirname(target))

@@ -1,5 +1,8 @@
 // Human output: short lines on stderr. Callers never pass secrets (auth, PKCS7, token) here.
+// Under systemd, when stderr really is the journal stream, each line starts with its syslog
+// priority (<3> error, <4> warning, <6> info, <7> debug) so journald records the right level.
 
+import { fstatSync } from 'node:fs'
 import type { Verbosity } from './options.js'
 
 export interface Logger {
@@ -11,19 +14,36 @@ export interface Logger {
   debug(message: string): void
 }
 
-export function createLogger(verbosity: Verbosity, write: (line: string) => void): Logger {
-  const prefix = 'iid-docker-auth: '
+/**
+ * Whether stderr is the journal: JOURNAL_STREAM holds "device:inode" of the stream systemd
+ * connected, and only a matching stderr counts (a child whose stderr was redirected must not
+ * print prefixes into a file or terminal).
+ */
+export function stderrIsJournal(journalStream: string | undefined, fd = 2): boolean {
+  if (journalStream === undefined) return false
+  const match = /^(\d+):(\d+)$/.exec(journalStream.trim())
+  if (match === null) return false
+  try {
+    const stat = fstatSync(fd, { bigint: true })
+    return stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!)
+  } catch {
+    return false
+  }
+}
+
+export function createLogger(verbosity: Verbosity, write: (line: string) => void, journal = false): Logger {
+  const line = (priority: number, text: string): void => write(`${journal ? `<${priority}>` : ''}iid-docker-auth: ${text}\n`)
   return {
-    error: (m) => write(`${prefix}error: ${m}\n`),
-    fix: (m) => write(`${prefix}fix: ${m}\n`),
+    error: (m) => line(3, `error: ${m}`),
+    fix: (m) => line(3, `fix: ${m}`),
     warn: (m) => {
-      if (verbosity !== 'quiet') write(`${prefix}warning: ${m}\n`)
+      if (verbosity !== 'quiet') line(4, `warning: ${m}`)
     },
     info: (m) => {
-      if (verbosity !== 'quiet') write(`${prefix}${m}\n`)
+      if (verbosity !== 'quiet') line(6, m)
     },
     debug: (m) => {
-      if (verbosity === 'verbose') write(`${prefix}${m}\n`)
+      if (verbosity === 'verbose') line(7, m)
     },
   }
 }

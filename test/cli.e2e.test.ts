@@ -252,10 +252,22 @@ describe('write', () => {
     const run = await write(['--dry-run'])
     expect(run.code).toBe(0)
     expect(readFileSync(config).equals(before)).toBe(true)
-    expect(run.stdout).toContain(`# ${config} (would be written; credentials redacted)`)
-    expect(JSON.parse(run.stdout.slice(run.stdout.indexOf('{')))).toEqual({
-      auths: { 'other.example.com': { auth: '<redacted>' }, 'pierone.example.com': { auth: '<redacted>' } },
-    })
+    expect(run.stdout).toBe(
+      [
+        `# ${config} (would be written; credentials redacted)`,
+        '  {',
+        '  \t"auths": {',
+        '  \t\t"other.example.com": {',
+        '  \t\t\t"auth": "<redacted>"',
+        '+ \t\t},',
+        '+ \t\t"pierone.example.com": {',
+        '+ \t\t\t"auth": "<redacted>"',
+        '  \t\t}',
+        '  \t}',
+        '  }',
+        '',
+      ].join('\n'),
+    )
     expect(run.stderr).toContain(`would write pierone.example.com to ${config}`)
     expect(run.stdout).not.toContain('dXNlcjpwYXNz')
     expectNoSecrets(run, sim)
