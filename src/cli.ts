@@ -1,7 +1,7 @@
 // The command line: parse, run, report, and map whatever happened to an exit code. `main` returns
 // the code instead of exiting so tests can call it; src/main.ts exits.
 
-import { readFileSync, realpathSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { userInfo } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -16,8 +16,11 @@ import { type Logger, createLogger, stderrIsJournal } from './log.js'
 import { type Env, type OutputFlags, type Verbosity, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput, resolveWriteOptions } from './options.js'
 import { parseRegistryList } from './registry.js'
 import { runRemove } from './remove-command.js'
-import { runSystemctl } from './systemctl.js'
-import { rootHome } from './systemd-unit.js'
+import { environmentFilePath, rootHome, unitName } from './systemd-unit.js'
+import { type CheckLine, checkExitCode, configFacts, configLines, imdsLines, probeCredential, probeLine, unitEnvironment, unitLines } from './check-command.js'
+import { probeRegistry } from './probe.js'
+import { runSystemctl, showUnit } from './systemctl.js'
+import { buildAuth, type InstanceIdentity } from './identity.js'
 import { runWrite } from './write-command.js'
 
 export interface CliIo {
@@ -167,6 +170,82 @@ async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   return result.exitCode
 }
 
+interface CheckFlags extends WriteFlags {
+  probe?: boolean
+}
+
+const checkTimeoutSeconds = 10
+
+async function check(flags: CheckFlags, io: CliIo): Promise<number> {
+  const started = Date.now()
+  // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
+  const env: Env = { ...unitEnvironment(), ...io.env }
+  const registryValues = flags.registry?.length ? flags.registry : env[envNames.registries] ? [env[envNames.registries]!] : []
+  const options = resolveWriteOptions({ ...flags, registry: registryValues.length ? registryValues : ['placeholder.invalid'], timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env)
+  const registries = registryValues.length ? options.registries.map((r) => r.key) : []
+  const log = loggerFor(options.verbosity, io)
+  const lines: CheckLine[] = []
+  const emit = (line: CheckLine): void => {
+    lines.push(line)
+    if (options.verbosity === 'quiet' && line.verdict === 'ok') return
+    const priority = { ok: 6, warn: 4, fail: 3 }[line.verdict]
+    const prefix = io.journal ? `<${priority}>` : ''
+    io.stderr(`${prefix}${line.verdict.padEnd(5)} ${line.area.padEnd(9)} ${line.message}\n`)
+    if (line.fix !== undefined) io.stderr(`${prefix}${' '.repeat(16)}fix: ${line.fix}\n`)
+  }
+  if (registries.length === 0) emit({ area: 'config', verdict: 'warn', message: 'no registry given, so no entry was checked', fix: `pass --registry <host[:port]> or set ${envNames.registries}`, exitCode: undefined })
+
+  let identity: InstanceIdentity | undefined
+  if (options.imdsDisabled) {
+    emit({ area: 'imds', verdict: 'fail', message: 'AWS_EC2_METADATA_DISABLED=true: IMDS not asked', fix: 'unset AWS_EC2_METADATA_DISABLED', exitCode: ExitCode.imdsUnavailable })
+  } else {
+    const t0 = Date.now()
+    try {
+      identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, log })
+      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity, error: undefined }).forEach(emit)
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity: undefined, error }).forEach(emit)
+    }
+  }
+  const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
+  const writeHint = (registry: string): string => `iid-docker-auth --registry ${registry}`
+  const facts = []
+  for (const location of locationsFor({ config: flags.config ?? (env[envNames.config] ? env[envNames.config]!.split(',') : undefined) }, { ...io, env })) {
+    const f = await configFacts(location)
+    facts.push(f)
+    configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`).forEach(emit)
+  }
+  unitLines(existsSync('/run/systemd/system') ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus']) : undefined).forEach(emit)
+  if (flags.probe) {
+    for (const registry of registries) {
+      const credential = probeCredential(facts, registry, identity, options.username, options.stripNewlines)
+      if (credential === undefined) {
+        emit({ area: 'probe', verdict: 'fail', message: `${registry}: no credential to probe with (no entry, and IMDS failed)`, fix: 'fix the lines above', exitCode: ExitCode.imdsUnavailable })
+        continue
+      }
+      const decoded = Buffer.from(credential.auth, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      emit(probeLine(registry, await probeRegistry(registry, decoded.slice(0, colon), decoded.slice(colon + 1)), credential.from))
+    }
+  }
+  const exitCode = checkExitCode(lines)
+  if (options.json) {
+    const report = {
+      ok: exitCode === ExitCode.ok,
+      exitCode,
+      command: 'check',
+      endpoint: options.endpoint,
+      registries,
+      identity: identity === undefined ? null : { instanceId: identity.instanceId, accountId: identity.accountId, region: identity.region, availabilityZone: identity.availabilityZone ?? null },
+      checks: lines.map((l) => ({ area: l.area, verdict: l.verdict, message: l.message, fix: l.fix ?? null, exitCode: l.exitCode ?? null })),
+      durationMs: Date.now() - started,
+    }
+    io.stdout(`${JSON.stringify(report)}\n`)
+  }
+  return exitCode
+}
+
 interface InstallFlags extends WriteFlags {
   root?: string
   unitDir?: string
@@ -259,9 +338,9 @@ function addCredentialOptions(cmd: Command): Command {
     .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${defaultTimeoutSeconds})`)
 }
 
-function addOutputOptions(cmd: Command, dryRun: string): Command {
+function addOutputOptions(cmd: Command, dryRun: string | undefined): Command {
+  if (dryRun !== undefined) cmd.option('--dry-run', dryRun)
   return cmd
-    .option('--dry-run', dryRun)
     .option('--json', 'print one JSON object describing the outcome on stdout')
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print each step')
@@ -299,6 +378,16 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
       .option('--cli <path>', 'CLI script for ExecStart (default: the one running)'),
     'print the steps; change nothing',
   ).action((flags: InstallFlags) => run(install(flags, io)))
+
+  addOutputOptions(
+    addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing')).option(
+      '--probe',
+      'also ask each registry whether it accepts the credential (GET /v2/ and its token realm)',
+    ),
+    undefined,
+  )
+    .addHelpText('after', `\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\nWithout --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`)
+    .action((flags: CheckFlags) => run(check(flags, io)))
 
   addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing').action(
     (flags: InstallFlags) => run(uninstall(flags, io)),

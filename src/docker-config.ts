@@ -122,7 +122,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
 }
 
 /** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
-function authUser(entry: JsonNode): string | undefined {
+export function authUser(entry: JsonNode): string | undefined {
   if (entry.kind !== 'object') return undefined
   const auth = getMember(entry, 'auth')
   if (auth?.kind !== 'string' || dockerAuthProblem(auth.value) !== undefined || auth.value === '') return undefined
@@ -204,7 +204,8 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   return warnings
 }
 
-function entryProblem(value: JsonNode): string | undefined {
+/** Why Docker could not load this `auths` entry, or undefined when it can. */
+export function entryProblem(value: JsonNode): string | undefined {
   if (value.kind !== 'object') return `is a JSON ${kindOf(value)}, not an object`
   const auth = getMember(value, 'auth')
   if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined

@@ -1,5 +1,5 @@
 // Exit codes and the one error type that carries them. Codes follow sysexits(3) so that
-// `systemctl status` names them (64 USAGE, 65 DATAERR, 69 UNAVAILABLE, 71 OSERR, 73 CANTCREAT, 78 CONFIG).
+// `systemctl status` names them (64 USAGE, 65 DATAERR, 69 UNAVAILABLE, 71 OSERR, 73 CANTCREAT, 77 NOPERM, 78 CONFIG).
 
 export const ExitCode = {
   ok: 0,
@@ -9,6 +9,7 @@ export const ExitCode = {
   imdsUnavailable: 69,
   systemctlFailed: 71,
   cannotWrite: 73,
+  registryRefused: 77,
   configUnusable: 78,
 } as const
 
@@ -22,7 +23,8 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.imdsUnavailable, 'IMDS unavailable (deadline passed, disabled, 403, 404)'],
   [ExitCode.systemctlFailed, 'systemctl failed or is missing (install, uninstall)'],
   [ExitCode.cannotWrite, 'cannot write the config file (permissions, read-only, full disk, lock held)'],
-  [ExitCode.configUnusable, 'an existing config file is unusable (invalid JSON, wrong types, not a regular file)'],
+  [ExitCode.registryRefused, 'check --probe: a registry refused the credential'],
+  [ExitCode.configUnusable, 'an existing config file is unusable (invalid JSON, wrong types, not a regular file); for check: an entry is missing, stale or shadowed'],
   [ExitCode.unexpected, 'anything unexpected (a bug: please report it with --verbose output)'],
 ]
 

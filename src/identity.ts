@@ -9,6 +9,8 @@ export interface InstanceIdentity {
   readonly accountId: string
   readonly region: string
   readonly availabilityZone: string | undefined
+  /** Whether the document embedded in the PKCS7 is the one served (EC2 always embeds it). */
+  readonly embeddedDocument: 'matches' | 'differs' | 'not found'
   /** Set when the PKCS7 embeds a document that differs from the one served. */
   readonly embeddedMismatch: boolean
 }
@@ -155,12 +157,8 @@ export function validateIdentity(document: string, signature: string): InstanceI
   const fields = parseIdentityDocument(document)
   const der = decodeSignature(signature)
   const embedded = embeddedContent(der)
-  return {
-    document,
-    signature,
-    ...fields,
-    embeddedMismatch: embedded !== undefined && !embedded.equals(Buffer.from(document, 'utf8')),
-  }
+  const embeddedDocument = embedded === undefined ? 'not found' : embedded.equals(Buffer.from(document, 'utf8')) ? 'matches' : 'differs'
+  return { document, signature, ...fields, embeddedDocument, embeddedMismatch: embeddedDocument === 'differs' }
 }
 
 export const defaultUsername = 'instance-identity-document'

@@ -30,7 +30,7 @@ export interface FetchIdentityOptions {
 export const defaultAttemptTimeoutMs = 2000
 const watchdogGraceMs = 250
 /** Short-lived: the token is used within one attempt. */
-const tokenTtlSeconds = 60
+export const tokenTtlSeconds = 60
 
 const identityPath = 'latest/dynamic/instance-identity/' // no leading slash: the SDK would send `//latest`
 

@@ -23,3 +23,18 @@ export const runSystemctl: Systemctl = async (args) => {
     })
   }
 }
+
+/** `systemctl show` properties of a unit, or undefined when systemd is not running here. */
+export async function showUnit(unit: string, properties: readonly string[]): Promise<Record<string, string> | undefined> {
+  try {
+    const { stdout } = await execa('systemctl', ['show', unit, '-p', properties.join(',')], { stdin: 'ignore', timeout: 10_000 })
+    return Object.fromEntries(
+      stdout
+        .split('\n')
+        .filter((line) => line.includes('='))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+    )
+  } catch {
+    return undefined
+  }
+}

@@ -1,9 +1,10 @@
 // Shared helpers for end-to-end tests: spawn the built CLI as an operator would, and check that
 // no secret reaches its output.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Ajv } from 'ajv'
 import { expect } from 'vitest'
 import { CliError } from '../src/errors.js'
 import type { ImdsSimulator } from '../src/sim/imds-simulator.js'
@@ -105,4 +106,17 @@ export function runProgram(command: string, args: readonly string[], options: { 
       resolve({ status, stdout, stderr })
     })
   })
+}
+
+const ajv = new Ajv({ allErrors: true, strict: true })
+const schemaDir = join(repoRoot, 'test', 'schemas')
+for (const file of readdirSync(schemaDir)) ajv.addSchema(JSON.parse(readFileSync(join(schemaDir, file), 'utf8')) as object)
+
+/** Parses a --json output and validates it against test/schemas/<command>.schema.json. */
+export function validJson(stdout: string, command: 'write' | 'check' | 'install' | 'remove'): any {
+  expect(stdout.trim().split('\n'), 'one JSON object on one line').toHaveLength(1)
+  const value: unknown = JSON.parse(stdout)
+  const validate = ajv.getSchema(`${command}.schema.json`)!
+  expect(validate(value) ? [] : validate.errors).toEqual([])
+  return value
 }

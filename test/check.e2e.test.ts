@@ -1,0 +1,259 @@
+// `check` through the built CLI, against the IMDS simulator, real files, and (for --probe) the real
+// registry with token auth. Also the journald priority prefixes and the --json schemas.
+import { chmodSync, closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { buildAuth } from '../src/identity.js'
+import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { cliPath, expectNoSecrets, haveOrCi, rootOrCi, runCli, takeRuns, validJson } from './helpers.js'
+import { type Registry, startRegistry } from './support/registry.js'
+
+let sim: ImdsSimulator
+let dir: string
+let config: string
+
+beforeAll(async () => {
+  sim = await startImdsSimulator()
+})
+afterAll(async () => {
+  await sim.close()
+})
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'iid-check-'))
+  config = join(dir, 'config.json')
+  sim.setFaults({})
+})
+afterEach(() => {
+  for (const run of takeRuns()) expectNoSecrets(run, sim)
+  rmSync(dir, { recursive: true, force: true })
+})
+
+interface Check {
+  area: string
+  verdict: 'ok' | 'warn' | 'fail'
+  message: string
+  fix: string | null
+  exitCode: number | null
+}
+
+async function check(args: string[] = [], env: Record<string, string | undefined> = {}) {
+  const run = await runCli(['check', '--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '2', '--json', ...args], { env })
+  const report = validJson(run.stdout, 'check') as { exitCode: number; checks: Check[] }
+  expect(run.code).toBe(report.exitCode)
+  return { run, report, find: (area: string, pattern: RegExp) => report.checks.find((c) => c.area === area && pattern.test(c.message)) }
+}
+
+const write = (...args: string[]) => runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, ...args])
+
+describe('check', () => {
+  it('reports all ok for a current entry, and writes nothing', async () => {
+    expect((await write()).code).toBe(0)
+    const before = readFileSync(config)
+    const { run, report, find } = await check()
+    expect(report.exitCode).toBe(0)
+    expect(report.checks.every((c) => c.verdict === 'ok')).toBe(true)
+    expect(find('imds', /IMDSv2 token \(TTL 60 s\) and identity in \d+ ms/)).toBeTruthy()
+    expect(find('identity', /instance i-0123456789abcdef0, account 123456789012, region eu-central-1, zone eu-central-1a/)).toBeTruthy()
+    expect(find('identity', /PKCS7: base64 of \d+ bytes of ASN\.1, embeds the served document/)).toBeTruthy()
+    expect(find('config', /\(from --config\)/)).toBeTruthy()
+    expect(find('config', /mode 0600, owner 0:0, parses/)).toBeTruthy()
+    expect(find('config', /the entry for pierone\.example\.com is current/)).toBeTruthy()
+    expect(find('unit', /systemd is not running here/)).toBeTruthy()
+    expect(readFileSync(config).equals(before)).toBe(true)
+    expect(run.stderr).toMatch(/^ok {4}imds {6}/m)
+  })
+
+  it('names the hop limit when the token PUT connects but is never answered', async () => {
+    sim.setFaults({ routes: { token: { hang: true } } })
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(69)
+    const line = find('imds', /connected but got no answer/)!
+    expect(line.verdict).toBe('fail')
+    expect(line.fix).toMatch(/HttpPutResponseHopLimit.*--http-put-response-hop-limit 2/)
+  })
+
+  it('names IMDS as disabled on a token 403', async () => {
+    sim.setFaults({ routes: { token: { status: 403 } } })
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(69)
+    expect(find('imds', /HTTP 403/)!.fix).toMatch(/metadata endpoint is disabled.*--http-endpoint enabled/)
+  })
+
+  it('warns about a PKCS7 that embeds another document', async () => {
+    const confused = await startImdsSimulator({ signedDocument: '{"instanceId":"i-x"}' })
+    try {
+      const { find } = await check(['--endpoint', confused.url])
+      expect(find('identity', /embeds a different document/)!.verdict).toBe('warn')
+    } finally {
+      await confused.close()
+    }
+  })
+
+  it('fails a missing file and a missing entry with the command that fixes them', async () => {
+    const missing = await check()
+    expect(missing.report.exitCode).toBe(78)
+    expect(missing.find('config', /does not exist/)!.fix).toBe(`run iid-docker-auth --registry pierone.example.com --config ${config}`)
+    writeFileSync(config, '{"auths":{}}', { mode: 0o600 })
+    expect((await check()).find('config', /no entry for pierone\.example\.com/)!.verdict).toBe('fail')
+  })
+
+  it('fails a stale entry (another identity, as after an AMI bake)', async () => {
+    writeFileSync(config, JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth('instance-identity-document', 'MIIB-the-builder', false) } } }), { mode: 0o600 })
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(78)
+    expect(find('config', /is stale/)!.fix).toMatch(/iid-docker-auth remove/)
+  })
+
+  it('warns when group or others can read the file', async () => {
+    expect((await write()).code).toBe(0)
+    chmodSync(config, 0o644)
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(0)
+    expect(find('config', /mode 0644 lets group or others read/)!.fix).toBe(`chmod 600 ${config}`)
+  })
+
+  it('fails a config shadowed by credsStore or credHelpers, warns about competing keys, fails an entry Docker cannot load', async () => {
+    expect((await write()).code).toBe(0)
+    const current = JSON.parse(readFileSync(config, 'utf8'))
+    current.credsStore = 'desktop'
+    current.credHelpers = { 'pierone.example.com': 'pierone' }
+    current.auths['https://pierone.example.com/v1/'] = {}
+    current.auths['broken.example.com'] = { auth: 'bm9jb2xvbg==' }
+    writeFileSync(config, JSON.stringify(current))
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(78)
+    expect(find('config', /"credsStore": "desktop" makes Docker ask docker-credential-desktop/)!.verdict).toBe('fail')
+    expect(find('config', /credHelpers names pierone\.example\.com/)!.verdict).toBe('fail')
+    expect(find('config', /competing keys for pierone\.example\.com: "https:\/\/pierone\.example\.com\/v1\/"/)!.verdict).toBe('warn')
+    expect(find('config', /auths\["broken\.example\.com"\] has an "auth" that has no colon/)!.verdict).toBe('fail')
+  })
+
+  it('fails an unparsable file with exit 78', async () => {
+    writeFileSync(config, '{"auths": [}')
+    const { report, find } = await check()
+    expect(report.exitCode).toBe(78)
+    expect(find('config', /is not valid JSON/)!.verdict).toBe('fail')
+  })
+
+  it('reads the unit’s environment file when no registry or config is given', async () => {
+    expect((await write()).code).toBe(0)
+    // No --registry/--config: the settings come from the environment, as the unit's file would give them.
+    const run = await runCli(['check', '--endpoint', sim.url, '--json'], { env: { IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_CONFIG: config } })
+    const report = validJson(run.stdout, 'check')
+    expect(report.registries).toEqual(['pierone.example.com'])
+    expect(report.exitCode).toBe(0)
+  })
+
+  it('prints human lines with the fix under each non-ok line', async () => {
+    writeFileSync(config, '{}', { mode: 0o644 })
+    const run = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url])
+    expect(run.code).toBe(78)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain(`warn  config    ${config}: mode 0644 lets group or others read the credentials\n                fix: chmod 600 ${config}\n`)
+    expect(run.stderr).toMatch(/^fail  config    .*no entry for pierone\.example\.com$/m)
+  })
+})
+
+describe.runIf(haveOrCi('docker-registry', 'skopeo', 'openssl') && rootOrCi)('check --probe against the real registry', () => {
+  let registry: Registry
+  beforeAll(async () => {
+    registry = await startRegistry({ signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048], allowedAccounts: ['123456789012'] })
+  })
+  afterAll(async () => {
+    await registry.close()
+  })
+
+  it('reports accepted for this instance’s credential', async () => {
+    const run = await runCli(['-r', registry.host, '-c', config, '--endpoint', sim.url])
+    expect(run.code).toBe(0)
+    const probe = await runCli(['check', '--probe', '-r', registry.host, '-c', config, '--endpoint', sim.url, '--json'])
+    const report = validJson(probe.stdout, 'check')
+    const line = report.checks.find((c: Check) => c.area === 'probe')
+    expect(line).toMatchObject({ verdict: 'ok' })
+    expect(line.message).toMatch(new RegExp(`${registry.host} \\(http://127\\.0\\.0\\.1:\\d+/token.*\\) accepts the entry in ${config}: the token service issued a token`))
+    expect(probe.code).toBe(0)
+  })
+
+  it('reports refused with the registry’s own words, exit 77', async () => {
+    const stranger = await startImdsSimulator({ document: { accountId: '999999999999' } })
+    try {
+      const probe = await runCli(['check', '--probe', '-r', registry.host, '-c', config, '--endpoint', stranger.url, '--json'])
+      const report = validJson(probe.stdout, 'check')
+      const line = report.checks.find((c: Check) => c.area === 'probe')
+      expect(line).toMatchObject({ verdict: 'fail', exitCode: 77 })
+      expect(line.message).toMatch(/refuses a fresh credential from IMDS \(HTTP 401\): account 999999999999 is not allowed/)
+      // The first failure is the missing entry (78); alone, a refusal exits 77.
+      expect(probe.code).toBe(78)
+      const alone = await runCli(['-r', registry.host, '-c', config, '--endpoint', stranger.url])
+      expect(alone.code).toBe(0)
+      const again = await runCli(['check', '--probe', '-r', registry.host, '-c', config, '--endpoint', stranger.url])
+      expect(again.code).toBe(77)
+      expectNoSecrets(again, stranger)
+    } finally {
+      await stranger.close()
+    }
+  })
+
+  it('reports an unreachable registry', async () => {
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const port = (closed.address() as AddressInfo).port
+    await new Promise<void>((resolve) => closed.close(() => resolve()))
+    const probe = await runCli(['check', '--probe', '-r', `127.0.0.1:${port}`, '-c', config, '--endpoint', sim.url, '--json'])
+    const line = validJson(probe.stdout, 'check').checks.find((c: Check) => c.area === 'probe')
+    expect(line).toMatchObject({ verdict: 'fail', exitCode: 69 })
+    expect(line.message).toMatch(/is unreachable: .*ECONNREFUSED/)
+  })
+})
+
+describe('journald priority prefixes', () => {
+  /** Runs the CLI with stderr going to a file; JOURNAL_STREAM may name that very file. */
+  async function withStderrFile(args: string[], journalStream: (dev: bigint, ino: bigint) => string | undefined): Promise<string> {
+    const file = join(dir, 'stderr.txt')
+    const fd = openSync(file, 'w')
+    const { dev, ino } = fstatSync(fd, { bigint: true })
+    try {
+      const stream = journalStream(dev, ino)
+      const env: NodeJS.ProcessEnv = { ...process.env }
+      if (stream === undefined) delete env['JOURNAL_STREAM']
+      else env['JOURNAL_STREAM'] = stream
+      const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'ignore', fd] })
+      await new Promise((resolve) => child.on('close', resolve))
+    } finally {
+      closeSync(fd)
+    }
+    return readFileSync(file, 'utf8')
+  }
+
+  const args = () => ['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--registry', 'user@bad']
+
+  it('prefixes <3> errors, <4> warnings and <6> info when stderr is the journal stream', async () => {
+    writeFileSync(config, '{"credsStore":"desktop"}')
+    const ok = await withStderrFile(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url], (dev, ino) => `${dev}:${ino}`)
+    expect(ok).toMatch(/^<4>iid-docker-auth: warning: .*credsStore/m)
+    expect(ok).toMatch(/^<6>iid-docker-auth: wrote pierone\.example\.com/m)
+    const bad = await withStderrFile(args(), (dev, ino) => `${dev}:${ino}`)
+    expect(bad).toMatch(/^<3>iid-docker-auth: error: registry "user@bad" contains credentials/m)
+    expect(bad).toMatch(/^<3>iid-docker-auth: fix: /m)
+  })
+
+  it('prints no prefix when JOURNAL_STREAM is unset or names another stream', async () => {
+    for (const stream of [() => undefined, (dev: bigint, ino: bigint) => `${dev}:${ino + 1n}`]) {
+      const text = await withStderrFile(args(), stream)
+      expect(text).toMatch(/^iid-docker-auth: error: /m)
+      expect(text).not.toMatch(/<\d>/)
+    }
+  })
+
+  it('prefixes check lines by verdict', async () => {
+    writeFileSync(config, '{}', { mode: 0o644 })
+    const text = await withStderrFile(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url], (dev, ino) => `${dev}:${ino}`)
+    expect(text).toMatch(/^<6>ok {4}imds/m)
+    expect(text).toMatch(/^<4>warn {2}config/m)
+    expect(text).toMatch(/^<3>fail {2}config/m)
+  })
+})
