@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/identity.js'
-import { hasCommand, repoRoot, rootOrCi, runCli } from './helpers.js'
+import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from './helpers.js'
 
 const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/cache/iid-docker-auth-test'
 
@@ -53,6 +53,8 @@ interface BootResult {
   readonly show: Record<string, Record<string, string>>
   readonly journal: string
   readonly unitJournal: string
+  readonly unitErrors: string
+  readonly unitInfo: string
   readonly secrets: string[]
 }
 
@@ -113,7 +115,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; systemctl poweroff --no-block'
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; ${boundNode} ${boundRepo}/bin/iid-docker-auth.mjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 `,
@@ -165,9 +167,12 @@ WantedBy=multi-user.target
     const journalDir = join(root, 'var/log/journal')
     const journal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat']).toString() + console
     const unitJournal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service']).toString()
+    // Lines the unit logged at priority err (3) or worse, and warning (4) or worse: journald took the <N> prefixes.
+    const unitErrors = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'err', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
+    const unitInfo = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'info', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
     const pkcs7 = readFileSync(join(record, 'pkcs7'), 'utf8')
     const secrets = [...pkcs7.split('\n'), ...readFileSync(join(record, 'tokens'), 'utf8').split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
-    return { files, show, journal, unitJournal, secrets }
+    return { files, show, journal, unitJournal, unitErrors, unitInfo, secrets }
   } finally {
     if (sim !== undefined) sim.kill('SIGKILL')
     if (netns) execFileSync('ip', ['netns', 'del', namespace])
@@ -194,7 +199,16 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(Number(ours['ExecMainExitTimestampMonotonic'])).toBeLessThanOrEqual(Number(docker['ExecMainStartTimestampMonotonic']))
     expect(result.files['docker-saw-entry']).toBe('present')
     expect(result.files['config-mode']).toBe('600')
-    expect(result.unitJournal).toContain('wrote pierone.example.com to /root/.docker/config.json')
+    expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /root/.docker/config.json')
+    expect(result.unitErrors).toBe('')
+    expect(result.unitJournal).not.toMatch(/<\d>/)
+    // check, run in the booted system, sees the unit and the entry as an operator would.
+    const check = validJson(result.files['check.json']!, 'check')
+    expect(check.exitCode).toBe(0)
+    expect(check.checks.filter((c: { area: string }) => c.area === 'unit')).toEqual([
+      { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service is installed and enabled', fix: null, exitCode: null },
+      { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service ran successfully this boot', fix: null, exitCode: null },
+    ])
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
   }, 180_000)
 
@@ -203,7 +217,11 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.show['iid-docker-auth.service']).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
     expect(result.show['docker.service']).toMatchObject({ ActiveState: 'active', Result: 'success' })
     expect(result.files['docker-saw-entry']).toBe('absent')
-    expect(result.unitJournal).toMatch(/HTTP 403/)
+    expect(result.unitErrors).toMatch(/^iid-docker-auth: error: IMDS at http:\/\/169\.254\.169\.254\/ gave up: .*HTTP 403$/m)
+    expect(result.unitErrors).toMatch(/^iid-docker-auth: fix: /m)
+    const check = validJson(result.files['check.json']!, 'check')
+    expect(check.exitCode).toBe(69)
+    expect(check.checks.find((c: { area: string; verdict: string }) => c.area === 'unit' && c.verdict === 'fail')).toMatchObject({ exitCode: 69, fix: 'journalctl -b -u iid-docker-auth.service' })
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
   }, 180_000)
 })

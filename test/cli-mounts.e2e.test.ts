@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { expectNoSecrets, rootOrCi, runCli, takeRuns } from './helpers.js'
+import { expectNoSecrets, rootOrCi, runCli, takeRuns, validJson } from './helpers.js'
 
 let sim: ImdsSimulator
 let dir: string
@@ -92,7 +92,7 @@ describe.runIf(rootOrCi)('on real mounts, as root', () => {
     const run = await write(join(ro, 'config.json'), ['-c', good, '--json'])
     expect(run.code).toBe(73)
     expect(JSON.parse(readFileSync(good, 'utf8')).auths['pierone.example.com']).toBeTruthy()
-    const report = JSON.parse(run.stdout)
+    const report = validJson(run.stdout, 'write')
     expect(report.configs.map((c: { action: string }) => c.action)).toEqual(['failed', 'written'])
     expect(report.exitCode).toBe(73)
   })
@@ -115,7 +115,7 @@ describe.runIf(rootOrCi)('on real mounts, as root', () => {
     const prefix = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', fakeRoot]
     const run = await runCli(['-r', 'pierone.example.com', '--endpoint', sim.url, '--json'], { prefix, env: { HOME: '/nonexistent', DOCKER_CONFIG: undefined } })
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout).configs[0]).toMatchObject({ path: '/root/.docker/config.json', source: 'passwd home of the effective user' })
+    expect(validJson(run.stdout, 'write').configs[0]).toMatchObject({ path: '/root/.docker/config.json', source: 'passwd home of the effective user' })
     const written = join(fakeRoot, '.docker', 'config.json')
     expect(JSON.parse(readFileSync(written, 'utf8')).auths['pierone.example.com']).toBeTruthy()
     expect(statSync(join(fakeRoot, '.docker')).mode & 0o777).toBe(0o700)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { expectImdsV2Only, expectNoSecrets, runCli, takeRuns } from './helpers.js'
+import { expectImdsV2Only, expectNoSecrets, runCli, takeRuns, validJson } from './helpers.js'
 
 let sim: ImdsSimulator
 let dir: string
@@ -277,7 +277,7 @@ describe('write', () => {
   it('--json prints one object describing the outcome, without secrets', async () => {
     const run = await write(['--json'])
     expect(run.code).toBe(0)
-    const report = JSON.parse(run.stdout)
+    const report = validJson(run.stdout, 'write')
     expect(report).toMatchObject({
       ok: true,
       exitCode: 0,
@@ -293,13 +293,13 @@ describe('write', () => {
     expect(run.stdout.trim().split('\n')).toHaveLength(1)
     expectNoSecrets(run, sim, [authOf(config, 'pierone.example.com')])
 
-    const again = JSON.parse((await write(['--json'])).stdout)
+    const again = validJson((await write(['--json'])).stdout, 'write')
     expect(again.configs[0].action).toBe('unchanged')
 
     sim.setFaults({ routes: { token: { status: 403 } } })
     const failed = await write(['--json', '--quiet'])
     expect(failed.code).toBe(69)
-    expect(JSON.parse(failed.stdout)).toMatchObject({ ok: false, exitCode: 69, identity: null, configs: [], error: { exitCode: 69 } })
+    expect(validJson(failed.stdout, 'write')).toMatchObject({ ok: false, exitCode: 69, identity: null, configs: [], error: { exitCode: 69 } })
   })
 
   it('--quiet prints errors only, --verbose prints each step', async () => {
@@ -326,7 +326,7 @@ describe('write', () => {
   it('finds IMDS through AWS_EC2_METADATA_SERVICE_ENDPOINT when no --endpoint is given', async () => {
     const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--json'], { env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: sim.url } })
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout).endpoint).toBe(`${sim.url}/`)
+    expect(validJson(run.stdout, 'write').endpoint).toBe(`${sim.url}/`)
   })
 
   it('treats an empty or whitespace-only file as empty', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { buildAuth } from '../src/identity.js'
 import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { cliPath, expectNoSecrets, haveOrCi, runCli, takeRuns } from './helpers.js'
+import { cliPath, expectNoSecrets, haveOrCi, runCli, takeRuns, validJson } from './helpers.js'
 
 let root: string
 beforeEach(() => {
@@ -85,7 +85,7 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
 
   it('--json describes the steps', async () => {
     const run = await install('--json', '--no-enable')
-    expect(JSON.parse(run.stdout)).toEqual({
+    expect(validJson(run.stdout, 'install')).toEqual({
       ok: true,
       exitCode: 0,
       command: 'install',
@@ -136,8 +136,9 @@ describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
     const listing = (): string[] => execFileSync('find', [root]).toString().trim().split('\n').sort()
     const before = listing()
     expect((await install('--config', '/var/lib/kubelet/config.json')).code).toBe(0)
-    const run = await runCli(['uninstall', '--root', root])
+    const run = await runCli(['uninstall', '--root', root, '--json'])
     expect(run.code, run.stderr).toBe(0)
+    expect(validJson(run.stdout, 'install').steps.map((s: { action: string }) => s.action)).toEqual(['systemctl', 'remove', 'remove'])
     expect(run.stderr).toContain(`ran systemctl --root ${root} disable iid-docker-auth.service`)
     expect(run.stderr).toContain(`removed ${unit()}`)
     expect(run.stderr).toContain(`removed ${envFile()}`)
@@ -229,9 +230,10 @@ describe('remove', () => {
     expect(Object.keys(after.auths)).toEqual(['b.example.com', 'c.example.com'])
     expect(after.credHelpers).toEqual({ 'x.example.com': 'ecr-login' })
 
-    const again = await runCli(['remove', '-r', 'a.example.com', '-c', config])
+    const again = await runCli(['remove', '-r', 'a.example.com', '-c', config, '--json'])
     expect(again.code).toBe(0)
     expect(again.stderr).toContain('has no entry of this tool to remove')
+    expect(validJson(again.stdout, 'remove')).toMatchObject({ ok: true, command: 'remove', configs: [{ action: 'unchanged', removed: [] }] })
   })
 
   it('creates nothing when the file does not exist', async () => {
