@@ -59,6 +59,7 @@ Examples:
   several registries/files:    iid-docker-auth -r a.example.com,b.example.com:5000 -c /root/.docker/config.json -c /var/lib/kubelet/config.json
   boot unit for this machine:  iid-docker-auth install --registry pierone.example.com --now
   before baking an AMI:        iid-docker-auth remove --registry pierone.example.com
+  what is wrong (3 a.m.):      iid-docker-auth check --probe
 
 Environment (flags win):
   ${envNames.registries}, ${envNames.config} (comma-separated), ${envNames.username},
@@ -377,7 +378,9 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
       .option('--node <path>', 'node binary for ExecStart (default: the one running)')
       .option('--cli <path>', 'CLI script for ExecStart (default: the one running)'),
     'print the steps; change nothing',
-  ).action((flags: InstallFlags) => run(install(flags, io)))
+  )
+    .addHelpText('after', helpFooter)
+    .action((flags: InstallFlags) => run(install(flags, io)))
 
   addOutputOptions(
     addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing')).option(
@@ -389,9 +392,9 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .addHelpText('after', `\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\nWithout --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`)
     .action((flags: CheckFlags) => run(check(flags, io)))
 
-  addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing').action(
-    (flags: InstallFlags) => run(uninstall(flags, io)),
-  )
+  addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing')
+    .addHelpText('after', helpFooter)
+    .action((flags: InstallFlags) => run(uninstall(flags, io)))
 
   addOutputOptions(
     addRegistryAndConfig(program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image")).option(
@@ -399,7 +402,9 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
       'only entries with this user name are ours (default instance-identity-document)',
     ),
     'print the resulting config file(s) with credentials redacted; write nothing',
-  ).action((flags: RemoveFlags) => run(remove(flags, io)))
+  )
+    .addHelpText('after', helpFooter)
+    .action((flags: RemoveFlags) => run(remove(flags, io)))
 
   // The default command's options are what people look for in the top-level help.
   program.addHelpText('after', () => `\nThe default command, write:\n${writeCommand.helpInformation()}${helpFooter}`)

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { checkExitCode, probeLine, unitLines } from '../src/check-command.js'
+import { parseChallenge } from '../src/probe.js'
+
+describe('unitLines', () => {
+  it.each([
+    [undefined, [['ok', /systemd is not running here/]]],
+    [{ LoadState: 'not-found' }, [['warn', /is not installed/]]],
+    [{ LoadState: 'loaded', UnitFileState: 'disabled', ActiveState: 'inactive', Result: 'success' }, [['warn', /installed but disabled/], ['warn', /has not run this boot/]]],
+    [{ LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'active', Result: 'success', ExecMainStatus: '0' }, [['ok', /installed and enabled/], ['ok', /ran successfully/]]],
+    [{ LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' }, [['ok', /installed and enabled/], ['fail', /failed this boot \(exit-code, exit status 69\)/]]],
+  ] as const)('%j', (facts, expected) => {
+    const lines = unitLines(facts as Record<string, string> | undefined)
+    expect(lines.map((l) => l.verdict)).toEqual(expected.map(([v]) => v))
+    lines.forEach((l, i) => expect(l.message).toMatch(expected[i]![1]))
+  })
+
+  it('carries a documented exit status of the unit, else 1', () => {
+    const failed = (status: string) => unitLines({ LoadState: 'loaded', UnitFileState: 'enabled', Result: 'exit-code', ExecMainStatus: status })
+    expect(checkExitCode(failed('73'))).toBe(73)
+    expect(checkExitCode(failed('203'))).toBe(1)
+  })
+})
+
+describe('probe', () => {
+  it('parses Bearer and Basic challenges', () => {
+    expect(parseChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://auth.example.com/token', service: 'registry.example.com', scope: 'repository:a/b:pull' },
+    })
+    expect(parseChallenge('Basic realm="x"')).toEqual({ scheme: 'basic', params: { realm: 'x' } })
+  })
+
+  it('maps outcomes to verdicts and exit codes', () => {
+    const base = { url: 'https://r/v2/', status: 401, detail: 'denied' }
+    expect(probeLine('r', { ...base, outcome: 'accepted' }, 'x').verdict).toBe('ok')
+    expect(probeLine('r', { ...base, outcome: 'open' }, 'x').verdict).toBe('warn')
+    expect(probeLine('r', { ...base, outcome: 'refused' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 77 })
+    expect(probeLine('r', { ...base, outcome: 'unreachable' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69 })
+  })
+})
