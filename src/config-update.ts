@@ -2,7 +2,8 @@
 // document), write atomically, and re-plan if another writer got in between. Used by `write` and
 // `remove`.
 
-import { dirname } from 'node:path'
+import { readdir, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { type ConfigLocation, currentIdentity, ensureDirectory, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
@@ -82,6 +83,7 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
     onWait: (holder) => options.log.info(`waiting for process ${holder.pid}, which is writing ${path}`),
   })
   try {
+    await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
       const snapshot = await readConfigFile(target, maxConfigBytes)
       const result = plan(parseConfig(snapshot.bytes, path))
@@ -101,6 +103,20 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
     })
   } finally {
     await release()
+  }
+}
+
+/**
+ * Deletes temp files that a run killed mid-write left beside the target. Safe only under the lock:
+ * no other run of this tool can be writing one now, and the names are ours alone.
+ */
+async function removeStaleTemps(target: string, log: Logger): Promise<void> {
+  const dir = dirname(target)
+  const pattern = new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!pattern.test(name)) continue
+    await unlink(join(dir, name)).catch(() => {})
+    log.debug(`removed ${join(dir, name)}, left by a run that was killed mid-write`)
   }
 }
 

@@ -8,3 +8,23 @@ for (const name of Object.keys(process.env)) {
   if (name.startsWith('IID_DOCKER_AUTH_') || name === 'AWS_PROFILE' || name === 'DOCKER_CONFIG' || name === 'JOURNAL_STREAM') delete process.env[name]
   if (name.startsWith('AWS_EC2_METADATA_') && name !== 'AWS_EC2_METADATA_SERVICE_ENDPOINT') delete process.env[name]
 }
+
+// Every CLI run of every test: its stdout and stderr must hold no signature line, no token and no
+// auth value of any simulator this process started.
+import { afterEach, expect } from 'vitest'
+import { buildAuth, defaultUsername } from '../src/identity.js'
+import { knownSecrets, knownSignatures } from '../src/sim/imds-simulator.js'
+import { takeRuns } from './helpers.js'
+
+afterEach(() => {
+  const runs = takeRuns()
+  if (runs.length === 0) return
+  const secrets = knownSecrets().filter((s) => s.length >= 16)
+  for (const signature of knownSignatures()) {
+    for (const user of [defaultUsername, 'svc']) for (const strip of [false, true]) secrets.push(buildAuth(user, signature, strip))
+  }
+  for (const run of runs) {
+    const output = run.stdout + run.stderr
+    for (const secret of secrets) if (output.includes(secret)) expect.fail(`a secret reached a CLI's output: ${secret.slice(0, 12)}...`)
+  }
+})

@@ -111,6 +111,13 @@ interface SigningKit {
 
 let kit: SigningKit | undefined
 
+/** Every signature served and token issued by any simulator in this process: tests search all output for them. */
+const servedSecrets = new Set<string>()
+const servedSignatures = new Set<string>()
+export const knownSecrets = (): string[] => [...servedSecrets]
+/** Every whole signature served (from which the auth values are built). */
+export const knownSignatures = (): string[] => [...servedSignatures]
+
 function signingKit(): SigningKit {
   if (kit !== undefined) return kit
   const dir = mkdtempSync(join(tmpdir(), 'imds-sim-keys-'))
@@ -168,6 +175,10 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
     pkcs7: signLikeEc2(signed, 'pkcs7'),
     rsa2048: signLikeEc2(signed, 'rsa2048'),
   }
+  for (const body of [bodies.pkcs7, bodies.rsa2048]) {
+    servedSignatures.add(body)
+    for (const line of body.split('\n')) servedSecrets.add(line)
+  }
   let faults: SimulatorFaults = options.faults ?? {}
   const counts: Record<ImdsRoute, number> = { token: 0, document: 0, pkcs7: 0, rsa2048: 0 }
   const tokens = new Map<string, number>() // token -> expiry (ms since epoch)
@@ -210,6 +221,7 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
         if (req.headers['x-forwarded-for'] !== undefined) return answer(403)
         body = randomBytes(42).toString('base64')
         tokens.set(body, Date.now() + Math.min(ttl * 1000, faults.tokenLifetimeMs ?? Infinity))
+        servedSecrets.add(body)
         res.setHeader('x-aws-ec2-metadata-token-ttl-seconds', String(ttl))
       } else {
         if (token === 'invalid' || (token === 'none' && (faults.requireToken ?? true))) return answer(401)
