@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { type ConfigLocation, currentIdentity, ensureDirectory, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
-import { acquireLock } from './lock.js'
+import { acquireLock, lockPathFor } from './lock.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
 
@@ -74,6 +74,11 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
     const preview = options.dryRun ? lineDiff(first.identity === undefined ? '' : renderConfig(redact(parseConfig(first.bytes, path).root)), renderConfig(redact(firstPlan.root))) : undefined
+    if (!options.dryRun && (await hasLeftovers(target))) {
+      // A run killed mid-write left its lock or temp file: clean up under the lock, as a write would.
+      const release = await acquireLock(target, { timeoutMs: options.lockTimeoutMs })
+      await removeStaleTemps(target, options.log).finally(release)
+    }
     return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview }
   }
 
@@ -106,13 +111,22 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   }
 }
 
+const tempPattern = (target: string): RegExp => new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
+
+/** Whether a killed run left a lock or temp file beside the target (one readdir). */
+async function hasLeftovers(target: string): Promise<boolean> {
+  const names = await readdir(dirname(target)).catch(() => [] as string[])
+  const pattern = tempPattern(target)
+  return names.some((n) => n === basename(lockPathFor(target)) || pattern.test(n))
+}
+
 /**
  * Deletes temp files that a run killed mid-write left beside the target. Safe only under the lock:
  * no other run of this tool can be writing one now, and the names are ours alone.
  */
 async function removeStaleTemps(target: string, log: Logger): Promise<void> {
   const dir = dirname(target)
-  const pattern = new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
+  const pattern = tempPattern(target)
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!pattern.test(name)) continue
     await unlink(join(dir, name)).catch(() => {})
