@@ -64,7 +64,8 @@ Examples:
 Environment (flags win):
   ${envNames.registries}, ${envNames.config} (comma-separated), ${envNames.username},
   ${envNames.signature}, ${envNames.stripNewlines} (true/false), ${envNames.endpoint}, ${envNames.timeout},
-  ${envNames.json} (true/false), ${envNames.verbosity} (quiet/normal/verbose), IID_DOCKER_AUTH_LOCK_TIMEOUT (s, default 30);
+  ${envNames.json} (true/false), ${envNames.verbosity} (quiet/normal/verbose), IID_DOCKER_AUTH_LOCK_TIMEOUT (s, default 30),
+  ${envNames.attemptTimeout} (s per IMDS request, default 2);
   AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, AWS_EC2_METADATA_DISABLED=true, DOCKER_CONFIG.
 
 Exit codes:
@@ -124,7 +125,7 @@ async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   const result = await runWrite(options, locationsFor(flags, io), {
     log,
     lockTimeoutMs: lockTimeoutMs(io.env),
-    fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, log }),
+    fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log }),
   })
   reportConfigs(result.configs, options.dryRun, 'write', log, io)
   if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)
@@ -202,7 +203,7 @@ async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   } else {
     const t0 = Date.now()
     try {
-      identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, log })
+      identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log })
       imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity, error: undefined }).forEach(emit)
     } catch (error) {
       if (!(error instanceof CliError)) throw error

@@ -10,7 +10,7 @@ import { CliError, ExitCode } from './errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
 import { type AttemptFailure, type ImdsPhase, backoffDelay, classifyError, decide, hopLimitHint } from './imds-policy.js'
 import type { Logger } from './log.js'
-import type { SignatureKind } from './options.js'
+import { type SignatureKind, defaultAttemptTimeoutSeconds } from './options.js'
 
 export interface FetchIdentityOptions {
   readonly endpoint: string
@@ -27,7 +27,6 @@ export interface FetchIdentityOptions {
   readonly random?: () => number
 }
 
-export const defaultAttemptTimeoutMs = 2000
 const watchdogGraceMs = 250
 /** Short-lived: the token is used within one attempt. */
 export const tokenTtlSeconds = 60
@@ -93,7 +92,7 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   const now = options.now ?? Date.now
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
   const random = options.random ?? Math.random
-  const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutMs
+  const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutSeconds * 1000
   const progressEvery = options.progressEveryMs ?? 5000
   const { endpoint, log } = options
 
@@ -105,7 +104,8 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   let lastProgress = started
 
   for (;;) {
-    const budget = (): number => Math.max(50, Math.min(attemptLimit, deadline - now()))
+    // The watchdog may add its grace to a request's timeout; keep both inside the deadline.
+    const budget = (): number => Math.max(50, Math.min(attemptLimit, deadline - now() - watchdogGraceMs))
     socketChannel.subscribe(trackSocket)
     try {
       const bodies = await attempt(endpoint, options.signature, budget)

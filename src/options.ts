@@ -29,6 +29,8 @@ export interface WriteOptions {
   readonly stripNewlines: boolean
   readonly endpoint: string
   readonly timeoutMs: number
+  /** Upper bound for one IMDS request (IID_DOCKER_AUTH_ATTEMPT_TIMEOUT). */
+  readonly attemptTimeoutMs: number
   readonly dryRun: boolean
   readonly json: boolean
   readonly verbosity: Verbosity
@@ -46,11 +48,13 @@ export const envNames = {
   stripNewlines: 'IID_DOCKER_AUTH_STRIP_NEWLINES',
   endpoint: 'IID_DOCKER_AUTH_ENDPOINT',
   timeout: 'IID_DOCKER_AUTH_TIMEOUT',
+  attemptTimeout: 'IID_DOCKER_AUTH_ATTEMPT_TIMEOUT',
   json: 'IID_DOCKER_AUTH_JSON',
   verbosity: 'IID_DOCKER_AUTH_LOG_LEVEL',
 } as const
 
 export const defaultTimeoutSeconds = 120
+export const defaultAttemptTimeoutSeconds = 2
 export const ipv4Endpoint = 'http://169.254.169.254'
 export const ipv6Endpoint = 'http://[fd00:ec2::254]'
 
@@ -193,6 +197,8 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
   const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseTimeout(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout)
 
   const { verbosity, json } = resolveOutput(flags, env)
+  const attemptValue = nonEmpty(env[envNames.attemptTimeout])
+  const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseTimeout(attemptValue, envNames.attemptTimeout)
 
   const disabled = env['AWS_EC2_METADATA_DISABLED']
   return {
@@ -203,6 +209,7 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
     stripNewlines,
     endpoint: resolveEndpoint(flags.endpoint, env),
     timeoutMs,
+    attemptTimeoutMs,
     dryRun: flags.dryRun ?? false,
     json,
     verbosity,

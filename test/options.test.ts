@@ -27,6 +27,7 @@ describe('resolveWriteOptions', () => {
       stripNewlines: false,
       endpoint: 'http://169.254.169.254/',
       timeoutMs: 120_000,
+      attemptTimeoutMs: 2000,
       dryRun: false,
       json: false,
       verbosity: 'normal',

@@ -15,7 +15,7 @@ let config: string
 let oldBytes: Buffer
 let newBytes: Buffer
 
-const entries = 25_000
+const entries = 12_000
 const args = () => ['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '10']
 
 beforeAll(async () => {
