@@ -2,12 +2,17 @@
 // atomic replace that leaves the original byte-identical on any failure. The operations go through
 // `FileSystem` so that unit tests can inject faults; end-to-end tests use real mounts.
 
-import { randomBytes } from 'node:crypto'
 import { constants, type BigIntStats } from 'node:fs'
 import * as realFs from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { CliError, ExitCode, errnoOf } from './errors.js'
 import type { Env } from './options.js'
+
+/**
+ * 12 hex digits for a temp name. Not secret: O_EXCL|O_NOFOLLOW makes a guessed or planted name
+ * fail instead of being followed, so node:crypto (slow to load at boot) is not needed.
+ */
+export const uniqueSuffix = (): string => (Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0') + (process.pid % 0x1000000).toString(16).padStart(6, '0')).slice(0, 12)
 
 export type FileSystem = Pick<typeof realFs, 'open' | 'lstat' | 'stat' | 'readlink' | 'rename' | 'unlink' | 'mkdir' | 'readFile' | 'link'>
 
@@ -190,7 +195,7 @@ export async function writeAtomic(target: string, content: string, options: Atom
   const fs = options.fs ?? nodeFileSystem
   const phase = options.onPhase ?? (() => {})
   const dir = dirname(target)
-  const temp = join(dir, `.${target.slice(dir.length + 1)}.${randomBytes(6).toString('hex')}.tmp`)
+  const temp = join(dir, `.${target.slice(dir.length + 1)}.${uniqueSuffix()}.tmp`)
   let created = false
   try {
     const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)

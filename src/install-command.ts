@@ -45,8 +45,12 @@ export const environmentPath = (layout: Layout): string => hostPath(layout, envi
 
 const withRoot = (layout: Layout, args: string[]): string[] => (layout.root === undefined ? args : ['--root', layout.root, ...args])
 
-/** The unit as shipped in systemd/ beside dist/. */
+/** Set by the bundler (scripts/build.mjs) to the text of systemd/iid-docker-auth.service. */
+declare const __UNIT_TEMPLATE__: string | undefined
+
+/** The unit as shipped in systemd/: built into the bundle, read from the source tree otherwise. */
 export function unitTemplate(): string {
+  if (typeof __UNIT_TEMPLATE__ === 'string') return __UNIT_TEMPLATE__
   return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'systemd', unitName), 'utf8')
 }
 

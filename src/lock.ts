@@ -2,10 +2,9 @@
 // It records pid, process start time and boot id, so a lock left by a dead process, or by a process
 // of an earlier boot whose pid was reused, is recognised as stale and broken.
 
-import { randomBytes } from 'node:crypto'
 import { constants, readFileSync } from 'node:fs'
 import { CliError, ExitCode, errnoOf } from './errors.js'
-import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
+import { type FileSystem, cannotWrite, nodeFileSystem, uniqueSuffix } from './config-file.js'
 
 export interface LockOwner {
   readonly pid: number
@@ -134,7 +133,7 @@ async function olderThan(fs: FileSystem, path: string, ms: number, now: () => nu
  * the meantime, what we moved is theirs: put it back (link fails if yet another run holds it now).
  */
 async function breakStaleLock(fs: FileSystem, lockPath: string, staleText: string): Promise<void> {
-  const aside = `${lockPath}.stale.${randomBytes(6).toString('hex')}`
+  const aside = `${lockPath}.stale.${uniqueSuffix()}`
   try {
     await fs.rename(lockPath, aside)
   } catch (error) {

@@ -5,9 +5,9 @@ import { createHash } from 'node:crypto'
 import { dirname, isAbsolute } from 'node:path'
 import { usageError } from './errors.js'
 
-export const unitName = 'iid-docker-auth.service'
-export const defaultUnitDir = '/etc/systemd/system'
-export const environmentFilePath = '/etc/default/iid-docker-auth'
+import { environmentFilePath, unitName } from './systemd-names.js'
+
+export { defaultUnitDir, environmentFilePath, unitName } from './systemd-names.js'
 /** The first line of every unit file we write; uninstall removes only files that carry it. */
 export const unitHeader = '# Installed by iid-docker-auth install.'
 

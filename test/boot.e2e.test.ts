@@ -91,7 +91,7 @@ async function boot(tree: string, faults: string[]): Promise<BootResult> {
 
     // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
     // under /tmp (as CI's may be) would be invisible to it at its own path.
-    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.mjs`])
+    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
     expect(install.code, install.stderr).toBe(0)
 
     unitFile(
@@ -115,7 +115,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; ${boundNode} ${boundRepo}/bin/iid-docker-auth.mjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 `,

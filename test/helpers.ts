@@ -10,7 +10,7 @@ import { CliError } from '../src/errors.js'
 import type { ImdsSimulator } from '../src/sim/imds-simulator.js'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
-export const cliPath = join(repoRoot, 'bin', 'iid-docker-auth.mjs')
+export const cliPath = join(repoRoot, 'bin', 'iid-docker-auth.cjs')
 export const isRoot = process.geteuid?.() === 0
 /** Tests that need root run whenever CI=true, so that a CI without root fails instead of skipping. */
 export const rootOrCi = isRoot || process.env['CI'] === 'true'

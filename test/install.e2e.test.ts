@@ -47,9 +47,9 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
   })
 
   it('warns when the unit would run node or the CLI from /tmp, which PrivateTmp hides', async () => {
-    const run = await install('--cli', '/tmp/x/bin/iid-docker-auth.mjs')
+    const run = await install('--cli', '/tmp/x/bin/iid-docker-auth.cjs')
     expect(run.code).toBe(0)
-    expect(run.stderr).toMatch(/warning: the unit runs with PrivateTmp=yes and cannot see \/tmp\/x\/bin\/iid-docker-auth\.mjs/)
+    expect(run.stderr).toMatch(/warning: the unit runs with PrivateTmp=yes and cannot see \/tmp\/x\/bin\/iid-docker-auth\.cjs/)
   })
 
   it('defaults the config file to the passwd home of root inside the image', async () => {

@@ -125,3 +125,11 @@ describe('resolveConfigLocations', () => {
     expect(resolveConfigLocations([], { HOME: '/h' }, '/cwd', home)).toEqual([{ path: '/home/from-passwd/.docker/config.json', source: 'passwd home of the effective user' }])
   })
 })
+
+describe('version', () => {
+  it('matches package.json', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { version } = await import('../src/version.js')
+    expect(version).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version)
+  })
+})

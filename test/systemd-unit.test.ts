@@ -3,7 +3,7 @@ import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/in
 import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd-unit.js'
 
 const template = unitTemplate()
-const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.mjs', configFiles: ['/root/.docker/config.json'] }
+const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs', configFiles: ['/root/.docker/config.json'] }
 const machine: Layout = { root: undefined, unitDir: '/etc/systemd/system' }
 const image: Layout = { root: '/mnt/image', unitDir: '/etc/systemd/system' }
 const settings = [['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com']] as const

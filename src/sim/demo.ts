@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { parseConfig, redact, renderConfig } from '../docker-config.js'
 import { startImdsSimulator } from './imds-simulator.js'
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'iid-docker-auth.mjs')
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'iid-docker-auth.cjs')
 
 function runCli(args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,187 @@
+// npm run bench: the boot-path cost of iid-docker-auth, as ratios against `node -e 0` measured in the
+// same run, beside the curl+base64 one-liner operators write by hand. Prints a table and exits 1 when
+// a target is missed. Everything runs against the IMDS simulator on loopback.
+import { execFileSync, spawn } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const { startImdsSimulator } = await import(join(root, 'dist', 'sim', 'imds-simulator.js'))
+const cli = join(root, 'bin', 'iid-docker-auth.cjs')
+const runs = Number(process.env.BENCH_RUNS ?? 25)
+
+// A boot has no NODE_EXTRA_CA_CERTS or NODE_OPTIONS; where this machine sets them, both the baseline
+// and the tool would pay for them.
+const env = { ...process.env }
+for (const name of ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'IID_DOCKER_AUTH_REGISTRIES', 'IID_DOCKER_AUTH_CONFIG']) delete env[name]
+
+const sim = await startImdsSimulator()
+const work = mkdtempSync(join(tmpdir(), 'iid-bench-'))
+const config = join(work, 'docker', 'config.json')
+mkdirSync(dirname(config), { mode: 0o700 })
+
+const few = JSON.stringify({ auths: { 'a.example.com': { auth: 'dTpw' }, 'b.example.com': { auth: 'dTpw' }, 'c.example.com': { auth: 'dTpw' } }, psFormat: 'table' })
+const many = JSON.stringify({ auths: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`registry-${i}.example.com`, { auth: Buffer.from(`user${i}:password-${i}`).toString('base64'), email: `u${i}@example.com` }])) })
+const write = ['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '-q']
+const oneLiner = `set -e
+TOKEN=$(curl -sf -X PUT ${sim.url}/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
+PKCS7=$(curl -sf ${sim.url}/latest/dynamic/instance-identity/pkcs7 -H "X-aws-ec2-metadata-token: $TOKEN")
+AUTH=$(printf '%s:%s' instance-identity-document "$PKCS7" | base64 -w0)
+mkdir -p ${dirname(config)}
+cat > ${config} <<EOF
+{"auths":{"pierone.example.com":{"auth":"$AUTH"}}}
+EOF`
+
+/** One measured process: wall time from spawn to exit, and peak RSS from GNU time. */
+function measureOnce(command, args) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint()
+    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6
+      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`))
+      resolve({ ms, rssKb: Number(stderr.trim().split('\n').pop()) })
+    })
+  })
+}
+
+/** Runs a process without blocking this one, which serves IMDS to it. */
+function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: 'ignore', ...options })
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}`))))
+  })
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+const scenarios = [
+  { name: 'node -e 0 (baseline)', command: process.execPath, args: ['-e', '0'] },
+  { name: 'write, config with 3 entries', command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
+  {
+    name: 'already current, 3 entries',
+    command: process.execPath,
+    args: [cli, ...write],
+    before: async () => {
+      writeFileSync(config, few, { mode: 0o600 })
+      await run(process.execPath, [cli, ...write])
+    },
+  },
+  { name: 'write, config with 10,000 entries', command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, many, { mode: 0o600 }) },
+  { name: 'shell one-liner (curl, base64, heredoc)', command: '/bin/sh', args: ['-c', oneLiner] },
+]
+
+const results = new Map(scenarios.map((s) => [s.name, []]))
+// Warm-up, then rounds that interleave the scenarios, so that drift in the machine hits all alike.
+for (const s of scenarios) {
+  await s.before?.()
+  await measureOnce(s.command, s.args)
+}
+for (let round = 0; round < runs; round++) {
+  for (const s of scenarios) {
+    await s.before?.()
+    results.get(s.name).push(await measureOnce(s.command, s.args))
+  }
+}
+
+const stats = Object.fromEntries([...results].map(([name, samples]) => [name, { ms: median(samples.map((x) => x.ms)), rssKb: median(samples.map((x) => x.rssKb)) }]))
+const base = stats['node -e 0 (baseline)']
+
+// IMDS appearing late: the file must be written within 1 s of IMDS starting to listen.
+const lateDelays = []
+for (let i = 0; i < Number(process.env.BENCH_LATE_RUNS ?? 20); i++) {
+  const late = await startImdsSimulator({ listenAfterMs: 1000 + Math.random() * 4000 })
+  writeFileSync(config, few, { mode: 0o600 })
+  await measureOnce(process.execPath, [cli, '-r', 'pierone.example.com', '-c', config, '--endpoint', late.url, '--timeout', '30', '-q'])
+  lateDelays.push(statSync(config).mtimeMs - late.listeningSince())
+  await late.close()
+}
+
+// Packaging: the tarball, and installing it versus installing the unbundled package with its dependencies.
+const packDir = join(work, 'pack')
+mkdirSync(packDir)
+const tarball = join(packDir, execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: root, env, encoding: 'utf8' }).trim().split('\n').pop())
+const tarballKb = statSync(tarball).size / 1024
+const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }))
+
+const unbundled = join(work, 'unbundled')
+mkdirSync(join(unbundled, 'bin'), { recursive: true })
+execFileSync('cp', ['-r', join(root, 'dist'), join(unbundled, 'dist')])
+rmSync(join(unbundled, 'dist', 'sim'), { recursive: true, force: true })
+copyFileSync(join(root, 'package.json'), join(unbundled, 'package.json'))
+const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+writeFileSync(
+  join(unbundled, 'package.json'),
+  JSON.stringify({
+    name: 'iid-docker-auth-unbundled',
+    version: rootManifest.version,
+    type: 'module',
+    bin: { 'iid-docker-auth': 'bin/cli.mjs' },
+    dependencies: Object.fromEntries(['commander', '@aws-sdk/ec2-metadata-service', 'execa'].map((d) => [d, rootManifest.devDependencies[d]])),
+  }),
+)
+writeFileSync(join(unbundled, 'bin', 'cli.mjs'), "#!/usr/bin/env node\nimport '../dist/main.js'\n")
+const unbundledTarball = join(packDir, execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: unbundled, env, encoding: 'utf8' }).trim().split('\n').pop())
+
+async function installAndRun(tgz) {
+  const times = []
+  for (let i = 0; i < 3; i++) {
+    const dest = mkdtempSync(join(work, 'install-'))
+    const started = process.hrtime.bigint()
+    await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--silent', tgz], { cwd: dest })
+    await run(join(dest, 'node_modules', '.bin', 'iid-docker-auth'), [...write])
+    times.push(Number(process.hrtime.bigint() - started) / 1e6)
+  }
+  return median(times)
+}
+const installBundled = await installAndRun(tarball)
+const installUnbundled = await installAndRun(unbundledTarball)
+
+await sim.close()
+rmSync(work, { recursive: true, force: true })
+
+// The table.
+const rows = []
+const checks = []
+const target = (ok, text) => {
+  checks.push(ok)
+  return `${ok ? 'ok' : 'MISSED'}: ${text}`
+}
+const ratio = (v, b) => (v / b).toFixed(2)
+for (const s of scenarios) {
+  const r = stats[s.name]
+  let verdict = ''
+  if (s.name.startsWith('write, config with 3')) {
+    verdict = `${target(r.ms / base.ms <= 1.35, 'time <= 1.35x')}; ${target(r.rssKb / base.rssKb <= 1.2, 'RSS <= 1.2x')}`
+  } else if (s.name.startsWith('already current')) {
+    verdict = target(r.ms <= stats['write, config with 3 entries'].ms * 1.02, 'no more than a writing run')
+  } else if (s.name.startsWith('write, config with 10,000')) {
+    verdict = target(r.ms / stats['write, config with 3 entries'].ms <= 1.5, '<= 1.5x the 3-entry run')
+  }
+  rows.push(`| ${s.name} | ${r.ms.toFixed(1)} | ${ratio(r.ms, base.ms)}x | ${(r.rssKb / 1024).toFixed(1)} | ${ratio(r.rssKb, base.rssKb)}x | ${verdict} |`)
+}
+const lateMedian = median(lateDelays)
+console.log(`iid-docker-auth bench: Node ${process.version}, ${runs} runs per scenario, medians; ratios against node -e 0 in the same run
+
+| scenario | wall ms | vs node -e 0 | peak RSS MB | vs node -e 0 | target |
+| --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+| other target | measured | verdict |
+| --- | --- | --- |
+| written after IMDS starts listening late (median of ${lateDelays.length}, start 1-5 s) | ${lateMedian.toFixed(0)} ms | ${target(lateMedian <= 1000, '<= 1000 ms')} |
+| npm pack tarball | ${tarballKb.toFixed(1)} KB | ${target(tarballKb <= 100, '<= 100 KB')} |
+| runtime dependencies of the package | ${Object.keys(manifest.dependencies ?? {}).length} | ${target(Object.keys(manifest.dependencies ?? {}).length === 0, 'none')} |
+| npm install of the tarball + first run (median of 3) | ${installBundled.toFixed(0)} ms | ${target(installBundled < installUnbundled, `cheaper than the unbundled package: ${installUnbundled.toFixed(0)} ms`)} |`)
+
+process.exitCode = checks.every(Boolean) ? 0 : 1

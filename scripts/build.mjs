@@ -1,0 +1,144 @@
+// Bundles the CLI into one file with no runtime dependencies (dist/iid-docker-auth.cjs), and
+// collects the licence notices of everything bundled into dist/THIRD_PARTY_LICENSES.txt.
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const outfile = join(root, 'dist', 'iid-docker-auth.cjs')
+// The commands off the boot path (check, install, uninstall, remove, and execa with them) go into a
+// second file that the first loads on demand, so a boot parses only what `write` needs.
+const adminOutfile = join(root, 'dist', 'iid-docker-auth-admin.cjs')
+const unitTemplate = readFileSync(join(root, 'systemd', 'iid-docker-auth.service'), 'utf8')
+
+/**
+ * Builtins that only some paths use (https for an https endpoint, child_process for commander's
+ * executable subcommands, crypto for hashes the boot path never computes) load on first use
+ * instead of at start-up: each costs milliseconds. esbuild's interop enumerates a module's keys
+ * and descriptors when it is imported, so the stand-in answers those from a list taken at build
+ * time and loads the real module only when a value is read.
+ */
+const lazyNames = ['https', 'child_process', 'crypto']
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(node:)?(${lazyNames.join('|')})$`) }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    )
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const real = await import(`node:${args.path}`)
+      const keys = Object.keys(real).filter((k) => k !== 'default')
+      const functions = keys.filter((k) => typeof real[k] === 'function')
+      return {
+        loader: 'js',
+        contents: `let m; const load = () => (m ??= require('node:${args.path}')); const keys = ${JSON.stringify(keys)};
+// Functions read at import time (crypto.getRandomValues in the AWS SDK) become stand-ins that load on first call.
+const functions = new Set(${JSON.stringify(functions)}); const wrappers = new Map();
+const wrap = (p) => { if (!wrappers.has(p)) wrappers.set(p, function (...a) { return new.target ? Reflect.construct(load()[p], a, new.target) : load()[p].apply(this, a) }); return wrappers.get(p) };
+module.exports = new Proxy({}, {
+  get: (_, p) => (m ? m[p] : p === '__esModule' ? undefined : functions.has(p) ? wrap(p) : load()[p]),
+  has: (_, p) => (m ? p in m : keys.includes(p)),
+  ownKeys: () => (m ? Reflect.ownKeys(m) : keys),
+  getOwnPropertyDescriptor: (_, p) => m ? { ...Object.getOwnPropertyDescriptor(m, p), configurable: true } : keys.includes(p) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined,
+});`,
+      }
+    })
+  },
+}
+
+/**
+ * The SDK's HTTP protocol code imports event streams on demand, which IMDS never uses; that one
+ * dynamic import makes esbuild wrap the SDK's modules for lazy start-up and stop tree-shaking them.
+ */
+const noEventStreams = {
+  name: 'no-event-streams',
+  setup(b) {
+    b.onResolve({ filter: /event-streams/ }, (args) => (args.kind === 'dynamic-import' ? { path: 'event-streams', namespace: 'stub' } : undefined))
+    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export {}', loader: 'js' }))
+  },
+}
+
+/** Modules the boot bundle exports as `modules` (src/main.ts); the admin bundle borrows them. */
+const shared = {
+  'cli-shared': 'cliShared',
+  'config-file': 'configFile',
+  'config-update': 'configUpdate',
+  'docker-config': 'dockerConfig',
+  errors: 'errors',
+  identity: 'identity',
+  imds: 'imds',
+  'json-doc': 'jsonDoc',
+  lock: 'lock',
+  log: 'log',
+  options: 'options',
+  registry: 'registry',
+  'systemd-names': 'systemdNames',
+}
+const borrowFromBoot = {
+  name: 'borrow-from-boot',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/[a-z-]+\.js$/ }, (args) => {
+      const name = args.path.slice(2, -3)
+      return shared[name] === undefined ? undefined : { path: name, namespace: 'borrowed' }
+    })
+    b.onLoad({ filter: /.*/, namespace: 'borrowed' }, (args) => ({
+      contents: `module.exports = require('./iid-docker-auth.cjs').modules.${shared[args.path]}`,
+      loader: 'js',
+    }))
+  },
+}
+
+const adminBundle = {
+  name: 'admin-bundle',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/cli-admin\.js$/ }, () => ({ path: './iid-docker-auth-admin.cjs', external: true }))
+  },
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // CommonJS: Node starts a CommonJS entry measurably faster than an ES module one, on every boot.
+  format: 'cjs',
+  // The AWS SDK's ESM builds tree-shake to a fraction of its CommonJS ones.
+  mainFields: ['module', 'main'],
+  // import() becomes require(): a real dynamic import (the SDK's import('node:http')) would start
+  // Node's ES module loader, milliseconds on every boot.
+  supported: { 'dynamic-import': false },
+  minify: process.env.IID_BUILD_NO_MINIFY !== '1',
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+  // install-command's fallback for running from source reads import.meta; the bundle never takes it.
+  logOverride: { 'empty-import-meta': 'silent' },
+  // The unit file travels inside the bundle, so install needs no file beside it.
+  define: { __UNIT_TEMPLATE__: JSON.stringify(unitTemplate) },
+  banner: { js: "/* iid-docker-auth: bundled dependencies' licences are in THIRD_PARTY_LICENSES.txt */" },
+}
+const main = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, adminBundle], entryPoints: [join(root, 'src', 'main.ts')], outfile })
+const admin = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, borrowFromBoot], external: ['./iid-docker-auth.cjs'], entryPoints: [join(root, 'src', 'cli-admin.ts')], outfile: adminOutfile })
+
+// One notice per bundled package, from its own LICENSE file.
+const packages = new Set()
+for (const input of [...Object.keys(main.metafile.inputs), ...Object.keys(admin.metafile.inputs)]) {
+  const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
+  if (match) packages.add(match[1])
+}
+// Identical licence texts (the SDK's Apache-2.0, the many MIT ones) are printed once, with every
+// package that carries them.
+const byText = new Map()
+for (const dir of [...packages].sort()) {
+  const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'))
+  const licenceFile = readdirSync(join(root, dir)).find((f) => /^licen[cs]e/i.test(f))
+  const text = licenceFile ? readFileSync(join(root, dir, licenceFile), 'utf8').trim() : `${manifest.license} (no licence file in the package)`
+  const normalized = text.replace(/^Copyright.*$/gim, '').replace(/\s+/g, ' ').trim()
+  const entry = byText.get(normalized) ?? { text, names: [] }
+  entry.names.push(`${manifest.name}@${manifest.version} (${manifest.license})${/^Copyright/im.test(text) ? `: ${text.match(/^Copyright.*$/gim).join('; ')}` : ''}`)
+  byText.set(normalized, entry)
+}
+const notices = [...byText.values()].map(({ text, names }) => `${names.join('\n')}\n${'-'.repeat(72)}\n${text}\n`)
+writeFileSync(join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'), `Licences of the packages bundled into iid-docker-auth.cjs and iid-docker-auth-admin.cjs\n\n${notices.join('\n')}`)
+const kb = (file) => `${relative(root, file)} ${(readFileSync(file).length / 1024).toFixed(1)} KB`
+console.error(`build: ${kb(outfile)}, ${kb(adminOutfile)}, ${packages.size} bundled packages`)
