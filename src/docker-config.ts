@@ -163,14 +163,17 @@ function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
 /** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
 export function dockerAuthProblem(auth: string): string | undefined {
   if (auth === '') return undefined
-  const compact = auth.replace(/[\r\n]/g, '')
-  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
-  const decoded = Buffer.from(compact, 'base64').toString('latin1')
-  const colon = decoded.indexOf(':')
+  const compact = auth.includes('\n') || auth.includes('\r') ? auth.replace(/[\r\n]/g, '') : auth
+  if (compact.length % 4 !== 0 || !base64Alphabet.test(compact)) return 'is not padded standard base64'
+  // The user name is short: decode a little first, the whole value only when no colon shows up.
+  const head = Buffer.from(compact.slice(0, 64), 'base64').toString('latin1')
+  const colon = head.indexOf(':') >= 0 ? head.indexOf(':') : Buffer.from(compact, 'base64').toString('latin1').indexOf(':')
   if (colon < 0) return 'has no colon between user and password'
   if (colon === 0) return 'has an empty user name'
   return undefined
 }
+
+const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/
 
 /** Warnings about the document as it will be written: shadowing, entries Docker cannot load, duplicates. */
 export function configWarnings(root: JsonObject, ourKeys: readonly string[]): string[] {

@@ -180,49 +180,33 @@ export function parseJson(text: string): JsonNode {
 
 /** Docker's layout: json.MarshalIndent with a tab, plus a trailing newline. */
 export function serializeJson(node: JsonNode): string {
-  const out: string[] = []
-  const write = (n: JsonNode, indent: string): void => {
+  // String concatenation: V8 builds ropes, cheaper here than collecting parts for join().
+  const write = (n: JsonNode, indent: string): string => {
     switch (n.kind) {
       case 'object': {
-        if (n.members.length === 0) {
-          out.push('{}')
-          return
+        if (n.members.length === 0) return '{}'
+        const inner = `${indent}\t`
+        let out = '{\n'
+        for (let i = 0; i < n.members.length; i++) {
+          const m = n.members[i]!
+          out += `${inner}${m.rawKey}: ${write(m.value, inner)}${i === n.members.length - 1 ? '\n' : ',\n'}`
         }
-        const inner = indent + '\t'
-        out.push('{\n')
-        n.members.forEach((m, i) => {
-          out.push(inner, m.rawKey, ': ')
-          write(m.value, inner)
-          out.push(i === n.members.length - 1 ? '\n' : ',\n')
-        })
-        out.push(indent, '}')
-        return
+        return `${out}${indent}}`
       }
       case 'array': {
-        if (n.items.length === 0) {
-          out.push('[]')
-          return
-        }
-        const inner = indent + '\t'
-        out.push('[\n')
-        n.items.forEach((item, i) => {
-          out.push(inner)
-          write(item, inner)
-          out.push(i === n.items.length - 1 ? '\n' : ',\n')
-        })
-        out.push(indent, ']')
-        return
+        if (n.items.length === 0) return '[]'
+        const inner = `${indent}\t`
+        let out = '[\n'
+        for (let i = 0; i < n.items.length; i++) out += `${inner}${write(n.items[i]!, inner)}${i === n.items.length - 1 ? '\n' : ',\n'}`
+        return `${out}${indent}]`
       }
       case 'string':
       case 'number':
       case 'literal':
-        out.push(n.raw)
-        return
+        return n.raw
     }
   }
-  write(node, '')
-  out.push('\n')
-  return out.join('')
+  return `${write(node, '')}\n`
 }
 
 export const jsonString = (value: string): JsonString => ({ kind: 'string', value, raw: JSON.stringify(value) })
