@@ -106,7 +106,8 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
     await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
       const { snapshot, document } = await load(target, path)
-      const result = plan(document)
+      // Unchanged since the first look (load reused the parse): so is the plan.
+      const result = document === first.document ? firstPlan : plan(document)
       if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
       const committed = await writeAtomic(target, renderConfig(result.root), {
         previous: snapshot.identity,
