@@ -36,26 +36,15 @@ const runs: CliRun[] = []
 /** Every run since the last call, so an afterEach hook can check them all for secrets. */
 export const takeRuns = (): CliRun[] => runs.splice(0)
 
-export function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliRun> {
+export async function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliRun> {
   const started = Date.now()
-  const env: Record<string, string> = {}
+  const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v
   const [command, ...prefixArgs] = options.prefix ?? [process.execPath]
-  const child = spawn(command!, [...prefixArgs, ...(options.prefix ? [process.execPath] : []), cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(killer)
-      const run = { code, signal, stdout, stderr, ms: Date.now() - started }
-      runs.push(run)
-      resolve(run)
-    })
-  })
+  const result = await runProgram(command!, [...prefixArgs, ...(options.prefix ? [process.execPath] : []), cliPath, ...args], { env, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) })
+  const run = { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started }
+  runs.push(run)
+  return run
 }
 
 /** The credential, the PKCS7 (any line of it) and every IMDS token must never be printed. */
@@ -87,6 +76,7 @@ export async function rejection(promise: Promise<unknown>): Promise<CliError> {
 
 export interface ProgramRun {
   readonly status: number | null
+  readonly signal: NodeJS.Signals | null
   readonly stdout: string
   readonly stderr: string
 }
@@ -101,9 +91,9 @@ export function runProgram(command: string, args: readonly string[], options: { 
   const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', (status) => {
+    child.on('close', (status, signal) => {
       clearTimeout(killer)
-      resolve({ status, stdout, stderr })
+      resolve({ status, signal, stdout, stderr })
     })
   })
 }
