@@ -138,9 +138,10 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
       lastProgress = now()
       log.info(`still waiting for IMDS at ${endpoint} (${seconds(elapsed)} of ${seconds(options.timeoutMs)}): ${last.detail}`)
     }
-    const delay = backoffDelay(failures, random())
-    if (now() + delay >= deadline) break
-    await sleep(delay)
+    // Keep trying until the deadline: the last wait is cut short so that one more attempt fits.
+    const remaining = deadline - now() - watchdogGraceMs - 50
+    if (remaining <= 0) break
+    await sleep(Math.min(backoffDelay(failures, random()), remaining))
   }
 
   const waited = seconds(options.timeoutMs)

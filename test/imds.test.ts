@@ -118,7 +118,8 @@ describe('fetchIdentity against the IMDS simulator', () => {
     const started = Date.now()
     const error = await rejection(fetchFrom(s, { timeoutMs: 1500 }))
     const elapsed = Date.now() - started
-    expect(elapsed).toBeGreaterThanOrEqual(1400)
+    // It keeps trying until the deadline, and stops there.
+    expect(elapsed).toBeGreaterThanOrEqual(1200)
     expect(elapsed).toBeLessThan(2500)
     expect(error.exitCode).toBe(69)
     expect(error.message).toMatch(/connected but got no answer/)
