@@ -12,9 +12,9 @@ import type { Env } from './options.js'
  * 12 hex digits for a temp name. Not secret: O_EXCL|O_NOFOLLOW makes a guessed or planted name
  * fail instead of being followed, so node:crypto (slow to load at boot) is not needed.
  */
-export const uniqueSuffix = (): string => (Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0') + (process.pid % 0x1000000).toString(16).padStart(6, '0')).slice(0, 12)
+const uniqueSuffix = (): string => (Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0') + (process.pid % 0x1000000).toString(16).padStart(6, '0')).slice(0, 12)
 
-export type FileSystem = Pick<typeof realFs, 'open' | 'lstat' | 'stat' | 'readlink' | 'rename' | 'unlink' | 'mkdir' | 'readFile' | 'link'>
+export type FileSystem = Pick<typeof realFs, 'open' | 'lstat' | 'stat' | 'readlink' | 'rename' | 'unlink' | 'mkdir' | 'readFile'>
 
 export const nodeFileSystem: FileSystem = realFs
 

@@ -4,7 +4,7 @@
 
 import { constants, readFileSync } from 'node:fs'
 import { CliError, ExitCode, errnoOf } from './errors.js'
-import { type FileSystem, cannotWrite, nodeFileSystem, uniqueSuffix } from './config-file.js'
+import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
 
 export interface LockOwner {
   readonly pid: number
@@ -98,11 +98,12 @@ export async function acquireLock(target: string, options: LockOptions): Promise
       if (errnoOf(error) !== 'EEXIST') throw cannotWrite(lockPath, error)
     }
 
-    const text = await fs.readFile(lockPath, 'utf8').catch(() => undefined)
-    if (text === undefined) continue // released between our open and our read
-    const holder = parseOwner(text)
+    const seen = await readLock(fs, lockPath)
+    if (seen === undefined) continue // released between our open and our read
+    const holder = parseOwner(seen.text)
     if (holder === undefined ? await olderThan(fs, lockPath, unreadableLockGraceMs, now) : isStale(holder)) {
-      await breakStaleLock(fs, lockPath, text)
+      await breakStaleLock(fs, lockPath, seen, now)
+      await sleep(5)
       continue
     }
     if (holder !== undefined && waitedFor === undefined) {
@@ -128,19 +129,46 @@ async function olderThan(fs: FileSystem, path: string, ms: number, now: () => nu
   }
 }
 
-/**
- * Moves the stale lock aside and deletes it. If another process replaced it with a live lock in
- * the meantime, what we moved is theirs: put it back (link fails if yet another run holds it now).
- */
-async function breakStaleLock(fs: FileSystem, lockPath: string, staleText: string): Promise<void> {
-  const aside = `${lockPath}.stale.${uniqueSuffix()}`
+/** The lock's content and inode, read through one handle so that both belong to the same file. */
+async function readLock(fs: FileSystem, lockPath: string): Promise<{ text: string; ino: bigint } | undefined> {
+  let handle
   try {
-    await fs.rename(lockPath, aside)
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return
-    throw cannotWrite(lockPath, error)
+    handle = await fs.open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW)
+  } catch {
+    return undefined
   }
-  const moved = await fs.readFile(aside, 'utf8').catch(() => staleText)
-  if (moved !== staleText) await fs.link(aside, lockPath).catch(() => {})
-  await fs.unlink(aside).catch(() => {})
+  try {
+    const { ino } = await handle.stat({ bigint: true })
+    return { text: await handle.readFile('utf8'), ino }
+  } catch {
+    return undefined
+  } finally {
+    await handle.close()
+  }
+}
+
+/** A break lock older than this was left by a run killed while breaking a stale lock. */
+const breakLockGraceMs = 5000
+
+/**
+ * Deletes a stale lock. Breakers take a second lock first and, holding it, delete the lock only if
+ * it is still the very file judged stale (same inode and content): the holder it names is gone, so
+ * nothing but a breaker can remove that file, and breakers take turns. Without this, a breaker that
+ * judged a lock stale just as its holder released it could delete the next holder's live lock.
+ */
+async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: string; ino: bigint }, now: () => number): Promise<void> {
+  const breakPath = `${lockPath}.break`
+  try {
+    await (await fs.open(breakPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close()
+  } catch (error) {
+    if (errnoOf(error) !== 'EEXIST') throw cannotWrite(breakPath, error)
+    if (await olderThan(fs, breakPath, breakLockGraceMs, now)) await fs.unlink(breakPath).catch(() => {})
+    return
+  }
+  try {
+    const current = await readLock(fs, lockPath)
+    if (current !== undefined && current.ino === stale.ino && current.text === stale.text) await fs.unlink(lockPath).catch(() => {})
+  } finally {
+    await fs.unlink(breakPath).catch(() => {})
+  }
 }

@@ -47,5 +47,3 @@ export function createLogger(verbosity: Verbosity, write: (line: string) => void
     },
   }
 }
-
-export const silentLogger: Logger = { error: () => {}, fix: () => {}, warn: () => {}, info: () => {}, debug: () => {} }

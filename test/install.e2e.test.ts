@@ -4,10 +4,9 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildAuth } from '../src/identity.js'
-import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { cliPath, haveOrCi, runCli, validJson } from './helpers.js'
+import { cliPath, haveOrCi, runCli, useSimulator, validJson } from './helpers.js'
 
 let root: string
 beforeEach(() => {
@@ -200,19 +199,11 @@ describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the
 })
 
 describe('remove', () => {
-  let sim: ImdsSimulator
+  const sim = useSimulator()
   let config: string
-  beforeAll(async () => {
-    sim = await startImdsSimulator()
-  })
-  afterAll(async () => {
-    await sim.close()
-  })
   beforeEach(() => {
     config = join(root, 'docker', 'config.json')
   })
-  afterEach(() => {
-    })
 
   it("deletes this tool's entries and nothing else", async () => {
     expect((await runCli(['-r', 'a.example.com,b.example.com', '-c', config, '--endpoint', sim.url])).code).toBe(0)

@@ -5,35 +5,28 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { embeddedContent } from '../src/identity.js'
-import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { haveOrCi, rootOrCi, runCli, runProgram } from './helpers.js'
+import { startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
 import { type Registry, seedImage, startRegistry } from './support/registry.js'
 
 const repository = 'team/app'
-let sim: ImdsSimulator
+const sim = useSimulator()
 let registry: Registry
 let dir: string
 
 const available = haveOrCi('docker-registry', 'skopeo', 'docker', 'openssl') && rootOrCi
 
 beforeAll(async () => {
-  sim = await startImdsSimulator()
   if (!available) return
   registry = await startRegistry({ signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048], allowedAccounts: ['123456789012'] })
   await seedImage(registry, repository)
 }, 60_000)
 afterAll(async () => {
   await registry?.close()
-  await sim?.close()
 })
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iid-roundtrip-'))
-})
-afterEach(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
+useTempDir('iid-roundtrip-', (d) => (dir = d))
 
 const image = () => `${registry.host}/${repository}:latest`
 

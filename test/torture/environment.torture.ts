@@ -4,30 +4,19 @@
 // without write permission, stale and live locks, and planted temp links are in the regular suite,
 // which `npm run test:torture` runs too.)
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type ImdsSimulator, startImdsSimulator } from '../../src/sim/imds-simulator.js'
-import { haveOrCi, rootOrCi, runCli, runProgram } from '../helpers.js'
+import { afterEach, describe, expect, it } from 'vitest'
+import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from '../helpers.js'
 
-let sim: ImdsSimulator
+const sim = useSimulator()
 let dir: string
 let config: string
-beforeAll(async () => {
-  sim = await startImdsSimulator()
+useTempDir('iid-env-', (d) => {
+  dir = d
+  config = join(d, 'config.json')
 })
-afterAll(async () => {
-  await sim.close()
-})
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'iid-env-'))
-  config = join(dir, 'config.json')
-})
-afterEach(() => {
-  spawnQuiet('chattr', ['-i', config])
-  rmSync(dir, { recursive: true, force: true })
-})
+afterEach(() => spawnQuiet('chattr', ['-i', config]))
 
 function spawnQuiet(command: string, args: string[]): void {
   try {
@@ -54,6 +43,7 @@ describe('environment faults', () => {
   it('50 concurrent runs with distinct registries: all 50 entries', async () => {
     writeFileSync(config, '{"auths":{"keep.example.com":{"auth":"dTpw"}},"x":[1,2,3]}', { mode: 0o600 })
     const runs = await Promise.all(Array.from({ length: 50 }, (_, i) => write(`r${i}.example.com`)))
+    expect(runs.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([])
     expect(runs.map((r) => r.code)).toEqual(Array(50).fill(0))
     const after = JSON.parse(readFileSync(config, 'utf8'))
     expect(Object.keys(after.auths).sort()).toEqual(['keep.example.com', ...Array.from({ length: 50 }, (_, i) => `r${i}.example.com`)].sort())

@@ -2,16 +2,14 @@
 // exactly our keys and nothing else, and merging twice equals merging once. Then a corpus of hostile
 // files through the real CLI, each with its documented outcome.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig, planMerge, renderConfig } from '../../src/docker-config.js'
 import { type JsonMember, type JsonNode, type JsonObject, getMember, serializeJson } from '../../src/json-doc.js'
 import { isCompetingKey } from '../../src/registry.js'
-import { type ImdsSimulator, startImdsSimulator } from '../../src/sim/imds-simulator.js'
-import { rootOrCi, runCli } from '../helpers.js'
+import { rootOrCi, runCli, useSimulator, useTempDir } from '../helpers.js'
 
 const ours = 'pierone.example.com'
 const auth = Buffer.from('instance-identity-document:MIAGCSqGSIb3').toString('base64')
@@ -95,23 +93,16 @@ describe('merge properties', () => {
 })
 
 describe('hostile files through the CLI', () => {
-  let sim: ImdsSimulator
+  const sim = useSimulator()
   let dir: string
   let config: string
   const mounts: string[] = []
-  beforeAll(async () => {
-    sim = await startImdsSimulator()
-  })
-  afterAll(async () => {
-    await sim.close()
-  })
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'iid-hostile-'))
-    config = join(dir, 'config.json')
+  useTempDir('iid-hostile-', (d) => {
+    dir = d
+    config = join(d, 'config.json')
   })
   afterEach(() => {
     for (const m of mounts.splice(0).reverse()) execFileSync('umount', [m])
-    rmSync(dir, { recursive: true, force: true })
   })
   const write = () => runCli(['-r', ours, '-c', config, '--endpoint', sim.url, '--timeout', '5'])
 
