@@ -1,25 +1,30 @@
-// Bundles the CLI into one file with no runtime dependencies (dist/iid-docker-auth.cjs), and
-// collects the licence notices of everything bundled into dist/THIRD_PARTY_LICENSES.txt.
+// Bundles the CLI with no runtime dependencies: dist/iid-docker-auth.cjs (a small launcher that
+// compiles the next one through a V8 code cache), dist/iid-docker-auth-core.cjs (everything `write`
+// needs) and dist/iid-docker-auth-admin.cjs (the other commands); collects the licence notices of
+// everything bundled into dist/THIRD_PARTY_LICENSES.txt.
+import { createHash } from 'node:crypto'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const outfile = join(root, 'dist', 'iid-docker-auth.cjs')
-// The commands off the boot path (check, install, uninstall, remove, and execa with them) go into a
+const launcherOutfile = join(root, 'dist', 'iid-docker-auth.cjs')
+const outfile = join(root, 'dist', 'iid-docker-auth-core.cjs')
+// The commands off the boot path (check, install, uninstall, remove) go into a
 // second file that the first loads on demand, so a boot parses only what `write` needs.
 const adminOutfile = join(root, 'dist', 'iid-docker-auth-admin.cjs')
 const unitTemplate = readFileSync(join(root, 'systemd', 'iid-docker-auth.service'), 'utf8')
 
 /**
  * Builtins that only some paths use (https for an https endpoint, child_process for commander's
- * executable subcommands, crypto for hashes the boot path never computes) load on first use
+ * executable subcommands, crypto for hashes the boot path never computes, fs/promises for the
+ * SDK's reader of ~/.aws/config, which an explicit endpoint never calls) load on first use
  * instead of at start-up: each costs milliseconds. esbuild's interop enumerates a module's keys
  * and descriptors when it is imported, so the stand-in answers those from a list taken at build
  * time and loads the real module only when a value is read.
  */
-const lazyNames = ['https', 'child_process', 'crypto']
+const lazyNames = ['https', 'child_process', 'crypto', 'fs/promises']
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -59,6 +64,61 @@ const noEventStreams = {
   },
 }
 
+/**
+ * Three spots where the SDK, used for IMDS over plain http, wakes parts of Node that it never uses
+ * there; together about 6 ms of every boot (measured with --cpu-prof). Each patch keeps the code's
+ * meaning, and the build fails if its text is gone, so an SDK update cannot drop one silently. The
+ * test "the boot path loads no TLS, crypto or web streams" checks the result.
+ */
+const startupPatches = [
+  {
+    // Every NodeHttpHandler builds an https.Agent up front, which loads https, tls and crypto
+    // (about 4 ms); built on first use instead, so only an https endpoint pays for it.
+    file: /@smithy\/node-http-handler\/dist-es\/node-http-handler\.js$/,
+    find: /httpsAgent: \(\(\) => \{([\s\S]*?)\}\)\(\),/,
+    replace: (_, body) =>
+      `get httpsAgent() { const agent = (() => {${body}})(); Object.defineProperty(this, "httpsAgent", { value: agent, enumerable: true, writable: true, configurable: true }); return agent; },`,
+  },
+  {
+    // `typeof ReadableStream` reads Node's lazy global, which loads the web streams (about 1.5 ms)
+    // to classify a plain http.IncomingMessage. A web stream has getReader; only then ask the global.
+    file: /@smithy\/core\/dist-es\/submodules\/serde\/util-stream\/stream-type-check\.js$/,
+    find: 'export const isReadableStream = (stream) => typeof ReadableStream === "function" &&',
+    replace: 'export const isReadableStream = (stream) => typeof stream?.getReader === "function" && typeof ReadableStream === "function" &&',
+  },
+  {
+    // A module-level uuid generator (for idempotency tokens IMDS never takes) reads the lazy global
+    // `crypto`, which loads webcrypto; marked pure, it is dropped when nothing uses it.
+    file: /@smithy\/core\/dist-es\/submodules\/serde\/index\.js$/,
+    find: 'export const v4 = bindV4(_getRandomValues);',
+    replace: 'export const v4 = /* @__PURE__ */ bindV4(_getRandomValues);',
+  },
+]
+/** `requireAll`: the bundle holds the SDK, so every patch must have found its file. */
+const sdkStartupPatches = ({ requireAll }) => ({
+  name: 'sdk-startup-patches',
+  setup(b) {
+    const applied = new Set()
+    b.onLoad({ filter: /node_modules\/@smithy\/.*\.js$/ }, (args) => {
+      const patches = startupPatches.filter((p) => p.file.test(args.path))
+      if (patches.length === 0) return undefined
+      let contents = readFileSync(args.path, 'utf8')
+      for (const patch of patches) {
+        const next = contents.replace(patch.find, patch.replace)
+        if (next === contents) throw new Error(`sdk-startup-patches: ${args.path} no longer contains ${patch.find}; re-measure and update the patch`)
+        contents = next
+        applied.add(patch)
+      }
+      return { contents, loader: 'js', resolveDir: dirname(args.path) }
+    })
+    b.onEnd((result) => {
+      if (result.errors.length > 0 || !requireAll) return
+      const missing = startupPatches.filter((p) => !applied.has(p))
+      if (missing.length > 0) throw new Error(`sdk-startup-patches: no bundled file matched ${missing.map((p) => p.file).join(', ')}`)
+    })
+  },
+})
+
 /** Modules the boot bundle exports as `modules` (src/main.ts); the admin bundle borrows them. */
 const shared = {
   'cli-shared': 'cliShared',
@@ -83,7 +143,7 @@ const borrowFromBoot = {
       return shared[name] === undefined ? undefined : { path: name, namespace: 'borrowed' }
     })
     b.onLoad({ filter: /.*/, namespace: 'borrowed' }, (args) => ({
-      contents: `module.exports = require('./iid-docker-auth.cjs').modules.${shared[args.path]}`,
+      contents: `module.exports = require('./iid-docker-auth-core.cjs').modules.${shared[args.path]}`,
       loader: 'js',
     }))
   },
@@ -117,8 +177,11 @@ const common = {
   define: { __UNIT_TEMPLATE__: JSON.stringify(unitTemplate) },
   banner: { js: "/* iid-docker-auth: bundled dependencies' licences are in THIRD_PARTY_LICENSES.txt */" },
 }
-const main = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, adminBundle], entryPoints: [join(root, 'src', 'main.ts')], outfile })
-const admin = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, borrowFromBoot], external: ['./iid-docker-auth.cjs'], entryPoints: [join(root, 'src', 'cli-admin.ts')], outfile: adminOutfile })
+const main = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, sdkStartupPatches({ requireAll: true }), adminBundle], entryPoints: [join(root, 'src', 'main.ts')], outfile })
+const admin = await build({ ...common, plugins: [lazyBuiltins, noEventStreams, sdkStartupPatches({ requireAll: false }), borrowFromBoot], external: ['./iid-docker-auth-core.cjs'], entryPoints: [join(root, 'src', 'cli-admin.ts')], outfile: adminOutfile })
+// The launcher knows the core by a hash of its bytes, which keys the code cache.
+const coreBuildId = createHash('sha256').update(readFileSync(outfile)).digest('hex').slice(0, 16)
+await build({ ...common, define: { __CORE_BUILD_ID__: JSON.stringify(coreBuildId) }, banner: {}, entryPoints: [join(root, 'src', 'launch.ts')], outfile: launcherOutfile })
 
 // One notice per bundled package, from its own LICENSE file.
 const packages = new Set()
@@ -141,4 +204,4 @@ for (const dir of [...packages].sort()) {
 const notices = [...byText.values()].map(({ text, names }) => `${names.join('\n')}\n${'-'.repeat(72)}\n${text}\n`)
 writeFileSync(join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'), `Licences of the packages bundled into iid-docker-auth.cjs and iid-docker-auth-admin.cjs\n\n${notices.join('\n')}`)
 const kb = (file) => `${relative(root, file)} ${(readFileSync(file).length / 1024).toFixed(1)} KB`
-console.error(`build: ${kb(outfile)}, ${kb(adminOutfile)}, ${packages.size} bundled packages`)
+console.error(`build: ${kb(launcherOutfile)}, ${kb(outfile)}, ${kb(adminOutfile)}, ${packages.size} bundled packages`)

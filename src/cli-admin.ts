@@ -1,5 +1,5 @@
 // CLI glue for the commands off the boot path (check, install, uninstall, remove), loaded on
-// demand so that `write` at boot never pays for them (or for execa, which only they use).
+// demand so that `write` at boot never pays for them.
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { join, resolve } from 'node:path'

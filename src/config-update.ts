@@ -2,11 +2,10 @@
 // document), write atomically, and re-plan if another writer got in between. Used by `write` and
 // `remove`.
 
-import { readdir, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
-import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
+import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
 import { acquireLock, lockPathFor } from './lock.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
@@ -131,7 +130,7 @@ const tempPattern = (target: string): RegExp => new RegExp(`^\\.${basename(targe
 
 /** Whether a killed run left a lock or temp file beside the target (one readdir). */
 async function hasLeftovers(target: string): Promise<boolean> {
-  const names = await readdir(dirname(target)).catch(() => [] as string[])
+  const names = await nodeFileSystem.readdir(dirname(target)).catch(() => [] as string[])
   const pattern = tempPattern(target)
   return names.some((n) => n === basename(lockPathFor(target)) || pattern.test(n))
 }
@@ -143,9 +142,9 @@ async function hasLeftovers(target: string): Promise<boolean> {
 async function removeStaleTemps(target: string, log: Logger): Promise<void> {
   const dir = dirname(target)
   const pattern = tempPattern(target)
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+  for (const name of await nodeFileSystem.readdir(dir).catch(() => [] as string[])) {
     if (!pattern.test(name)) continue
-    await unlink(join(dir, name)).catch(() => {})
+    await nodeFileSystem.unlink(join(dir, name)).catch(() => {})
     log.debug(`removed ${join(dir, name)}, left by a run that was killed mid-write`)
   }
 }

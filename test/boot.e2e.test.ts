@@ -115,7 +115,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%n" /var/cache/iid-docker-auth/* > /results/cache 2>/dev/null; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 `,
@@ -202,6 +202,8 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /root/.docker/config.json')
     expect(result.unitErrors).toBe('')
     expect(result.unitJournal).not.toMatch(/<\d>/)
+    // The unit's sandbox let it keep its code cache, private to root.
+    expect(result.files['cache']).toBe('600 /var/cache/iid-docker-auth/iid-docker-auth.v8cache')
     // check, run in the booted system, sees the unit and the entry as an operator would.
     const check = validJson(result.files['check.json']!, 'check')
     expect(check.exitCode).toBe(0)
@@ -217,6 +219,7 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.show['iid-docker-auth.service']).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
     expect(result.show['docker.service']).toMatchObject({ ActiveState: 'active', Result: 'success' })
     expect(result.files['docker-saw-entry']).toBe('absent')
+    expect(result.files['cache']).toBe('') // no cache from a failed run
     expect(result.unitErrors).toMatch(/^iid-docker-auth: error: IMDS at http:\/\/169\.254\.169\.254\/ gave up: .*HTTP 403$/m)
     expect(result.unitErrors).toMatch(/^iid-docker-auth: fix: /m)
     const check = validJson(result.files['check.json']!, 'check')
