@@ -23,7 +23,11 @@ const config = join(work, 'docker', 'config.json')
 mkdirSync(dirname(config), { mode: 0o700 })
 
 const few = JSON.stringify({ auths: { 'a.example.com': { auth: 'dTpw' }, 'b.example.com': { auth: 'dTpw' }, 'c.example.com': { auth: 'dTpw' } }, psFormat: 'table' })
-const many = JSON.stringify({ auths: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`registry-${i}.example.com`, { auth: Buffer.from(`user${i}:password-${i}`).toString('base64'), email: `u${i}@example.com` }])) })
+// 10,000 entries in the layout Docker writes (MarshalIndent with tabs): about 1.5 MB.
+const manyValue = { auths: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`registry-${i}.example.com`, { auth: Buffer.from(`user${i}:password-${i}-0123456789abcdefghijklmn`).toString('base64'), email: `u${i}@example.com` }])) }
+const many = `${JSON.stringify(manyValue, null, '\t')}\n`
+// The same entries as one line, as a config-management tool might write them: every entry must be laid out anew.
+const manyCompact = JSON.stringify(manyValue)
 const write = ['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '-q']
 const oneLiner = `set -e
 TOKEN=$(curl -sf -X PUT ${sim.url}/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')
@@ -83,7 +87,8 @@ const scenarios = [
       await run(process.execPath, [cli, ...write])
     },
   },
-  { name: 'write, config with 10,000 entries', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, many, { mode: 0o600 }) },
+  { name: 'write, config with 10,000 entries (1.5 MB)', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, many, { mode: 0o600 }) },
+  { name: 'write, 10,000 entries on one line', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, manyCompact, { mode: 0o600 }) },
   { name: 'write, 3 entries, no code cache (npx, cloud-init)', command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
   { name: 'shell one-liner (curl, base64, heredoc)', command: '/bin/sh', args: ['-c', oneLiner] },
 ]

@@ -69,7 +69,8 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   if (text.trim() === '') return { root: jsonObject([]) }
   let root: JsonNode
   try {
-    root = parseJson(text)
+    // Each auths entry stays in the source until looked into (see ParseOptions).
+    root = parseJson(text, { lazyFromDepth: 2 })
   } catch (error) {
     if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
     throw error
@@ -89,9 +90,12 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
   let members: JsonMember[] = existing?.kind === 'object' ? [...existing.members] : []
 
   for (const { key, auth } of entries) {
-    const competing = members.filter((m) => isCompetingKey(m.key, key))
-    for (const m of competing) if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
-    members = members.filter((m) => !isCompetingKey(m.key, key))
+    const kept: JsonMember[] = []
+    for (const m of members) {
+      if (!isCompetingKey(m.key, key)) kept.push(m)
+      else if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
+    }
+    members = kept
 
     const wanted = jsonObject([['auth', jsonString(auth)]])
     const current = members.filter((m) => m.key === key)
@@ -165,12 +169,32 @@ export function dockerAuthProblem(auth: string): string | undefined {
   if (auth === '') return undefined
   const compact = auth.includes('\n') || auth.includes('\r') ? auth.replace(/[\r\n]/g, '') : auth
   if (compact.length % 4 !== 0 || !base64Alphabet.test(compact)) return 'is not padded standard base64'
-  // The user name is short: decode a little first, the whole value only when no colon shows up.
-  const head = Buffer.from(compact.slice(0, 64), 'base64').toString('latin1')
-  const colon = head.indexOf(':') >= 0 ? head.indexOf(':') : Buffer.from(compact, 'base64').toString('latin1').indexOf(':')
+  const colon = decodedIndexOf(compact, 0x3a)
   if (colon < 0) return 'has no colon between user and password'
   if (colon === 0) return 'has an empty user name'
   return undefined
+}
+
+const base64Values = new Int8Array(128).fill(-1)
+for (let i = 0; i < 64; i++) base64Values['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i
+
+/**
+ * The offset of the first `byte` in what padded standard base64 decodes to, or -1. Decodes only as
+ * far as it must and allocates nothing: the user name is short, and a config file can hold
+ * thousands of entries to check.
+ */
+function decodedIndexOf(base64: string, byte: number): number {
+  for (let i = 0; i + 4 <= base64.length; i += 4) {
+    const a = base64Values[base64.charCodeAt(i)]!
+    const b = base64Values[base64.charCodeAt(i + 1)]!
+    const c = base64.charCodeAt(i + 2) === 0x3d ? -1 : base64Values[base64.charCodeAt(i + 2)]!
+    const d = base64.charCodeAt(i + 3) === 0x3d ? -1 : base64Values[base64.charCodeAt(i + 3)]!
+    const offset = (i / 4) * 3
+    if (((a << 2) | (b >> 4)) === byte) return offset
+    if (c >= 0 && (((b & 0x0f) << 4) | (c >> 2)) === byte) return offset + 1
+    if (d >= 0 && (((c & 0x03) << 6) | d) === byte) return offset + 2
+  }
+  return -1
 }
 
 const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { configWarnings, dockerAuthProblem, parseConfig, planMerge, redact, renderConfig } from '../src/docker-config.js'
 import { CliError } from '../src/errors.js'
@@ -155,6 +156,24 @@ describe('dockerAuthProblem', () => {
     ['dT-w', 'is not padded standard base64'],
   ])('%j -> %s', (auth, problem) => {
     expect(dockerAuthProblem(auth)).toBe(problem)
+  })
+
+  it('finds the colon where decoding the whole value would (checked against Buffer)', () => {
+    const reference = (auth: string): string | undefined => {
+      const compact = auth.replace(/[\r\n]/g, '')
+      if (auth === '') return undefined
+      if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
+      const colon = Buffer.from(compact, 'base64').toString('latin1').indexOf(':')
+      return colon < 0 ? 'has no colon between user and password' : colon === 0 ? 'has an empty user name' : undefined
+    }
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.boolean(), (bytes, wrap) => {
+        const base64 = Buffer.from(bytes).toString('base64')
+        const auth = wrap ? base64.replace(/(.{8})/g, '$1\n') : base64
+        expect(dockerAuthProblem(auth)).toBe(reference(auth))
+      }),
+      { numRuns: 5000 },
+    )
   })
 })
 

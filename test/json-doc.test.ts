@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { JsonSyntaxError, duplicateKeys, getMember, maxJsonDepth, parseJson, serializeJson } from '../src/json-doc.js'
 
@@ -67,5 +68,57 @@ describe('parseJson + serializeJson', () => {
     const value = { auths: { 'r.example.com': { auth: 'dTpw' } }, n: [1, 2.5, -3e2, true, false, null], s: 'tab\there "q" \\ ü 😀' }
     const text = JSON.stringify(value, null, 1)
     expect(JSON.parse(roundTrip(text))).toEqual(value)
+  })
+})
+
+describe('lazy parsing (lazyFromDepth)', () => {
+  /** The serialized result, or the error's message and place: what a lazy and an eager parse must share. */
+  const outcome = (text: string, lazyFromDepth?: number): string => {
+    try {
+      const root = parseJson(text, lazyFromDepth === undefined ? {} : { lazyFromDepth })
+      // Reading every member and item builds the lazy parts, which must equal the eager ones.
+      const walk = (n: ReturnType<typeof parseJson>): string =>
+        n.kind === 'object' ? `{${n.members.map((m) => `${m.rawKey}:${walk(m.value)}`).join(',')}}` : n.kind === 'array' ? `[${n.items.map(walk).join(',')}]` : n.raw
+      return `${serializeJson(root)}|${walk(root)}`
+    } catch (error) {
+      if (!(error instanceof JsonSyntaxError)) throw error
+      return `error: ${error.message}`
+    }
+  }
+
+  const layouts = fc.json({ maxDepth: 5 }).chain((json) =>
+    fc.constantFrom(json, JSON.stringify(JSON.parse(json), null, '\t'), JSON.stringify(JSON.parse(json), null, 2), `${JSON.stringify(JSON.parse(json), null, '\t')}\n`),
+  )
+  // One character inserted, replaced or deleted somewhere.
+  const mutated = fc
+    .tuple(layouts, fc.nat(), fc.boolean(), fc.constantFrom('', '{', '}', '[', ']', ',', ':', '"', '\\', ' ', '\n', '\t', '1', 'x', '\u0001'))
+    .map(([text, at, replace, insert]) => {
+      const i = text.length === 0 ? 0 : at % text.length
+      return text.slice(0, i) + insert + text.slice(replace ? i + 1 : i)
+    })
+
+  it('gives the same tree, serialization and errors as an eager parse, in any layout and when broken', () => {
+    fc.assert(
+      fc.property(fc.oneof(layouts, mutated), fc.integer({ min: 0, max: 4 }), (text, depth) => {
+        expect(outcome(text, depth)).toBe(outcome(text))
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  it('copies a part already in the layout and re-lays-out one that is not', () => {
+    const tight = '{"auths":{"a":{"auth":"dTpw","n":[1,{"x":[]}]}}}'
+    const laidOut = serializeJson(parseJson(tight))
+    expect(serializeJson(parseJson(tight, { lazyFromDepth: 2 }))).toBe(laidOut)
+    expect(serializeJson(parseJson(laidOut, { lazyFromDepth: 2 }))).toBe(laidOut)
+    for (const variant of [laidOut.replace('"auth": ', '"auth":  '), laidOut.replace('"auth": ', '"auth" : '), laidOut.replace('1,', '1 ,'), laidOut.replace('\t\t}', '\t}')]) {
+      expect(serializeJson(parseJson(variant, { lazyFromDepth: 2 }))).toBe(laidOut)
+    }
+  })
+
+  it('refuses the same nesting depth', () => {
+    const deep = `{"a":{"b":${'['.repeat(maxJsonDepth)}${']'.repeat(maxJsonDepth)}}}`
+    expect(outcome(deep, 2)).toBe(outcome(deep))
+    expect(outcome(deep)).toMatch(/nesting deeper than/)
   })
 })
