@@ -21,6 +21,4 @@ import * as systemdNames from './systemd-names.js'
  */
 export const modules = { cliShared, configFile, configUpdate, dockerConfig, errors, identity, imds, jsonDoc, lock, log, options, registry, systemdNames }
 
-// A reader that went away (`| head`) is not an error of ours.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => process.exit(error.code === 'EPIPE' ? 0 : 1))
 void main(process.argv).then((code) => process.exit(code))
