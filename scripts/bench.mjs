@@ -196,4 +196,7 @@ ${rows.join('\n')}
 | runtime dependencies of the package | ${Object.keys(manifest.dependencies ?? {}).length} | ${target(Object.keys(manifest.dependencies ?? {}).length === 0, 'none')} |
 | npm install of the tarball + first run (median of 3) | ${installBundled.toFixed(0)} ms | ${target(installBundled < installUnbundled, `cheaper than the unbundled package: ${installUnbundled.toFixed(0)} ms`)} |`)
 
-process.exitCode = checks.every(Boolean) ? 0 : 1
+// CI runs this for the record with BENCH_REPORT_ONLY=1 (.ci/run): a missed target is printed, not fatal there.
+const met = checks.every(Boolean)
+if (!met && process.env.BENCH_REPORT_ONLY === '1') console.log('\nSome targets were missed (exit 0 only because BENCH_REPORT_ONLY=1).')
+process.exitCode = met || process.env.BENCH_REPORT_ONLY === '1' ? 0 : 1
