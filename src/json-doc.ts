@@ -97,7 +97,7 @@ abstract class SourceSpan {
     protected readonly end: number,
     protected readonly depth: number,
     /** The depth at which the source is already in the serialized layout; -1 if at none. */
-    private readonly layoutDepth: number,
+    protected readonly layoutDepth: number,
   ) {}
 
   /** The source text, when it is exactly what serializing at `depth` would produce. */
@@ -111,6 +111,17 @@ abstract class SourceSpan {
   }
 }
 
+const memberLineStarts = new Map<string, string | undefined>()
+/**
+ * How a member named `key` starts in the layout at `depth` (newline, tabs, the key, ": "), or
+ * undefined for a key that JSON.stringify would escape: such a key might be written either way.
+ */
+function memberLineStart(depth: number, key: string): string | undefined {
+  const id = `${depth} ${key}`
+  if (!memberLineStarts.has(id)) memberLineStarts.set(id, /["\\\u0000-\u001f\u007f-\uffff]/.test(key) ? undefined : `\n${'\t'.repeat(depth + 1)}"${key}": `)
+  return memberLineStarts.get(id)
+}
+
 class SourceObject extends SourceSpan implements JsonObject {
   readonly kind = 'object' as const
   get members(): readonly JsonMember[] {
@@ -120,14 +131,21 @@ class SourceObject extends SourceSpan implements JsonObject {
   /** The value of the last member named `key`, found by a scan that builds only that value. */
   member(key: string): JsonNode | undefined {
     const text = this.text
-    if (this.sourceInLayout(this.depth) !== undefined && !/["\\\u0000-\u001f\u007f-\uffff]/.test(key)) {
+    const needle = this.layoutDepth === this.depth ? memberLineStart(this.depth, key) : undefined
+    if (needle !== undefined) {
       // In the layout, a member of this object starts a line with exactly depth + 1 tabs (a
       // string cannot hold a raw newline), and a key without escapes is written as it is.
       const span = text.slice(this.start, this.end)
       if (!span.includes('\\')) {
-        const at = span.lastIndexOf(`\n${'\t'.repeat(this.depth + 1)}"${key}": `)
+        const at = span.lastIndexOf(needle)
         if (at < 0) return undefined
-        return new Parser(text, Number.POSITIVE_INFINITY, this.start + at + this.depth + key.length + 6).readValue(this.depth + 1)
+        const valueAt = at + needle.length
+        if (span.charCodeAt(valueAt) === 0x22) {
+          // A string without escapes (the span has no backslash): its text is its value.
+          const close = span.indexOf('"', valueAt + 1)
+          return { kind: 'string', value: span.slice(valueAt + 1, close), raw: span.slice(valueAt, close + 1) }
+        }
+        return new Parser(text, Number.POSITIVE_INFINITY, this.start + valueAt).readValue(this.depth + 1)
       }
     }
     const parser = new Parser(text, Number.POSITIVE_INFINITY, this.start + 1)

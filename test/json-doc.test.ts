@@ -106,6 +106,23 @@ describe('lazy parsing (lazyFromDepth)', () => {
     )
   })
 
+  it('finds members of a lazy object as the built object does, by every key it has and one it lacks', () => {
+    fc.assert(
+      fc.property(layouts, fc.string({ maxLength: 4 }), (text, missing) => {
+        const lazy = parseJson(text, { lazyFromDepth: 0 })
+        const eager = parseJson(text)
+        if (lazy.kind !== 'object' || eager.kind !== 'object') return
+        for (const key of [...eager.members.map((m) => m.key), missing]) {
+          const expected = getMember(eager, key)
+          const actual = getMember(lazy, key)
+          const describe = (n: ReturnType<typeof getMember>): string | undefined => (n === undefined ? undefined : `${n.kind} ${n.kind === 'string' ? JSON.stringify(n.value) : ''} ${serializeJson(n)}`)
+          expect(describe(actual)).toBe(describe(expected))
+        }
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
   it('copies a part already in the layout and re-lays-out one that is not', () => {
     const tight = '{"auths":{"a":{"auth":"dTpw","n":[1,{"x":[]}]}}}'
     const laidOut = serializeJson(parseJson(tight))
