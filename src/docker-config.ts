@@ -13,6 +13,7 @@ import {
   jsonString,
   parseJson,
   serializeJson,
+  stringMembersInLayout,
 } from './json-doc.js'
 import { isCompetingKey } from './registry.js'
 
@@ -220,11 +221,19 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
     for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
-    for (const m of auths.members) {
-      if (ourKeys.includes(m.key)) continue
-      const problem = entryProblem(m.value)
-      if (problem !== undefined) {
-        warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
+    // Thousands of entries: first check every `auth` in the file in one sweep; only when that finds
+    // something (or cannot tell) look at each entry, which also says which one it is.
+    const foreign = auths.members.filter((m) => !ourKeys.includes(m.key))
+    const sweep = stringMembersInLayout(
+      foreign.map((m) => m.value),
+      'auth',
+    )
+    if (sweep === undefined || !sweep.every((auth) => dockerAuthProblem(auth) === undefined)) {
+      for (const m of foreign) {
+        const problem = entryProblem(m.value)
+        if (problem !== undefined) {
+          warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
+        }
       }
     }
   }

@@ -100,6 +100,23 @@ abstract class SourceSpan {
     protected readonly layoutDepth: number,
   ) {}
 
+  get sourceText(): string {
+    return this.text
+  }
+  get spanStart(): number {
+    return this.start
+  }
+  get spanEnd(): number {
+    return this.end
+  }
+  get spanDepth(): number {
+    return this.depth
+  }
+  /** In the layout at its own depth, and from the same text at the same depth as `other`. */
+  sameLayout(other: SourceSpan): boolean {
+    return this.layoutDepth === this.depth && this.depth === other.depth && this.text === other.text
+  }
+
   /** The source text, when it is exactly what serializing at `depth` would produce. */
   sourceInLayout(depth: number): string | undefined {
     return depth === this.layoutDepth ? this.text.slice(this.start, this.end) : undefined
@@ -480,6 +497,37 @@ export function getMember(node: JsonObject, key: string): JsonNode | undefined {
     if (m.key === key) return m.value
   }
   return undefined
+}
+
+/**
+ * For a check over many objects at once (every `auths` entry): the text of every string that is the
+ * value of a `key` member of any of `objects`, and possibly of a few more values around them. Only
+ * when all of them are lazy spans in the layout at one depth with no backslash among them, so that a
+ * member line cannot be written another way; otherwise undefined, and the caller looks at each.
+ * Also undefined when some `key` member holds something other than a string.
+ */
+export function stringMembersInLayout(objects: readonly JsonNode[], key: string): string[] | undefined {
+  if (objects.length === 0) return []
+  const first = objects[0]
+  if (!(first instanceof SourceObject)) return undefined
+  let start = Number.POSITIVE_INFINITY
+  let end = -1
+  for (const o of objects) {
+    if (!(o instanceof SourceObject) || !o.sameLayout(first)) return undefined
+    start = Math.min(start, o.spanStart)
+    end = Math.max(end, o.spanEnd)
+  }
+  const line = memberLineStart(first.spanDepth, key)
+  if (line === undefined) return undefined
+  const region = first.sourceText.slice(start, end)
+  if (region.includes('\\')) return undefined
+  const values: string[] = []
+  for (let at = region.indexOf(line); at >= 0; at = region.indexOf(line, at + line.length)) {
+    const valueAt = at + line.length
+    if (region.charCodeAt(valueAt) !== 0x22) return undefined
+    values.push(region.slice(valueAt + 1, region.indexOf('"', valueAt + 1)))
+  }
+  return values
 }
 
 /** Keys that occur more than once among an object's members. */

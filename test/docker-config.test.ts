@@ -141,6 +141,25 @@ describe('warnings', () => {
     expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{}}}')).toEqual([])
   })
 
+  it('warns the same about a file in Docker’s layout (checked in one sweep) as about the same file on one line', () => {
+    const authValue = fc.oneof(
+      fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((t) => Buffer.from(t).toString('base64')),
+      fc.constantFrom('', 'dTpw', 'OnB3', 'bm9jb2xvbg==', 'dTp', 'dT-w', 'dTpw\nZA=='),
+    )
+    const entryValue = fc.oneof(
+      { weight: 8, arbitrary: fc.record({ auth: authValue, email: fc.string({ maxLength: 5 }) }, { requiredKeys: [] }) },
+      { weight: 1, arbitrary: fc.constantFrom<unknown>('odd', 5, null, { auth: 5 }, { auth: null }, { auth: ['x'] }, { nested: { auth: 'bad' } }) },
+    )
+    fc.assert(
+      fc.property(fc.dictionary(fc.domain(), entryValue, { maxKeys: 6 }), (auths) => {
+        const value = { auths: { ...auths, 'r.example.com': { auth: 'dTpw' } } }
+        const laidOut = warningsFor(`${JSON.stringify(value, null, '\t')}\n`)
+        expect(laidOut).toEqual(warningsFor(JSON.stringify(value)))
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('warns about duplicate keys', () => {
     expect(configWarnings({ kind: 'object', members: [] }, [])).toEqual([])
     expect(warningsFor('{"a":1,"a":2,"auths":{"x":{},"x":{}}}').join('\n')).toMatch(/"a" appears more than once[\s\S]*"x" more than once/)
