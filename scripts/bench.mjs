@@ -2,10 +2,13 @@
 // same run, beside the curl+base64 one-liner operators write by hand. Prints a table and exits 1 when
 // a target is missed. Everything runs against the IMDS simulator on loopback.
 import { execFileSync, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { bundleOptions, lazyBuiltins, noEventStreams, sdkStartupPatches } from './bundle-options.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { startImdsSimulator } = await import(join(root, 'dist', 'sim', 'imds-simulator.js'))
@@ -74,6 +77,17 @@ const median = (values) => {
 const unitEnv = { ...env, CACHE_DIRECTORY: join(work, 'cache') }
 mkdirSync(unitEnv.CACHE_DIRECTORY, { mode: 0o700 })
 
+// The floor: the SDK alone, as src/imds.ts uses it (scripts/bench-floor.mjs), bundled with the same
+// options and run through the same launcher and code cache as the CLI. What is above it is ours.
+const floorDir = join(work, 'floor')
+mkdirSync(floorDir)
+const floorCore = join(floorDir, 'iid-docker-auth-core.cjs')
+await build({ ...bundleOptions, plugins: [lazyBuiltins, noEventStreams, sdkStartupPatches({ requireAll: true })], entryPoints: [join(root, 'scripts', 'bench-floor.mjs')], outfile: floorCore })
+const floorId = createHash('sha256').update(readFileSync(floorCore)).digest('hex').slice(0, 16)
+await build({ ...bundleOptions, define: { __CORE_BUILD_ID__: JSON.stringify(floorId) }, entryPoints: [join(root, 'src', 'launch.ts')], outfile: join(floorDir, 'iid-docker-auth.cjs') })
+const floorEnv = { ...env, CACHE_DIRECTORY: join(work, 'floor-cache') }
+mkdirSync(floorEnv.CACHE_DIRECTORY, { mode: 0o700 })
+
 const scenarios = [
   { name: 'node -e 0 (baseline)', command: process.execPath, args: ['-e', '0'] },
   { name: 'write, config with 3 entries', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
@@ -90,6 +104,7 @@ const scenarios = [
   { name: 'write, config with 10,000 entries (1.5 MB)', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, many, { mode: 0o600 }) },
   { name: 'write, 10,000 entries on one line', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, manyCompact, { mode: 0o600 }) },
   { name: 'write, 3 entries, no code cache (npx, cloud-init)', command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
+  { name: 'floor: IMDS through the SDK alone (token, 2 GETs), as the unit runs it', env: floorEnv, command: process.execPath, args: [join(floorDir, 'iid-docker-auth.cjs'), sim.url] },
   { name: 'shell one-liner (curl, base64, heredoc)', command: '/bin/sh', args: ['-c', oneLiner] },
 ]
 
