@@ -13,7 +13,7 @@ import {
   jsonString,
   parseJson,
   serializeJson,
-  stringMembersInLayout,
+  memberLinesInLayout,
 } from './json-doc.js'
 import { isCompetingKey } from './registry.js'
 
@@ -221,14 +221,14 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
     for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
-    // Thousands of entries: first check every `auth` in the file in one sweep; only when that finds
-    // something (or cannot tell) look at each entry, which also says which one it is.
+    // Thousands of entries: first check every `auth` in the file in one native sweep; only when that
+    // finds something (or cannot tell) look at each entry, which also says which one it is.
     const foreign = auths.members.filter((m) => !ourKeys.includes(m.key))
-    const sweep = stringMembersInLayout(
+    const lines = foreign.length === 0 ? undefined : memberLinesInLayout(
       foreign.map((m) => m.value),
       'auth',
     )
-    if (sweep === undefined || !sweep.every((auth) => dockerAuthProblem(auth) === undefined)) {
+    if (lines === undefined || unloadableAuthLine(lines.lineStart).test(lines.region)) {
       for (const m of foreign) {
         const problem = entryProblem(m.value)
         if (problem !== undefined) {
@@ -239,6 +239,26 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   }
   return warnings
 }
+
+/**
+ * Finds a line `lineStart` + value where the value is anything but an empty string or what
+ * dockerAuthProblem accepts: padded standard base64 whose bytes hold a colon, not first. The colon
+ * test works on the base64 text: a byte 0x3A (00111010) at offset 0, 1 or 2 of a 3-byte group shows
+ * as the character pairs below in its 4-character group. Checked against dockerAuthProblem by a
+ * property test; a false alarm only costs the exact check of every entry.
+ */
+function unloadableAuthLine(lineStart: string): RegExp {
+  let pattern = unloadableAuthLines.get(lineStart)
+  if (pattern === undefined) {
+    const base64 = '(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"'
+    const colon = '(?:[A-Za-z0-9+/=]{4})*?(?:O[g-v]|[A-Za-z0-9+/][DTjz][o-r]|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]6)'
+    const escaped = lineStart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    pattern = new RegExp(`${escaped}(?!""|"(?!O[g-v])(?=${base64})(?=${colon}))`)
+    unloadableAuthLines.set(lineStart, pattern)
+  }
+  return pattern
+}
+const unloadableAuthLines = new Map<string, RegExp>()
 
 /** Why Docker could not load this `auths` entry, or undefined when it can. */
 export function entryProblem(value: JsonNode): string | undefined {

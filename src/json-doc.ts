@@ -500,14 +500,12 @@ export function getMember(node: JsonObject, key: string): JsonNode | undefined {
 }
 
 /**
- * For a check over many objects at once (every `auths` entry): the text of every string that is the
- * value of a `key` member of any of `objects`, and possibly of a few more values around them. Only
- * when all of them are lazy spans in the layout at one depth with no backslash among them, so that a
- * member line cannot be written another way; otherwise undefined, and the caller looks at each.
- * Also undefined when some `key` member holds something other than a string.
+ * For a check over many objects at once (every `auths` entry): a stretch of the source that holds
+ * all of `objects` (and perhaps a few more of their siblings), and how a `key` member's line starts
+ * in it. Only when every object is a lazy span in the layout at one depth and no backslash occurs,
+ * so that such a member cannot be written any other way; otherwise undefined: look at each object.
  */
-export function stringMembersInLayout(objects: readonly JsonNode[], key: string): string[] | undefined {
-  if (objects.length === 0) return []
+export function memberLinesInLayout(objects: readonly JsonNode[], key: string): { readonly region: string; readonly lineStart: string } | undefined {
   const first = objects[0]
   if (!(first instanceof SourceObject)) return undefined
   let start = Number.POSITIVE_INFINITY
@@ -517,17 +515,10 @@ export function stringMembersInLayout(objects: readonly JsonNode[], key: string)
     start = Math.min(start, o.spanStart)
     end = Math.max(end, o.spanEnd)
   }
-  const line = memberLineStart(first.spanDepth, key)
-  if (line === undefined) return undefined
+  const lineStart = memberLineStart(first.spanDepth, key)
+  if (lineStart === undefined) return undefined
   const region = first.sourceText.slice(start, end)
-  if (region.includes('\\')) return undefined
-  const values: string[] = []
-  for (let at = region.indexOf(line); at >= 0; at = region.indexOf(line, at + line.length)) {
-    const valueAt = at + line.length
-    if (region.charCodeAt(valueAt) !== 0x22) return undefined
-    values.push(region.slice(valueAt + 1, region.indexOf('"', valueAt + 1)))
-  }
-  return values
+  return region.includes('\\') ? undefined : { region, lineStart }
 }
 
 /** Keys that occur more than once among an object's members. */

@@ -142,9 +142,13 @@ describe('warnings', () => {
   })
 
   it('warns the same about a file in Docker’s layout (checked in one sweep) as about the same file on one line', () => {
+    const base64 = (t: string | Uint8Array): string => Buffer.from(t).toString('base64')
     const authValue = fc.oneof(
-      fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((t) => Buffer.from(t).toString('base64')),
-      fc.constantFrom('', 'dTpw', 'OnB3', 'bm9jb2xvbg==', 'dTp', 'dT-w', 'dTpw\nZA=='),
+      // user:password with every offset of the colon in a 3-byte group, an empty user, no colon.
+      fc.tuple(fc.string({ unit: 'binary-ascii', maxLength: 9 }), fc.boolean(), fc.string({ unit: 'binary-ascii', maxLength: 9 })).map(([u, colon, p]) => base64(colon ? `${u}:${p}` : `${u}${p}`.replace(/:/g, ''))),
+      fc.uint8Array({ maxLength: 20 }).map(base64),
+      fc.string({ unit: fc.constantFrom(...'AOgvDTjzor6Ew=+/-:'), maxLength: 12 }),
+      fc.constantFrom('', 'dTpw', 'OnB3', 'bm9jb2xvbg==', 'dTp', 'dT-w', 'dTpw\nZA==', 'dTo=', 'Og=='),
     )
     const entryValue = fc.oneof(
       { weight: 8, arbitrary: fc.record({ auth: authValue, email: fc.string({ maxLength: 5 }) }, { requiredKeys: [] }) },
@@ -156,7 +160,22 @@ describe('warnings', () => {
         const laidOut = warningsFor(`${JSON.stringify(value, null, '\t')}\n`)
         expect(laidOut).toEqual(warningsFor(JSON.stringify(value)))
       }),
-      { numRuns: 2000 },
+      { numRuns: 3000 },
+    )
+  })
+
+  it('the one-sweep check misses no auth that Docker could not load (colons at every offset, any neighbours)', () => {
+    const byte = fc.oneof(fc.constant(0x3a), fc.integer({ min: 0, max: 255 }))
+    const text = fc.oneof(
+      fc.array(byte, { maxLength: 10 }).map((bytes) => Buffer.from(bytes).toString('base64')),
+      fc.string({ unit: fc.constantFrom(...'ABOgvwDTjzopqr6Ew=+/-:"'), maxLength: 10 }),
+    )
+    fc.assert(
+      fc.property(text, (auth) => {
+        const value = { auths: { 'x.example.com': { auth }, 'y.example.com': { auth: 'dTpw' } } }
+        expect(warningsFor(`${JSON.stringify(value, null, '\t')}\n`)).toEqual(warningsFor(JSON.stringify(value)))
+      }),
+      { numRuns: 20000 },
     )
   })
 
