@@ -55,6 +55,7 @@ const whitespaceRun = /[ \t\n\r]*/y
 const stringPattern = '"[^"\\\\\\u0000-\\u001f]*(?:\\\\(?:["\\\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\\\\u0000-\\u001f]*)*"'
 const scalarPattern = `(?:${stringPattern}|${numberToken.source}|true|false|null)`
 const flatObjects = new Map<number, RegExp>()
+const laidOutMembers = new Map<number, RegExp>()
 /**
  * An object of scalars exactly as serializeJson lays it out at `depth` (a typical `auths` entry):
  * matched in one native step instead of token by token.
@@ -197,6 +198,19 @@ class SourceArray extends SourceSpan implements JsonArray {
   }
 }
 
+/**
+ * A member of an object at `depth` whose value is a flat object (see flatObjectInLayout), all in the
+ * layout, with a key that has no escapes: one native step per `auths` entry.
+ */
+function laidOutMemberWithFlatObject(depth: number): RegExp {
+  let pattern = laidOutMembers.get(depth)
+  if (pattern === undefined) {
+    pattern = new RegExp(`\\n${'\\t'.repeat(depth + 1)}"[^"\\\\\\u0000-\\u001f]*": ${flatObjectInLayout(depth + 1).source}`, 'y')
+    laidOutMembers.set(depth, pattern)
+  }
+  return pattern
+}
+
 class Parser {
   constructor(
     readonly text: string,
@@ -320,10 +334,13 @@ class Parser {
     if (c === 0x7b) {
       this.pos++
       const members: JsonMember[] = []
-      this.skipWhitespace()
-      if (text.charCodeAt(this.pos) === 0x7d) {
-        this.pos++
-        return { kind: 'object', members }
+      if (depth + 1 === this.lazyFromDepth && depth + 2 <= maxJsonDepth && this.readLaidOutMembers(depth, members)) return { kind: 'object', members }
+      if (members.length === 0) {
+        this.skipWhitespace()
+        if (text.charCodeAt(this.pos) === 0x7d) {
+          this.pos++
+          return { kind: 'object', members }
+        }
       }
       for (;;) {
         this.skipWhitespace()
@@ -379,6 +396,34 @@ class Parser {
     const start = this.pos
     this.scalarEnd()
     return { kind: 'number', raw: text.slice(start, this.pos) }
+  }
+
+  /**
+   * Reads members of the object at `depth` (pos just after its `{` or a `,`) for as long as each is
+   * laid out with a flat object as its value, leaving each value a lazy span. True when that reached
+   * the object's end; false leaves pos before the first member it did not take, for readValue.
+   */
+  private readLaidOutMembers(depth: number, members: JsonMember[]): boolean {
+    const text = this.text
+    const pattern = laidOutMemberWithFlatObject(depth)
+    const closing = `\n${'\t'.repeat(depth)}}`
+    for (;;) {
+      const start = this.pos
+      pattern.lastIndex = start
+      if (!pattern.test(text)) return false
+      const end = pattern.lastIndex
+      const next = text.charCodeAt(end)
+      const closed = next !== 0x2c && text.startsWith(closing, end)
+      if (next !== 0x2c && !closed) return false
+      const keyQuote = start + depth + 2
+      const keyClose = text.indexOf('"', keyQuote + 1)
+      members.push({ key: text.slice(keyQuote + 1, keyClose), rawKey: text.slice(keyQuote, keyClose + 1), value: new SourceObject(text, keyClose + 3, end, depth + 1, depth + 1) })
+      if (closed) {
+        this.pos = end + closing.length
+        return true
+      }
+      this.pos = end + 1
+    }
   }
 
   /** Whether text[from, to) is a newline and then `tabs` tabs: the serialized layout's line break. */

@@ -86,7 +86,12 @@ describe('lazy parsing (lazyFromDepth)', () => {
     }
   }
 
-  const layouts = fc.json({ maxDepth: 5 }).chain((json) =>
+  // config.json's shape: objects of flat objects (the auths entries), which have a fast path of their own.
+  const scalar = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean(), fc.constant(null))
+  const configLike = fc
+    .record({ auths: fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof({ weight: 5, arbitrary: fc.dictionary(fc.string({ maxLength: 4 }), scalar, { minKeys: 1, maxKeys: 3 }) }, { weight: 1, arbitrary: fc.json({ maxDepth: 2 }).map((j) => JSON.parse(j) as unknown) }), { maxKeys: 5 }), other: scalar }, { requiredKeys: ['auths'] })
+    .map((v) => JSON.stringify(v))
+  const layouts = fc.oneof(fc.json({ maxDepth: 5 }), configLike).chain((json) =>
     fc.constantFrom(json, JSON.stringify(JSON.parse(json), null, '\t'), JSON.stringify(JSON.parse(json), null, 2), `${JSON.stringify(JSON.parse(json), null, '\t')}\n`),
   )
   // One character inserted, replaced or deleted somewhere.
@@ -131,6 +136,22 @@ describe('lazy parsing (lazyFromDepth)', () => {
     for (const variant of [laidOut.replace('"auth": ', '"auth":  '), laidOut.replace('"auth": ', '"auth" : '), laidOut.replace('1,', '1 ,'), laidOut.replace('\t\t}', '\t}')]) {
       expect(serializeJson(parseJson(variant, { lazyFromDepth: 2 }))).toBe(laidOut)
     }
+  })
+
+  it('leaves the fast path for the general one wherever an entry or its end is not laid out', () => {
+    const laidOut = serializeJson(parseJson('{"auths":{"a":{"auth":"x"},"b":{"auth":"y"},"c":{"auth":"z"}}}'))
+    const variants = [
+      laidOut,
+      laidOut.replace('},\n\t\t"b"', '} ,\n\t\t"b"'),
+      laidOut.replace('}\n\t}', '} \n\t}'),
+      laidOut.replace('}\n\t}', '}\n\t\t}'),
+      laidOut.replace('}\n\t}', '}\n}'),
+      laidOut.replace('}\n\t}', '}\n\t]'),
+      laidOut.replace('"b": {', '"b": {}, "bb": {'),
+      laidOut.replace('"y"', '"y",\n\t\t\t"n": {}'),
+      laidOut.replace('},\n\t\t"b"', '}\n\t\t"b"'),
+    ]
+    for (const text of variants) for (const depth of [1, 2]) expect(outcome(text, depth)).toBe(outcome(text))
   })
 
   it('refuses the same nesting depth', () => {
