@@ -88,35 +88,35 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
 export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): MergePlan {
   const changes: MergeChanges = { added: [], updated: [], removed: [] }
   const existing = getMember(doc.root, 'auths')
-  let members: JsonMember[] = existing?.kind === 'object' ? [...existing.members] : []
+  // Copied only when something changes: a file can hold thousands of entries.
+  let members: readonly JsonMember[] = existing?.kind === 'object' ? existing.members : []
 
   for (const { key, auth } of entries) {
-    const kept: JsonMember[] = []
-    for (const m of members) {
-      if (!isCompetingKey(m.key, key)) kept.push(m)
-      else if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
+    if (members.some((m) => isCompetingKey(m.key, key))) {
+      members = members.filter((m) => {
+        if (!isCompetingKey(m.key, key)) return true
+        if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
+        return false
+      })
     }
-    members = kept
 
-    const wanted = jsonObject([['auth', jsonString(auth)]])
-    const current = members.filter((m) => m.key === key)
-    const isCurrent =
-      current.length === 1 &&
-      current[0]!.value.kind === 'object' &&
-      current[0]!.value.members.length === 1 &&
-      current[0]!.value.members[0]!.key === 'auth' &&
-      current[0]!.value.members[0]!.value.kind === 'string' &&
-      current[0]!.value.members[0]!.value.value === auth
-    if (isCurrent) continue
-    const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: wanted }
-    if (current.length === 0) {
-      members.push(entry)
+    let first = -1
+    let count = 0
+    for (let i = 0; i < members.length; i++) {
+      if (members[i]!.key !== key) continue
+      if (first < 0) first = i
+      count++
+    }
+    if (count === 1 && holdsOnly(members[first]!.value, auth)) continue
+    const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: jsonObject([['auth', jsonString(auth)]]) }
+    if (count === 0) {
+      members = [...members, entry]
       changes.added.push(key)
     } else {
       // Replace in place (the first occurrence) and drop duplicates of our own key.
-      const first = members.findIndex((m) => m.key === key)
-      members = members.filter((m, i) => i === first || m.key !== key)
-      members[first] = entry
+      const next = members.filter((m, i) => i === first || m.key !== key)
+      next[first] = entry
+      members = next
       changes.updated.push(key)
     }
   }
@@ -124,6 +124,14 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
   const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
   return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key)) }
+}
+
+/** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
+function holdsOnly(value: JsonNode, auth: string): boolean {
+  if (value.kind !== 'object') return false
+  const fields = value.members
+  const field = fields[0]
+  return fields.length === 1 && field !== undefined && field.key === 'auth' && field.value.kind === 'string' && field.value.value === auth
 }
 
 /** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
@@ -220,14 +228,22 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   for (const dup of duplicateKeys(root)) warnings.push(`the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`)
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
-    for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
-    // Thousands of entries: first check every `auth` in the file in one native sweep; only when that
-    // finds something (or cannot tell) look at each entry, which also says which one it is.
-    const foreign = auths.members.filter((m) => !ourKeys.includes(m.key))
-    const lines = foreign.length === 0 ? undefined : memberLinesInLayout(
-      foreign.map((m) => m.value),
-      'auth',
-    )
+    // One pass over what may be thousands of entries: duplicates, and the entries of others.
+    const seen = new Set<string>()
+    const duplicates = new Set<string>()
+    const foreign: JsonMember[] = []
+    const foreignValues: JsonNode[] = []
+    for (const m of auths.members) {
+      if (seen.has(m.key)) duplicates.add(m.key)
+      seen.add(m.key)
+      if (ourKeys.includes(m.key)) continue
+      foreign.push(m)
+      foreignValues.push(m.value)
+    }
+    for (const dup of duplicates) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
+    // First check every `auth` in the file in one native sweep; only when that finds something (or
+    // cannot tell) look at each entry, which also says which one it is.
+    const lines = foreignValues.length === 0 ? undefined : memberLinesInLayout(foreignValues, 'auth')
     if (lines === undefined || unloadableAuthLine(lines.lineStart).test(lines.region)) {
       for (const m of foreign) {
         const problem = entryProblem(m.value)
