@@ -14,6 +14,7 @@ import {
   parseJson,
   serializeJson,
   memberLinesInLayout,
+  memberLinesOfMembers,
 } from './json-doc.js'
 import { isCompetingKey } from './registry.js'
 
@@ -123,7 +124,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
 
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
   const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
-  return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key)) }
+  return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key), existing?.kind === 'object' ? existing : undefined) }
 }
 
 /** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
@@ -209,7 +210,11 @@ function decodedIndexOf(base64: string, byte: number): number {
 const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/
 
 /** Warnings about the document as it will be written: shadowing, entries Docker cannot load, duplicates. */
-export function configWarnings(root: JsonObject, ourKeys: readonly string[]): string[] {
+/**
+ * `parsedAuths`: the `auths` object as parsed, before the merge; every entry of `root` that is not
+ * ours is one of its members, so a sweep over its source covers them all.
+ */
+export function configWarnings(root: JsonObject, ourKeys: readonly string[], parsedAuths?: JsonObject): string[] {
   const warnings: string[] = []
   const credsStore = getMember(root, 'credsStore')
   if (credsStore?.kind === 'string' && credsStore.value !== '') {
@@ -228,24 +233,28 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[]): st
   for (const dup of duplicateKeys(root)) warnings.push(`the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`)
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
-    // One pass over what may be thousands of entries: duplicates, and the entries of others.
+    // One pass over what may be thousands of entries.
     const seen = new Set<string>()
     const duplicates = new Set<string>()
-    const foreign: JsonMember[] = []
-    const foreignValues: JsonNode[] = []
     for (const m of auths.members) {
       if (seen.has(m.key)) duplicates.add(m.key)
       seen.add(m.key)
-      if (ourKeys.includes(m.key)) continue
-      foreign.push(m)
-      foreignValues.push(m.value)
     }
     for (const dup of duplicates) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
     // First check every `auth` in the file in one native sweep; only when that finds something (or
     // cannot tell) look at each entry, which also says which one it is.
-    const lines = foreignValues.length === 0 ? undefined : memberLinesInLayout(foreignValues, 'auth')
+    const others = (): JsonMember[] => auths.members.filter((m) => !ourKeys.includes(m.key))
+    let foreign: JsonMember[] | undefined
+    let lines = parsedAuths === undefined ? undefined : memberLinesOfMembers(parsedAuths, 'auth')
+    if (lines === undefined) {
+      foreign = others()
+      lines = foreign.length === 0 ? undefined : memberLinesInLayout(
+        foreign.map((m) => m.value),
+        'auth',
+      )
+    }
     if (lines === undefined || unloadableAuthLine(lines.lineStart).test(lines.region)) {
-      for (const m of foreign) {
+      for (const m of foreign ?? others()) {
         const problem = entryProblem(m.value)
         if (problem !== undefined) {
           warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)

@@ -56,6 +56,8 @@ const stringPattern = '"[^"\\\\\\u0000-\\u001f]*(?:\\\\(?:["\\\\/bfnrt]|u[0-9a-f
 const scalarPattern = `(?:${stringPattern}|${numberToken.source}|true|false|null)`
 const flatObjects = new Map<number, RegExp>()
 const laidOutMembers = new Map<number, RegExp>()
+/** Objects whose members were all read by readLaidOutMembers, and where those members are. */
+const laidOutObjects = new WeakMap<JsonObject, { readonly text: string; readonly start: number; readonly end: number; readonly depth: number }>()
 /**
  * An object of scalars exactly as serializeJson lays it out at `depth` (a typical `auths` entry):
  * matched in one native step instead of token by token.
@@ -335,7 +337,12 @@ class Parser {
     if (c === 0x7b) {
       this.pos++
       const members: JsonMember[] = []
-      if (depth + 1 === this.lazyFromDepth && depth + 2 <= maxJsonDepth && this.readLaidOutMembers(depth, members)) return { kind: 'object', members }
+      const membersStart = this.pos
+      if (depth + 1 === this.lazyFromDepth && depth + 2 <= maxJsonDepth && this.readLaidOutMembers(depth, members)) {
+        const object: JsonObject = { kind: 'object', members }
+        laidOutObjects.set(object, { text, start: membersStart, end: this.pos, depth })
+        return object
+      }
       if (members.length === 0) {
         this.skipWhitespace()
         if (text.charCodeAt(this.pos) === 0x7d) {
@@ -564,6 +571,18 @@ export function memberLinesInLayout(objects: readonly JsonNode[], key: string): 
   const lineStart = memberLineStart(first.spanDepth, key)
   if (lineStart === undefined) return undefined
   const region = first.sourceText.slice(start, end)
+  return region.includes('\\') ? undefined : { region, lineStart }
+}
+
+/**
+ * The same for all members of `parent` at once, without looking at each: when the parse read every
+ * one of them as a laid-out flat object (see readLaidOutMembers).
+ */
+export function memberLinesOfMembers(parent: JsonObject, key: string): { readonly region: string; readonly lineStart: string } | undefined {
+  const at = laidOutObjects.get(parent)
+  const lineStart = at === undefined ? undefined : memberLineStart(at.depth + 1, key)
+  if (at === undefined || lineStart === undefined) return undefined
+  const region = at.text.slice(at.start, at.end)
   return region.includes('\\') ? undefined : { region, lineStart }
 }
 
