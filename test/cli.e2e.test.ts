@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { expectImdsV2Only, runCli, useSimulator, useTempDir, validJson } from './helpers.js'
+import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 
 const sim = useSimulator()
 let dir: string
@@ -353,5 +353,17 @@ describe('write', () => {
     const run = await write()
     expect(run.code).toBe(0)
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+})
+
+describe('output', () => {
+  it('ends with 0 and no noise when the reader of stdout has gone away (`| true`), and 64 still goes to stderr', async () => {
+    // `true` exits without reading, so the CLI's write to stdout meets a closed pipe (EPIPE).
+    const gone = await runProgram('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --help | true`])
+    expect(gone.status).toBe(0)
+    expect(gone.stderr).toBe('')
+    const usage = await runProgram('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --no-such-flag | true`])
+    expect(usage.status).toBe(64)
+    expect(usage.stderr).toMatch(/^iid-docker-auth: error: unknown option '--no-such-flag'/)
   })
 })
