@@ -7,6 +7,7 @@ import {
   type JsonNode,
   type JsonObject,
   JsonSyntaxError,
+  appendMembers,
   duplicateKeys,
   getMember,
   jsonObject,
@@ -89,8 +90,10 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
 export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): MergePlan {
   const changes: MergeChanges = { added: [], updated: [], removed: [] }
   const existing = getMember(doc.root, 'auths')
-  // Copied only when something changes: a file can hold thousands of entries.
+  // Copied only when something changes: a file can hold thousands of entries. When our entries are
+  // only added, the result says so (appendMembers), and its serialization copies the source.
   let members: readonly JsonMember[] = existing?.kind === 'object' ? existing.members : []
+  const appended: JsonMember[] = []
 
   for (const { key, auth } of entries) {
     if (members.some((m) => isCompetingKey(m.key, key))) {
@@ -112,6 +115,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
     const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: jsonObject([['auth', jsonString(auth)]]) }
     if (count === 0) {
       members = [...members, entry]
+      appended.push(entry)
       changes.added.push(key)
     } else {
       // Replace in place (the first occurrence) and drop duplicates of our own key.
@@ -123,7 +127,8 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
   }
 
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
-  const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
+  const onlyAppended = existing?.kind === 'object' && changes.updated.length + changes.removed.length === 0
+  const root = changed ? withMember(doc.root, 'auths', onlyAppended ? appendMembers(existing, appended) : { kind: 'object', members }) : doc.root
   return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key), existing?.kind === 'object' ? existing : undefined) }
 }
 

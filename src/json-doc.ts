@@ -58,6 +58,35 @@ const flatObjects = new Map<number, RegExp>()
 const laidOutMembers = new Map<number, RegExp>()
 /** Objects whose members were all read by readLaidOutMembers, and where those members are. */
 const laidOutObjects = new WeakMap<JsonObject, { readonly text: string; readonly start: number; readonly end: number; readonly depth: number }>()
+/** Objects made by appendMembers: the object they extend, and how many members came from it. */
+const appendedObjects = new WeakMap<JsonObject, { readonly base: JsonObject; readonly baseCount: number }>()
+
+/**
+ * `base` with `added` after its members. When `base` is still as parsed and in the layout, the
+ * result is serialized by copying base's source (1.5 MB for 10,000 entries) and adding the rest.
+ */
+export function appendMembers(base: JsonObject, added: readonly JsonMember[]): JsonObject {
+  const object: JsonObject = { kind: 'object', members: [...base.members, ...added] }
+  appendedObjects.set(object, { base, baseCount: base.members.length })
+  return object
+}
+
+/** What serializeJson would write for `object` at `depth`, taken from the source; undefined if it cannot be. */
+function objectFromSource(object: JsonObject, depth: number, write: (n: JsonNode, indent: string) => string): string | undefined {
+  const own = laidOutObjects.get(object)
+  if (own !== undefined) return own.depth === depth ? `{${own.text.slice(own.start, own.end)}` : undefined
+  const appended = appendedObjects.get(object)
+  const base = appended === undefined ? undefined : laidOutObjects.get(appended.base)
+  if (appended === undefined || base === undefined || base.depth !== depth) return undefined
+  // The base's source ends with its closing line, "\n" + depth tabs + "}".
+  const indent = '\t'.repeat(depth)
+  let out = `{${base.text.slice(base.start, base.end - depth - 2)}`
+  for (let i = appended.baseCount; i < object.members.length; i++) {
+    const m = object.members[i]!
+    out += `,\n${indent}\t${m.rawKey}: ${write(m.value, `${indent}\t`)}`
+  }
+  return `${out}\n${indent}}`
+}
 /**
  * An object of scalars exactly as serializeJson lays it out at `depth` (a typical `auths` entry):
  * matched in one native step instead of token by token.
@@ -510,6 +539,8 @@ export function serializeJson(node: JsonNode): string {
     }
     switch (n.kind) {
       case 'object': {
+        const source = objectFromSource(n, indent.length, write)
+        if (source !== undefined) return source
         if (n.members.length === 0) return '{}'
         const inner = `${indent}\t`
         let out = '{\n'

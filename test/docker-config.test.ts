@@ -111,6 +111,28 @@ describe('planMerge', () => {
   })
 })
 
+describe('merging into a file in Docker’s layout (serialized by copying its source)', () => {
+  it('writes what merging into the same file on one line writes', () => {
+    const scalar = fc.oneof(fc.string({ maxLength: 5 }), fc.integer(), fc.constant(null))
+    const entries = fc.dictionary(
+      fc.oneof(fc.domain(), fc.constantFrom('r.example.com', 'R.EXAMPLE.COM', 'https://r.example.com/v1/', 'b.example.com:5000', 'r.example.com/team/app')),
+      fc.oneof({ weight: 6, arbitrary: fc.dictionary(fc.constantFrom('auth', 'email', 'x'), scalar, { minKeys: 1, maxKeys: 3 }) }, { weight: 1, arbitrary: fc.constantFrom<unknown>({ auth: 'dTpw' }, 'odd', {}) }),
+      { maxKeys: 6 },
+    )
+    const ours = fc.subarray([entry('r.example.com'), entry('b.example.com:5000'), entry('c.example.com')], { minLength: 1 })
+    fc.assert(
+      fc.property(entries, fc.option(scalar, { nil: undefined }), ours, (auths, other, wanted) => {
+        const value = other === undefined ? { auths } : { other, auths }
+        const laidOut = planMerge(doc(`${JSON.stringify(value, null, '\t')}\n`), wanted)
+        const oneLine = planMerge(doc(JSON.stringify(value)), wanted)
+        expect(renderConfig(laidOut.root)).toBe(renderConfig(oneLine.root))
+        expect(laidOut.changes).toEqual(oneLine.changes)
+      }),
+      { numRuns: 3000 },
+    )
+  })
+})
+
 describe('warnings', () => {
   const warningsFor = (text: string) => planMerge(doc(text), [entry('r.example.com')]).warnings
 
