@@ -242,8 +242,8 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[], par
     const seen = new Set<string>()
     const duplicates = new Set<string>()
     for (const m of auths.members) {
-      if (seen.has(m.key)) duplicates.add(m.key)
-      seen.add(m.key)
+      const before = seen.size
+      if (seen.add(m.key).size === before) duplicates.add(m.key)
     }
     for (const dup of duplicates) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
     // First check every `auth` in the file in one native sweep; only when that finds something (or

@@ -173,7 +173,8 @@ function memberLineStart(depth: number, key: string): string | undefined {
 }
 
 class SourceObject extends SourceSpan implements JsonObject {
-  readonly kind = 'object' as const
+  // On the prototype (below), not on each of the thousands of instances.
+  declare readonly kind: 'object'
   get members(): readonly JsonMember[] {
     return (this.build() as JsonObject).members
   }
@@ -224,11 +225,13 @@ class SourceObject extends SourceSpan implements JsonObject {
 }
 
 class SourceArray extends SourceSpan implements JsonArray {
-  readonly kind = 'array' as const
+  declare readonly kind: 'array'
   get items(): readonly JsonNode[] {
     return (this.build() as JsonArray).items
   }
 }
+Object.defineProperty(SourceObject.prototype, 'kind', { value: 'object' })
+Object.defineProperty(SourceArray.prototype, 'kind', { value: 'array' })
 
 /**
  * A member of an object at `depth` whose value is a flat object (see flatObjectInLayout), all in the

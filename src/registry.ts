@@ -92,6 +92,11 @@ export function parseRegistryList(values: readonly string[]): NormalizedRegistry
  */
 export function isCompetingKey(existing: string, key: string): boolean {
   if (existing === key) return false
+  // Quick refusal for the thousands of unrelated keys a file can hold: a competitor starts with
+  // the first character of our key or with h(ttp), in either case (ASCII only: toLowerCase maps
+  // some other characters to ASCII letters).
+  const c = existing.charCodeAt(0)
+  if (c < 0x80 && (c | 0x20) !== (key.charCodeAt(0) | 0x20) && (c | 0x20) !== 0x68) return false
   const lower = existing.toLowerCase()
   const scheme = /^https?:\/\//.exec(lower)
   if (scheme !== null) {
