@@ -176,7 +176,7 @@ export function planRemove(doc: ConfigDocument, keys: readonly string[], usernam
 function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   const index = obj.members.map((m) => m.key).lastIndexOf(key)
   if (index < 0) return { kind: 'object', members: [...obj.members, { key, rawKey: JSON.stringify(key), value }] }
-  return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { ...m, value } : m)) }
+  return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 
 /** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
@@ -312,12 +312,13 @@ export function redact(root: JsonObject): JsonObject {
       entry.value.kind !== 'object'
         ? entry
         : {
-            ...entry,
+            key: entry.key,
+            rawKey: entry.rawKey,
             value: {
               kind: 'object',
               members: entry.value.members.map((field) =>
                 secretFields.has(field.key.toLowerCase()) && field.value.kind === 'string' && field.value.value !== ''
-                  ? { ...field, value: jsonString('<redacted>') }
+                  ? { key: field.key, rawKey: field.rawKey, value: jsonString('<redacted>') }
                   : field,
               ),
             },

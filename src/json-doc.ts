@@ -231,6 +231,35 @@ class SourceArray extends SourceSpan implements JsonArray {
   }
 }
 Object.defineProperty(SourceObject.prototype, 'kind', { value: 'object' })
+
+/**
+ * A member read by readLaidOutMembers: a key without escapes and a laid-out flat object. One small
+ * object per `auths` entry; its raw key and its value are made when asked for (most never are).
+ */
+class LaidOutMember implements JsonMember {
+  readonly key: string
+  private built: SourceObject | undefined
+
+  constructor(
+    private readonly text: string,
+    private readonly keyQuote: number,
+    private readonly keyClose: number,
+    private readonly end: number,
+    private readonly depth: number,
+  ) {
+    this.key = text.slice(keyQuote + 1, keyClose)
+    this.built = undefined
+  }
+
+  get rawKey(): string {
+    return this.text.slice(this.keyQuote, this.keyClose + 1)
+  }
+
+  get value(): JsonNode {
+    this.built ??= new SourceObject(this.text, this.keyClose + 3, this.end, this.depth, this.depth)
+    return this.built
+  }
+}
 Object.defineProperty(SourceArray.prototype, 'kind', { value: 'array' })
 
 /**
@@ -457,7 +486,7 @@ class Parser {
       if (next !== 0x2c && !closed) return false
       const keyQuote = start + depth + 2
       const keyClose = text.indexOf('"', keyQuote + 1)
-      members.push({ key: text.slice(keyQuote + 1, keyClose), rawKey: text.slice(keyQuote, keyClose + 1), value: new SourceObject(text, keyClose + 3, end, depth + 1, depth + 1) })
+      members.push(new LaidOutMember(text, keyQuote, keyClose, end, depth + 1))
       if (closed) {
         this.pos = end + closing.length
         return true

@@ -238,6 +238,14 @@ describe('dockerAuthProblem', () => {
 })
 
 describe('redact', () => {
+  it('redacts a file in Docker’s layout as it redacts the same file on one line', () => {
+    const value = { auths: { a: { auth: 'c2VjcmV0OnM=', email: 'e' }, b: { password: 'p' }, c: 'odd' }, x: 1 }
+    const laidOut = renderConfig(redact(doc(`${JSON.stringify(value, null, '\t')}\n`).root))
+    expect(laidOut).toBe(renderConfig(redact(doc(JSON.stringify(value)).root)))
+    expect(laidOut).not.toMatch(/c2VjcmV0OnM=|"p"/)
+    expect(JSON.parse(laidOut).auths.a).toEqual({ auth: '<redacted>', email: 'e' })
+  })
+
   it('hides every credential value and nothing else', () => {
     const root = parseJson('{"auths":{"a":{"auth":"c2VjcmV0OnM=","password":"p","identitytoken":"t","username":"u","email":"e"},"b":"odd"},"credsStore":"x"}')
     if (root.kind !== 'object') throw new Error('not an object')
