@@ -13,7 +13,7 @@ import { bundleOptions, lazyBuiltins, noEventStreams, sdkStartupPatches } from '
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const { startImdsSimulator } = await import(join(root, 'dist', 'sim', 'imds-simulator.js'))
 const cli = join(root, 'bin', 'iid-docker-auth.cjs')
-const runs = Number(process.env.BENCH_RUNS ?? 25)
+const runs = Number(process.env.BENCH_RUNS ?? 40)
 
 // A boot has no NODE_EXTRA_CA_CERTS or NODE_OPTIONS; where this machine sets them, both the baseline
 // and the tool would pay for them.
