@@ -11,9 +11,10 @@ import { closeSync, constants, fstatSync, fsyncSync, openSync, readFileSync, ren
 import { Module, createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { Script } from 'node:vm'
+import { cacheFileName } from './systemd-names.js'
 
 const magic = 'iid-docker-auth v8 code cache 1'
-export const cacheFileName = 'iid-docker-auth.v8cache'
+export { cacheFileName }
 
 /** What a cache must have been made from to be used: this bundle file and this Node. */
 export function cacheKey(buildId: string, bundle: { size: bigint; mtimeNs: bigint; ino: bigint }, node: { version: string; arch: string }): string {
