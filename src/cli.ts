@@ -16,8 +16,6 @@ import { runWrite } from './write-command.js'
 
 export type { CliIo } from './cli-shared.js'
 
-const pause = new Int32Array(new SharedArrayBuffer(4))
-
 /**
  * Writes straight to fd 1 or 2. Creating process.stdout or process.stderr costs about 1.4 ms at
  * start-up, and on Linux Node writes to files, terminals, pipes and sockets synchronously anyway.
@@ -31,7 +29,7 @@ function writeFd(fd: 1 | 2, text: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EAGAIN') {
-        Atomics.wait(pause, 0, 0, 1) // a non-blocking pipe is full: wait for the reader
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1) // a non-blocking pipe is full: wait 1 ms for the reader
         continue
       }
       if (fd === 1) process.exit(code === 'EPIPE' ? 0 : 1)

@@ -14,7 +14,6 @@ import { Script } from 'node:vm'
 import { cacheFileName } from './systemd-names.js'
 
 const magic = 'iid-docker-auth v8 code cache 1'
-export { cacheFileName }
 
 /** What a cache must have been made from to be used: this bundle file and this Node. */
 export function cacheKey(buildId: string, bundle: { size: bigint; mtimeNs: bigint; ino: bigint }, node: { version: string; arch: string }): string {

@@ -44,7 +44,7 @@ export interface FileSystem {
  * asynchronous call is a round trip through libuv's thread pool (started for the first one), about
  * 3 ms over the twenty-odd calls of a write, and nothing else runs meanwhile: IMDS is done by then.
  */
-function now<T>(run: () => T): Promise<T> {
+function asPromise<T>(run: () => T): Promise<T> {
   try {
     return Promise.resolve(run())
   } catch (error) {
@@ -54,26 +54,26 @@ function now<T>(run: () => T): Promise<T> {
 
 function nodeHandle(fd: number): FileHandle {
   return {
-    stat: (options) => now(() => fs.fstatSync(fd, options)),
-    readFile: ((encoding?: 'utf8') => now(() => (encoding ? fs.readFileSync(fd, encoding) : fs.readFileSync(fd)))) as FileHandle['readFile'],
-    writeFile: (data, encoding = 'utf8') => now(() => fs.writeFileSync(fd, data, encoding)),
-    chown: (uid, gid) => now(() => fs.fchownSync(fd, uid, gid)),
-    chmod: (mode) => now(() => fs.fchmodSync(fd, mode)),
-    sync: () => now(() => fs.fsyncSync(fd)),
-    close: () => now(() => fs.closeSync(fd)),
+    stat: (options) => asPromise(() => fs.fstatSync(fd, options)),
+    readFile: ((encoding?: 'utf8') => asPromise(() => (encoding ? fs.readFileSync(fd, encoding) : fs.readFileSync(fd)))) as FileHandle['readFile'],
+    writeFile: (data, encoding = 'utf8') => asPromise(() => fs.writeFileSync(fd, data, encoding)),
+    chown: (uid, gid) => asPromise(() => fs.fchownSync(fd, uid, gid)),
+    chmod: (mode) => asPromise(() => fs.fchmodSync(fd, mode)),
+    sync: () => asPromise(() => fs.fsyncSync(fd)),
+    close: () => asPromise(() => fs.closeSync(fd)),
   }
 }
 
-/** node:fs, synchronously underneath (see `now`). */
+/** node:fs, synchronously underneath (see `asPromise`). */
 export const nodeFileSystem: FileSystem = {
-  open: (path, flags, mode) => now(() => nodeHandle(fs.openSync(path, flags, mode))),
-  lstat: (path) => now(() => fs.lstatSync(path)),
-  stat: ((path: string, options?: { bigint: true }) => now(() => (options ? fs.statSync(path, options) : fs.statSync(path)))) as FileSystem['stat'],
-  readlink: (path) => now(() => fs.readlinkSync(path)),
-  rename: (from, to) => now(() => fs.renameSync(from, to)),
-  unlink: (path) => now(() => fs.unlinkSync(path)),
-  mkdir: (path, options) => now(() => fs.mkdirSync(path, options)),
-  readdir: (path) => now(() => fs.readdirSync(path)),
+  open: (path, flags, mode) => asPromise(() => nodeHandle(fs.openSync(path, flags, mode))),
+  lstat: (path) => asPromise(() => fs.lstatSync(path)),
+  stat: ((path: string, options?: { bigint: true }) => asPromise(() => (options ? fs.statSync(path, options) : fs.statSync(path)))) as FileSystem['stat'],
+  readlink: (path) => asPromise(() => fs.readlinkSync(path)),
+  rename: (from, to) => asPromise(() => fs.renameSync(from, to)),
+  unlink: (path) => asPromise(() => fs.unlinkSync(path)),
+  mkdir: (path, options) => asPromise(() => fs.mkdirSync(path, options)),
+  readdir: (path) => asPromise(() => fs.readdirSync(path)),
 }
 
 export interface ConfigLocation {

@@ -14,7 +14,6 @@ import {
   jsonString,
   parseJson,
   serializeJson,
-  memberLinesInLayout,
   memberLinesOfMembers,
 } from './json-doc.js'
 import { isCompetingKey } from './registry.js'
@@ -238,28 +237,13 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[], par
   for (const dup of duplicateKeys(root)) warnings.push(`the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`)
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
-    // One pass over what may be thousands of entries.
-    const seen = new Set<string>()
-    const duplicates = new Set<string>()
-    for (const m of auths.members) {
-      const before = seen.size
-      if (seen.add(m.key).size === before) duplicates.add(m.key)
-    }
-    for (const dup of duplicates) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
+    for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
     // First check every `auth` in the file in one native sweep; only when that finds something (or
     // cannot tell) look at each entry, which also says which one it is.
-    const others = (): JsonMember[] => auths.members.filter((m) => !ourKeys.includes(m.key))
-    let foreign: JsonMember[] | undefined
-    let lines = parsedAuths === undefined ? undefined : memberLinesOfMembers(parsedAuths, 'auth')
-    if (lines === undefined) {
-      foreign = others()
-      lines = foreign.length === 0 ? undefined : memberLinesInLayout(
-        foreign.map((m) => m.value),
-        'auth',
-      )
-    }
+    const lines = parsedAuths === undefined ? undefined : memberLinesOfMembers(parsedAuths, 'auth')
     if (lines === undefined || unloadableAuthLine(lines.lineStart).test(lines.region)) {
-      for (const m of foreign ?? others()) {
+      for (const m of auths.members) {
+        if (ourKeys.includes(m.key)) continue
         const problem = entryProblem(m.value)
         if (problem !== undefined) {
           warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)

@@ -115,8 +115,10 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   // The unit's code cache goes with the unit; the directory too, unless something else is in it.
   if (unitRemoved && state.cache !== undefined) {
     const cacheDir = cachePath(layout)
-    if (state.cache.includes(cacheFileName)) steps.push({ kind: 'remove', path: join(cacheDir, cacheFileName) })
-    if (state.cache.every((name) => name === cacheFileName)) steps.push({ kind: 'remove', path: cacheDir })
+    // Ours: the cache, and a temp file of one whose writer was killed (src/code-cache.ts).
+    const ours = state.cache.filter((name) => name === cacheFileName || (name.startsWith(`${cacheFileName}.`) && name.endsWith('.tmp')))
+    for (const name of ours) steps.push({ kind: 'remove', path: join(cacheDir, name) })
+    if (ours.length === state.cache.length) steps.push({ kind: 'remove', path: cacheDir })
     else steps.push({ kind: 'keep', path: cacheDir, reason: 'holds files that are not iid-docker-auth’s' })
   }
   if (unitRemoved && layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })

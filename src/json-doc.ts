@@ -133,23 +133,6 @@ abstract class SourceSpan {
     protected readonly layoutDepth: number,
   ) {}
 
-  get sourceText(): string {
-    return this.text
-  }
-  get spanStart(): number {
-    return this.start
-  }
-  get spanEnd(): number {
-    return this.end
-  }
-  get spanDepth(): number {
-    return this.depth
-  }
-  /** In the layout at its own depth, and from the same text at the same depth as `other`. */
-  sameLayout(other: SourceSpan): boolean {
-    return this.layoutDepth === this.depth && this.depth === other.depth && this.text === other.text
-  }
-
   /** The source text, when it is exactly what serializing at `depth` would produce. */
   sourceInLayout(depth: number): string | undefined {
     return depth === this.layoutDepth ? this.text.slice(this.start, this.end) : undefined
@@ -616,30 +599,10 @@ export function getMember(node: JsonObject, key: string): JsonNode | undefined {
 }
 
 /**
- * For a check over many objects at once (every `auths` entry): a stretch of the source that holds
- * all of `objects` (and perhaps a few more of their siblings), and how a `key` member's line starts
- * in it. Only when every object is a lazy span in the layout at one depth and no backslash occurs,
- * so that such a member cannot be written any other way; otherwise undefined: look at each object.
- */
-export function memberLinesInLayout(objects: readonly JsonNode[], key: string): { readonly region: string; readonly lineStart: string } | undefined {
-  const first = objects[0]
-  if (!(first instanceof SourceObject)) return undefined
-  let start = Number.POSITIVE_INFINITY
-  let end = -1
-  for (const o of objects) {
-    if (!(o instanceof SourceObject) || !o.sameLayout(first)) return undefined
-    start = Math.min(start, o.spanStart)
-    end = Math.max(end, o.spanEnd)
-  }
-  const lineStart = memberLineStart(first.spanDepth, key)
-  if (lineStart === undefined) return undefined
-  const region = first.sourceText.slice(start, end)
-  return region.includes('\\') ? undefined : { region, lineStart }
-}
-
-/**
- * The same for all members of `parent` at once, without looking at each: when the parse read every
- * one of them as a laid-out flat object (see readLaidOutMembers).
+ * For a check over every member of `parent` at once (every `auths` entry): the source of its members,
+ * and how a `key` member's line starts there. Only when the parse read each member as a laid-out flat
+ * object (see readLaidOutMembers) and no backslash occurs, so that such a member cannot be written any
+ * other way; otherwise undefined: look at each member.
  */
 export function memberLinesOfMembers(parent: JsonObject, key: string): { readonly region: string; readonly lineStart: string } | undefined {
   const at = laidOutObjects.get(parent)
@@ -649,13 +612,13 @@ export function memberLinesOfMembers(parent: JsonObject, key: string): { readonl
   return region.includes('\\') ? undefined : { region, lineStart }
 }
 
-/** Keys that occur more than once among an object's members. */
+/** Keys that occur more than once among an object's members (one Set operation per key: `auths` can hold thousands). */
 export function duplicateKeys(node: JsonObject): string[] {
   const seen = new Set<string>()
   const dups = new Set<string>()
   for (const m of node.members) {
-    if (seen.has(m.key)) dups.add(m.key)
-    seen.add(m.key)
+    const before = seen.size
+    if (seen.add(m.key).size === before) dups.add(m.key)
   }
   return [...dups]
 }

@@ -3,7 +3,10 @@
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { cacheDirectory, cacheFileName, cacheHeader, cacheKey, cachePayload } from '../src/code-cache.js'
+import { cacheDirectory, cacheHeader, cacheKey, cachePayload } from '../src/code-cache.js'
+import { buildAuth, defaultUsername } from '../src/identity.js'
+import { knownSecrets } from '../src/sim/imds-simulator.js'
+import { cacheFileName } from '../src/systemd-names.js'
 import { version as packageVersion } from '../src/version.js'
 import { cliPath, repoRoot, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
 
@@ -52,6 +55,9 @@ describe('code cache in $CACHE_DIRECTORY', () => {
     expect(first.mode & 0o777).toBe(0o600)
     expect(readFileSync(cacheFile).subarray(0, 200).toString('latin1')).toContain(` ${process.version} ${process.arch} `)
     expect(readdirSync(cacheDir)).toEqual([cacheFileName])
+    // Compiled code only: nothing the run handled.
+    const cached = readFileSync(cacheFile).toString('latin1')
+    for (const secret of [...knownSecrets().filter((x) => x.length >= 16), buildAuth(defaultUsername, sim.pkcs7, false)]) expect(cached.includes(secret)).toBe(false)
     // A hit leaves the file alone (the same inode and mtime).
     const run = await write()
     expect(run.code).toBe(0)

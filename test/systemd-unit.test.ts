@@ -134,6 +134,7 @@ describe('planUninstall', () => {
     ])
     expect(cacheSteps([])).toEqual([{ kind: 'remove', path: '/var/cache/iid-docker-auth' }])
     expect(cacheSteps(['iid-docker-auth.v8cache', 'theirs']).map((s) => s.kind)).toEqual(['remove', 'keep'])
+    expect(cacheSteps(['iid-docker-auth.v8cache.123.tmp']).map((s) => s.kind)).toEqual(['remove', 'remove'])
     // A unit that is kept keeps its cache.
     expect(planUninstall(machine, { unit: '[Unit]\n', environment: undefined, cache: ['iid-docker-auth.v8cache'] }, false).map((s) => s.kind)).toEqual(['keep'])
   })
