@@ -2,7 +2,8 @@
 // demand so that `write` at boot never pays for them.
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
+import { walkPath } from './acting-user.js'
 import { type CheckLine, checkExitCode, configFacts, configLines, imdsLines, probeCredential, probeLine, unitEnvironment, unitLines } from './check-command.js'
 import { type CliIo, checkTimeoutSeconds, jsonConfigs, jsonError, locationsFor, lockTimeoutMs, loggerFor, reportConfigs, reportError } from './cli-shared.js'
 import type { ErrorInfo } from './config-update.js'
@@ -179,7 +180,10 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   for (const path of [node, cli]) {
     if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
   }
-  const request = { layout, paths: { node, cli, configFiles }, settings: installSettings(flags, configFiles), enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
+  const settings = installSettings(flags, configFiles)
+  // Each file's directory as the unit will really write it: a symlinked --config, the target's.
+  const files = configFiles.map((path) => ({ path, directory: dirname(walkPath(path, layout.root ?? '/').target) }))
+  const request = { layout, paths: { node, cli, configFiles: files }, settings, enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
   const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
   return applySteps('install', layout, steps, flags, io)
 }

@@ -9,7 +9,8 @@ import { type CliIo, checkTimeoutSeconds, helpFooter, jsonConfigs, jsonError, lo
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { fetchIdentity } from './imds.js'
 import { stderrIsJournal } from './log.js'
-import { type WriteFlags, defaultTimeoutSeconds, envNames, resolveWriteOptions } from './options.js'
+import { type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, resolveOutput, resolveWriteOptions } from './options.js'
+import { prepareDirectory } from './config-update.js'
 import { environmentFilePath } from './systemd-names.js'
 import { version } from './version.js'
 import { runWrite } from './write-command.js'
@@ -76,6 +77,26 @@ async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   return result.exitCode
 }
 
+/**
+ * `prepare-dirs`, which the unit runs before its sandbox exists: creates each config file's
+ * missing directory, owned by the owner of the directory it is created in.
+ */
+async function prepareDirs(flags: { config?: string[] } & OutputFlags, io: CliIo): Promise<number> {
+  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
+  let exitCode: number = ExitCode.ok
+  for (const location of locationsFor(flags, io)) {
+    try {
+      const created = await prepareDirectory(location.path)
+      if (created !== undefined) log.info(`created ${created} for ${location.path}`)
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      reportError(error, log)
+      if (exitCode === ExitCode.ok) exitCode = error.exitCode
+    }
+  }
+  return exitCode
+}
+
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 function addRegistryAndConfig(cmd: Command): Command {
@@ -132,6 +153,13 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void, all: bo
   )
     .addHelpText('after', helpFooter)
     .action((flags: WriteFlags) => run(write(flags, io)))
+  program
+    .command('prepare-dirs')
+    .description("create each config file's missing directory, owned by the owner of the directory it is created in (the unit runs this before its sandbox)")
+    .addOption(new Option('-c, --config <file>', 'config file; repeatable (default as for write)').argParser(collect))
+    .option('-q, --quiet', 'print errors only')
+    .option('-v, --verbose', 'print each step')
+    .action((flags: { config?: string[] } & OutputFlags) => run(prepareDirs(flags, io)))
   if (!all) return program
 
   addOutputOptions(

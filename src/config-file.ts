@@ -214,10 +214,13 @@ export async function currentIdentity(path: string, fs: FileSystem = nodeFileSys
   }
 }
 
-/** Creates the directory (by default 0700, as Docker does) if it is missing. */
-export async function ensureDirectory(dir: string, mode = 0o700, fs: FileSystem = nodeFileSystem): Promise<void> {
+/**
+ * Creates the directory (by default 0700, as Docker does) if it is missing; returns the first
+ * directory it created. An existing directory is never changed.
+ */
+export async function ensureDirectory(dir: string, mode = 0o700, fs: FileSystem = nodeFileSystem): Promise<string | undefined> {
   try {
-    await fs.mkdir(dir, { recursive: true, mode })
+    return await fs.mkdir(dir, { recursive: true, mode })
   } catch (error) {
     throw cannotWrite(dir, error)
   }
@@ -262,9 +265,11 @@ export async function writeAtomic(target: string, content: string, options: Atom
     try {
       await handle.writeFile(content, 'utf8')
       phase('written')
-      const owner = options.previous ?? (await newFileOwner(dir, fs))
-      // Skipped when already right, so a unit without CAP_CHOWN still works.
-      if (owner !== undefined && process.geteuid?.() === 0 && (owner.uid !== 0 || owner.gid !== process.getegid?.())) await handle.chown(owner.uid, owner.gid)
+      // An existing file keeps its owner. A new one belongs to whoever creates it: the owner of its
+      // directory, whose rights the write runs with (acting-user.ts). Skipped when already right,
+      // so the unit needs no CAP_CHOWN.
+      const previous = options.previous
+      if (previous !== undefined && (previous.uid !== process.geteuid?.() || previous.gid !== process.getegid?.())) await handle.chown(previous.uid, previous.gid)
       await handle.chmod(options.mode ?? (options.previous === undefined ? 0o600 : options.previous.mode & 0o777))
       await handle.sync()
       phase('synced')
@@ -285,15 +290,5 @@ export async function writeAtomic(target: string, content: string, options: Atom
     if (created) await fs.unlink(temp).catch(() => {})
     if (error instanceof CliError) throw error
     throw cannotWrite(target, error)
-  }
-}
-
-/** A new file belongs to the owner of its directory (a user's ~/.docker stays theirs). */
-async function newFileOwner(dir: string, fs: FileSystem): Promise<{ uid: number; gid: number } | undefined> {
-  try {
-    const s = await fs.stat(dir)
-    return { uid: s.uid, gid: s.gid }
-  } catch {
-    return undefined
   }
 }

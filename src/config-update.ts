@@ -7,6 +7,7 @@ import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes,
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
 import { acquireLock, lockPathFor } from './lock.js'
+import { withRightsFor } from './acting-user.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
 
@@ -72,7 +73,7 @@ async function load(target: string, path: string): Promise<Loaded> {
  * broken file is reported at once (exit 78) rather than after a long wait for IMDS.
  */
 export async function preflight(locations: readonly ConfigLocation[]): Promise<void> {
-  for (const location of locations) await load(await resolveTarget(location.path), location.path)
+  for (const location of locations) await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path))
 }
 
 export async function updateConfigFile(location: ConfigLocation, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
@@ -149,12 +150,21 @@ async function removeStaleTemps(target: string, log: Logger): Promise<void> {
   }
 }
 
+/**
+ * Creates the config file's directory if it is missing, with the rights of the user who owns the
+ * directory it is created in (the unit runs this before its sandbox, which can only make existing
+ * directories writable). Returns the first directory created, if any.
+ */
+export function prepareDirectory(path: string): Promise<string | undefined> {
+  return withRightsFor(path, async () => ensureDirectory(dirname(await resolveTarget(path))))
+}
+
 /** Runs updateConfigFile on each location; a failure in one does not stop the others. */
 export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome[]> {
   const outcomes: ConfigOutcome[] = []
   for (const location of locations) {
     try {
-      outcomes.push(await updateConfigFile(location, plan, options))
+      outcomes.push(await withRightsFor(location.path, () => updateConfigFile(location, plan, options)))
     } catch (error) {
       if (!(error instanceof CliError)) throw error
       outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })

@@ -29,26 +29,55 @@ export interface UnitPaths {
   readonly node: string
   /** Absolute path of the CLI script. */
   readonly cli: string
-  /** Absolute paths of the config files; their directories become writable in the sandbox. */
-  readonly configFiles: readonly string[]
+  /**
+   * The config files, each with the directory it is really written in (symlinks followed): that
+   * directory becomes writable in the sandbox.
+   */
+  readonly configFiles: ReadonlyArray<{ readonly path: string; readonly directory: string }>
 }
 
 /**
- * The shipped unit with ExecStart pointing at this node and CLI, and one writable directory per
- * config file (created before the sandbox is set up, since ReadWritePaths must exist).
+ * Directories a config file must not sit in directly: the unit would make them writable (and
+ * they are not a config file's home). Anything under /tmp is invisible to the unit (PrivateTmp).
+ */
+const systemDirectories = new Set([
+  '/', '/bin', '/boot', '/dev', '/etc', '/etc/default', '/etc/systemd', '/etc/systemd/system', '/home', '/lib', '/lib32', '/lib64', '/libx32',
+  '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/srv', '/sys', '/tmp', '/usr', '/usr/bin', '/usr/lib', '/usr/local',
+  '/usr/local/bin', '/usr/local/lib', '/usr/sbin', '/usr/share', '/var', '/var/cache', '/var/lib', '/var/log', '/var/spool', '/var/tmp',
+])
+
+/** Why the unit cannot be given `directory` to write a config file in, or undefined if it can. */
+export function systemDirectoryProblem(directory: string): string | undefined {
+  if (systemDirectories.has(directory)) return `${directory} is a system directory, which the unit would have to make writable`
+  if (/^\/(proc|sys|dev)(\/|$)/.test(directory)) return `${directory} is a kernel filesystem`
+  if (/^\/(var\/)?tmp(\/|$)/.test(directory)) return `${directory} is under a temporary directory, which the unit's PrivateTmp hides`
+  return undefined
+}
+
+/**
+ * The shipped unit with ExecStart and ExecStartPre pointing at this node and CLI, and one
+ * writable directory per config file. The directories are never created or changed here: the
+ * unit's `prepare-dirs` creates a missing one at boot, owned by the owner of its parent.
  */
 export function renderUnit(template: string, paths: UnitPaths): string {
   const node = checkPath(paths.node, 'node binary')
   const cli = checkPath(paths.cli, 'CLI script')
-  const dirs = [...new Set(paths.configFiles.map((f) => dirname(checkPath(f, 'config file'))))]
+  for (const file of paths.configFiles) {
+    checkPath(file.path, 'config file')
+    checkPath(file.directory, 'config directory')
+    const problem = systemDirectoryProblem(dirname(file.path)) ?? systemDirectoryProblem(file.directory)
+    if (problem !== undefined) {
+      throw usageError(`--config ${file.path}: ${problem}`, 'keep the config file in a directory of its own, e.g. /root/.docker/config.json or /var/lib/kubelet/config.json')
+    }
+  }
+  const dirs = [...new Set(paths.configFiles.map((f) => f.directory))]
+  const run = `${systemdQuote(node, true)} ${systemdQuote(cli, true)}`
   const out: string[] = []
-  let dirsWritten = false
   for (const line of template.split('\n')) {
     if (line.startsWith('ExecStart=')) {
-      out.push(`ExecStart=${systemdQuote(node, true)} ${systemdQuote(cli, true)} write`)
-    } else if (line.startsWith('ExecStartPre=+/usr/bin/install -d')) {
-      if (!dirsWritten) for (const dir of dirs) out.push(`ExecStartPre=+/usr/bin/install -d -m 0700 ${systemdQuote(dir, true)}`)
-      dirsWritten = true
+      out.push(`ExecStart=${run} write`)
+    } else if (line.startsWith('ExecStartPre=')) {
+      out.push(`ExecStartPre=-+${run} prepare-dirs`)
     } else if (line.startsWith('ReadWritePaths=')) {
       if (!out.some((l) => l.startsWith('ReadWritePaths='))) for (const dir of dirs) out.push(`ReadWritePaths=-${systemdQuote(dir, true)}`)
     } else {

@@ -1,11 +1,12 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../src/config-file.js'
 import { rejection, rootOrCi } from './helpers.js'
+import { withRightsFor } from '../src/acting-user.js'
 import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/lock.js'
 
 let dir: string
@@ -41,11 +42,14 @@ describe('writeAtomic', () => {
     await writeAtomic(target, 'new', { previous: identity, stillCurrent: always })
     expect([statSync(target).uid, statSync(target).gid]).toEqual([1234, 2345])
 
+    // A new file is created with the rights of its directory's owner, so it is theirs.
+    chmodSync(dir, 0o755)
     const userDir = join(dir, 'home-of-1234')
     mkdirSync(userDir)
     chownSync(userDir, 1234, 1234)
-    await writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always })
-    expect(statSync(join(userDir, 'config.json')).uid).toBe(1234)
+    await withRightsFor(join(userDir, 'config.json'), () => writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always }))
+    expect([statSync(join(userDir, 'config.json')).uid, statSync(join(userDir, 'config.json')).gid]).toEqual([1234, 1234])
+    expect(process.geteuid?.()).toBe(0)
   })
 
   it('never has a temp file readable by others, from the first byte', async () => {

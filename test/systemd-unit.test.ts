@@ -3,25 +3,37 @@ import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/in
 import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd-unit.js'
 
 const template = unitTemplate()
-const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs', configFiles: ['/root/.docker/config.json'] }
+const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
+const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs', configFiles: [file('/root/.docker/config.json')] }
 const machine: Layout = { root: undefined, unitDir: '/etc/systemd/system' }
 const image: Layout = { root: '/mnt/image', unitDir: '/etc/systemd/system' }
 const settings = [['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com']] as const
 
 describe('renderUnit', () => {
-  it('points ExecStart at the running node and CLI, and makes each config directory writable', () => {
-    const unit = renderUnit(template, { ...paths, configFiles: ['/root/.docker/config.json', '/var/lib/kubelet/config.json', '/root/.docker/other.json'] })
+  it('points ExecStart and ExecStartPre at the running node and CLI, and makes each config directory writable', () => {
+    const unit = renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json'), file('/var/lib/kubelet/config.json'), file('/root/.docker/other.json')] })
     expect(unit.split('\n').filter((l) => l.startsWith('ExecStart='))).toEqual([`ExecStart=/usr/bin/node ${paths.cli} write`])
-    expect(unit.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([
-      'ExecStartPre=+/usr/bin/install -d -m 0700 /root/.docker',
-      'ExecStartPre=+/usr/bin/install -d -m 0700 /var/lib/kubelet',
-    ])
+    expect(unit.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([`ExecStartPre=-+/usr/bin/node ${paths.cli} prepare-dirs`])
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/root/.docker', 'ReadWritePaths=-/var/lib/kubelet'])
+    expect(unit).not.toMatch(/install -d|chmod|chown/)
     expect(isOurUnit(unit)).toBe(true)
     // Everything else is the shipped unit, line for line.
     const rest = (text: string) => text.split('\n').filter((l) => !/^(ExecStart|ExecStartPre|ReadWritePaths)=/.test(l))
     expect(rest(unit)).toEqual(rest(template))
   })
+
+  it('makes the directory of a symlinked config writable, the one the file is really written in', () => {
+    const unit = renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json', '/srv/shared/docker')] })
+    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/srv/shared/docker'])
+  })
+
+  it.each(['/config.json', '/etc/config.json', '/tmp/c.json', '/tmp/x/config.json', '/var/lib/config.json', '/home/config.json', '/usr/local/config.json', '/proc/self/x'])(
+    'refuses a config file directly in a system directory: %s',
+    (path) => {
+      expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).toThrow(/system directory|kernel filesystem|temporary directory/)
+      expect(() => renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json', path.slice(0, path.lastIndexOf('/')) || '/')] })).toThrow(/--config \/root\/\.docker\/config\.json/)
+    },
+  )
 
   it('quotes paths with spaces and escapes % specifiers', () => {
     const unit = renderUnit(template, { ...paths, cli: '/opt/my tools/100%/cli.mjs' })
@@ -32,7 +44,7 @@ describe('renderUnit', () => {
   it.each([
     [{ ...paths, node: 'node' }, /node binary "node" must be an absolute path/],
     [{ ...paths, cli: '/x\ny' }, /CLI script/],
-    [{ ...paths, configFiles: ['relative/config.json'] }, /config file/],
+    [{ ...paths, configFiles: [file('relative/config.json')] }, /config file/],
   ])('refuses %j', (p, message) => {
     expect(() => renderUnit(template, p)).toThrow(message)
   })

@@ -1,0 +1,160 @@
+// A docker user's own config (~ec2-user/.docker/config.json), written by root: with that user's
+// rights, so the file stays theirs and a path they control never gets root's power. Real
+// accounts (useradd), real files, the built CLI. Root only; under CI=true it runs or fails.
+import { execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
+
+const sim = useSimulator()
+let dir: string
+useTempDir('iid-users-', (d) => {
+  dir = d
+  chmodSync(d, 0o755) // as /home is: every user may pass through
+})
+
+interface Account {
+  readonly name: string
+  readonly uid: number
+  readonly gid: number
+}
+const accounts: Account[] = []
+
+/** A real account (no home created: each test makes the home it needs). */
+function addAccount(): Account {
+  const name = `iidu${process.pid % 10000}${accounts.length}${Math.floor(Math.random() * 1000)}`
+  execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name])
+  const account = { name, uid: Number(execFileSync('id', ['-u', name]).toString()), gid: Number(execFileSync('id', ['-g', name]).toString()) }
+  accounts.push(account)
+  return account
+}
+
+function home(account: Account, mode = 0o700): string {
+  const path = join(dir, account.name)
+  mkdirSync(path)
+  chownSync(path, account.uid, account.gid)
+  chmodSync(path, mode)
+  return path
+}
+
+const write = (config: string, args: string[] = []) =>
+  runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5', ...args], { env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '2' } })
+
+/** What the user, not root, reads at that path. */
+const readAs = async (account: Account, path: string) => {
+  const run = await runProgram('setpriv', ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', 'cat', path])
+  expect(run.status, run.stderr).toBe(0)
+  return JSON.parse(run.stdout) as { auths: Record<string, unknown> }
+}
+
+const owner = (path: string) => {
+  const s = statSync(path)
+  return { uid: s.uid, gid: s.gid, mode: (s.mode & 0o777).toString(8) }
+}
+
+describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own config, written by root", () => {
+  let alice: Account
+  let bob: Account
+  beforeAll(() => {
+    alice = addAccount()
+    bob = addAccount()
+  })
+  afterAll(() => {
+    for (const a of accounts) execFileSync('userdel', [a.name])
+  })
+
+  it('a fresh account with no ~/.docker: the directory and file are the user’s, 0700 and 0600, and the user reads the entry', async () => {
+    const config = join(home(alice), '.docker', 'config.json')
+    const run = await write(config)
+    expect(run.code, run.stderr).toBe(0)
+    expect(owner(join(dir, alice.name, '.docker'))).toEqual({ uid: alice.uid, gid: alice.gid, mode: '700' })
+    expect(owner(config)).toEqual({ uid: alice.uid, gid: alice.gid, mode: '600' })
+    expect(Object.keys((await readAs(alice, config)).auths)).toEqual(['pierone.example.com'])
+    expect(readdirSync(join(dir, alice.name, '.docker'))).toEqual(['config.json'])
+  })
+
+  it('an existing 0600 config with another entry: kept, with its owner and mode, and the user reads both entries', async () => {
+    const docker = join(home(alice), '.docker')
+    mkdirSync(docker, { mode: 0o700 })
+    chownSync(docker, alice.uid, alice.gid)
+    const config = join(docker, 'config.json')
+    writeFileSync(config, '{\n\t"auths": {\n\t\t"other.example.com": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t}\n}\n', { mode: 0o600 })
+    chownSync(config, alice.uid, alice.gid)
+    const run = await write(config)
+    expect(run.code, run.stderr).toBe(0)
+    expect(owner(config)).toEqual({ uid: alice.uid, gid: alice.gid, mode: '600' })
+    expect(Object.keys((await readAs(alice, config)).auths)).toEqual(['other.example.com', 'pierone.example.com'])
+  })
+
+  it('a user’s config.json symlinked to a root-owned file: refused with 73, the target byte-identical', async () => {
+    const etc = join(dir, 'etc-docker')
+    mkdirSync(etc, { mode: 0o755 })
+    const daemonJson = join(etc, 'daemon.json')
+    writeFileSync(daemonJson, '{"log-driver": "journald"}\n', { mode: 0o644 })
+    const before = readFileSync(daemonJson)
+    const docker = join(home(alice), '.docker')
+    mkdirSync(docker, { mode: 0o700 })
+    chownSync(docker, alice.uid, alice.gid)
+    symlinkSync(daemonJson, join(docker, 'config.json'))
+    const run = await write(join(docker, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toMatch(new RegExp(`error: cannot write .*: permission denied.*rights of ${alice.name}`))
+    expect(run.stderr).toMatch(/fix: /)
+    expect(readFileSync(daemonJson)).toEqual(before)
+    expect(readdirSync(etc)).toEqual(['daemon.json'])
+  })
+
+  it('a directory of the user inside root’s path, and a path through two users’ directories: their rights, or refused', async () => {
+    // root-owned directory inside alice's home: alice cannot write there, so neither does the tool.
+    const locked = join(home(alice, 0o755), 'locked')
+    mkdirSync(locked, { mode: 0o755 })
+    const lockedRun = await write(join(locked, 'config.json'))
+    expect(lockedRun.code, lockedRun.stderr).toBe(73)
+    expect(existsSync(join(locked, 'config.json'))).toBe(false)
+    // bob's directory inside alice's home.
+    const bobs = join(dir, alice.name, 'bobs')
+    mkdirSync(bobs, { mode: 0o755 })
+    chownSync(bobs, bob.uid, bob.gid)
+    const run = await write(join(bobs, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toMatch(/belong to different users/)
+    expect(readdirSync(bobs)).toEqual([])
+  })
+
+  it('a directory every user may write: refused unless sticky with the named entry root’s', async () => {
+    const open = join(dir, 'open')
+    mkdirSync(open)
+    chmodSync(open, 0o777)
+    const run = await write(join(open, 'docker', 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toMatch(/writable by every user/)
+    expect(readdirSync(open)).toEqual([])
+    // Sticky (like /tmp): a name in it that another user made is theirs to swap.
+    chmodSync(open, 0o1777)
+    const planted = join(open, 'planted')
+    mkdirSync(planted, { mode: 0o755 })
+    chownSync(planted, bob.uid, bob.gid)
+    expect((await write(join(planted, 'config.json'))).code).toBe(73)
+    expect(readdirSync(planted)).toEqual([])
+    // ... but a root-owned directory in it is root's own.
+    const rootsOwn = join(open, 'roots')
+    mkdirSync(rootsOwn, { mode: 0o700 })
+    const ok = await write(join(rootsOwn, 'config.json'))
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(owner(join(rootsOwn, 'config.json'))).toEqual({ uid: 0, gid: 0, mode: '600' })
+  })
+
+  it('prepare-dirs (the unit, before its sandbox) creates a missing directory for its owner and never changes one that exists', async () => {
+    const aliceHome = home(alice)
+    const kubelet = join(dir, 'kubelet')
+    mkdirSync(kubelet, { mode: 0o751 })
+    const run = await runCli(['prepare-dirs', '--config', join(aliceHome, '.docker', 'config.json'), '--config', join(kubelet, 'config.json'), '--config', join(dir, 'new-root-dir', 'config.json')])
+    expect(run.code, run.stderr).toBe(0)
+    expect(owner(join(aliceHome, '.docker'))).toEqual({ uid: alice.uid, gid: alice.gid, mode: '700' })
+    expect(owner(kubelet)).toEqual({ uid: 0, gid: 0, mode: '751' })
+    expect(owner(join(dir, 'new-root-dir'))).toEqual({ uid: 0, gid: 0, mode: '700' })
+    expect(owner(aliceHome)).toEqual({ uid: alice.uid, gid: alice.gid, mode: '700' })
+    expect(run.stderr).toContain(`created ${join(aliceHome, '.docker')}`)
+  })
+})
