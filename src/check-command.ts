@@ -2,6 +2,7 @@
 // Writes nothing. The verdicts are pure functions of gathered facts; gathering is the only effect.
 
 import { readFileSync } from 'node:fs'
+import { withRightsFor } from './acting-user.js'
 import { type ConfigLocation, readConfigFile, resolveTarget } from './config-file.js'
 import { type ConfigDocument, authUser, dockerAuthProblem, entryProblem, maxConfigBytes, parseConfig } from './docker-config.js'
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js'
@@ -163,14 +164,17 @@ export const checkExitCode = (lines: readonly CheckLine[]): number => lines.find
 
 // ---- gathering (effects) ----
 
+/** What is true of one config file, read with the rights the writer would use (acting-user.ts). */
 export async function configFacts(location: ConfigLocation): Promise<ConfigFacts> {
   let target = location.path
   try {
-    target = await resolveTarget(location.path)
-    const snapshot = await readConfigFile(target, maxConfigBytes)
-    const document = parseConfig(snapshot.bytes, location.path)
-    const stat = snapshot.identity === undefined ? undefined : { mode: snapshot.identity.mode, uid: snapshot.identity.uid, gid: snapshot.identity.gid }
-    return { location, target, stat, document, error: undefined }
+    return await withRightsFor(location.path, async () => {
+      target = await resolveTarget(location.path)
+      const snapshot = await readConfigFile(target, maxConfigBytes)
+      const document = parseConfig(snapshot.bytes, location.path)
+      const stat = snapshot.identity === undefined ? undefined : { mode: snapshot.identity.mode, uid: snapshot.identity.uid, gid: snapshot.identity.gid }
+      return { location, target, stat, document, error: undefined }
+    })
   } catch (error) {
     if (!(error instanceof CliError)) throw error
     return { location, target, stat: undefined, document: undefined, error }

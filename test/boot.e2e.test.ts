@@ -4,7 +4,7 @@
 // 169.254.169.254 inside a network namespace this test creates, so the unit uses its real default
 // endpoint and no packet leaves the namespace. Root only; under CI=true it runs or fails.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -76,6 +76,25 @@ const unitFile = (dir: string, name: string, text: string, wantedBy = 'multi-use
   symlinkSync(`/etc/systemd/system/${name}`, join(dir, 'etc/systemd/system', `${wantedBy}.wants`, name))
 }
 
+/** Two docker users of the booted system: one with no ~/.docker yet, one whose 0600 config holds another entry. */
+const dockerUsers = ['fresh', 'existing'] as const
+const otherEntry = '{\n\t"auths": {\n\t\t"other.example.com": {\n\t\t\t"auth": "dTpw"\n\t\t}\n\t}\n}\n'
+
+function addDockerUsers(root: string): string[] {
+  for (const name of dockerUsers) execFileSync('useradd', ['--root', root, '--create-home', '--shell', '/bin/sh', '--user-group', name])
+  const existing = join(root, 'home/existing/.docker')
+  const ids = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith('existing:'))!.split(':')
+  mkdirSync(existing, { mode: 0o700 })
+  writeFileSync(join(existing, 'config.json'), otherEntry, { mode: 0o600 })
+  for (const path of [existing, join(existing, 'config.json')]) chownSync(path, Number(ids[2]), Number(ids[3]))
+  return dockerUsers.map((name) => `/home/${name}/.docker/config.json`)
+}
+
+/** Each docker user, not root, reads their config and says who owns it (in the booted system). */
+const readAsDockerUsers = dockerUsers
+  .map((name) => `setpriv --reuid=${name} --regid=${name} --init-groups sh -c "cat /home/${name}/.docker/config.json; stat -c '%%U:%%G %%a' /home/${name}/.docker /home/${name}/.docker/config.json >&2" > /results/as-${name} 2> /results/stat-${name}`)
+  .join('; ')
+
 async function boot(tree: string, faults: string[]): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
   const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
@@ -91,7 +110,9 @@ async function boot(tree: string, faults: string[]): Promise<BootResult> {
 
     // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
     // under /tmp (as CI's may be) would be invisible to it at its own path.
-    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
+    const userConfigs = addDockerUsers(root)
+    const configArgs = ['/root/.docker/config.json', ...userConfigs].flatMap((c) => ['--config', c])
+    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
     expect(install.code, install.stderr).toBe(0)
 
     unitFile(
@@ -115,7 +136,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%n" /var/cache/iid-docker-auth/* > /results/cache 2>/dev/null; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%n" /var/cache/iid-docker-auth/* > /results/cache 2>/dev/null; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 `,
@@ -202,6 +223,12 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /root/.docker/config.json')
     expect(result.unitErrors).toBe('')
     expect(result.unitJournal).not.toMatch(/<\d>/)
+    // Each docker user, not root, owns and reads their own config, with the entry (and the other one).
+    expect(result.files['stat-fresh']).toBe('fresh:fresh 700\nfresh:fresh 600')
+    expect(Object.keys(JSON.parse(result.files['as-fresh']!).auths)).toEqual(['pierone.example.com'])
+    expect(result.files['stat-existing']).toBe('existing:existing 700\nexisting:existing 600')
+    expect(Object.keys(JSON.parse(result.files['as-existing']!).auths)).toEqual(['other.example.com', 'pierone.example.com'])
+    expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /home/fresh/.docker/config.json')
     // The unit's sandbox let it keep its code cache, private to root.
     expect(result.files['cache']).toBe('600 /var/cache/iid-docker-auth/iid-docker-auth.v8cache')
     // check, run in the booted system, sees the unit and the entry as an operator would.

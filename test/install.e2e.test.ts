@@ -1,7 +1,7 @@
 // install / uninstall / remove through the built CLI, with the real systemctl working on an
 // alternate root (never this machine's /etc/systemd), and the real systemd-analyze judging the unit.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -108,6 +108,33 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(run.code).toBe(64)
     expect(run.stderr).toMatch(message)
     expect(existsSync(unit())).toBe(false)
+  })
+
+  it.each(['/etc/config.json', '/config.json', '/tmp/c.json', '/var/lib/config.json'])('refuses --config %s directly in a system directory with 64, and writes nothing', async (config) => {
+    const run = await install('--config', config)
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/error: --config .* is (a system directory|under a temporary directory)/)
+    expect(run.stderr).toMatch(/fix: keep the config file in a directory of its own/)
+    expect(existsSync(unit())).toBe(false)
+    expect(existsSync(envFile())).toBe(false)
+  })
+
+  it('makes writable the directory a symlinked --config really lives in (inside the root), and never chmods one that exists', async () => {
+    mkdirSync(join(root, 'srv/shared/docker'), { recursive: true, mode: 0o755 })
+    mkdirSync(join(root, 'root/.docker'), { recursive: true, mode: 0o755 })
+    symlinkSync('/srv/shared/docker/config.json', join(root, 'root/.docker/config.json'))
+    const run = await install('--config', '/root/.docker/config.json')
+    expect(run.code, run.stderr).toBe(0)
+    const text = readFileSync(unit(), 'utf8')
+    expect(text.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/srv/shared/docker'])
+    expect(text.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([`ExecStartPre=-+${process.execPath} ${cliPath} prepare-dirs`])
+    expect(text).toMatch(/^CapabilityBoundingSet=CAP_SETUID CAP_SETGID$/m)
+    expect(statSync(join(root, 'root/.docker')).mode & 0o7777).toBe(0o755)
+    // A symlink into a system directory is refused like the directory itself.
+    symlinkSync('/etc/config.json', join(root, 'root/.docker/etc.json'))
+    const refused = await install('--config', '/root/.docker/etc.json', '--force')
+    expect(refused.code).toBe(64)
+    expect(refused.stderr).toMatch(/\/etc is a system directory/)
   })
 
   it('exits 64 without any registry', async () => {
