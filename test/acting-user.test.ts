@@ -1,0 +1,78 @@
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type Lookup, type PathWalk, actorFor, walkPath } from '../src/acting-user.js'
+import { CliError } from '../src/errors.js'
+
+/** A lookup in `dir`; `entry` is the owner of the name found there, or 'missing'. */
+const lookup = (dir: string, uid: number, mode = 0o755, entry: number | 'missing' = uid, gid = uid): Lookup => ({ dir, uid, gid, mode, entryUid: entry === 'missing' ? undefined : entry })
+const walk = (...lookups: Lookup[]): PathWalk => ({ target: '/x/config.json', lookups, blockedAt: undefined })
+
+describe('actorFor', () => {
+  it("is root's own path when every directory on it is root's", () => {
+    expect(actorFor('/root/.docker/config.json', walk(lookup('/', 0), lookup('/root', 0, 0o700), lookup('/root/.docker', 0, 0o700)))).toBeUndefined()
+  })
+
+  it('is the one user who owns a directory on the path, with the group of their deepest directory', () => {
+    const w = walk(lookup('/', 0), lookup('/home', 0, 0o755, 1000), lookup('/home/u', 1000, 0o700, 1000, 1000), lookup('/home/u/.docker', 1000, 0o700, 'missing', 1001))
+    expect(actorFor('/home/u/.docker/config.json', w)).toEqual({ uid: 1000, gid: 1001 })
+  })
+
+  it('refuses directories of two users on one path', () => {
+    const w = walk(lookup('/', 0), lookup('/home/u', 1000), lookup('/home/u/shared', 1001))
+    expect(() => actorFor('/home/u/shared/config.json', w)).toThrow(/belong to different users \(uid 1000 and 1001\)/)
+    try {
+      actorFor('/home/u/shared/config.json', w)
+    } catch (error) {
+      expect((error as CliError).exitCode).toBe(73)
+    }
+  })
+
+  it('refuses a directory every user may write, unless it is sticky and the name in it is root’s', () => {
+    expect(() => actorFor('/open/config.json', walk(lookup('/', 0), lookup('/open', 0, 0o777, 'missing')))).toThrow(/\/open is writable by every user/)
+    expect(() => actorFor('/tmp/x/config.json', walk(lookup('/', 0), lookup('/tmp', 0, 0o1777, 1000)))).toThrow(/writable by every user/)
+    expect(() => actorFor('/tmp/x/config.json', walk(lookup('/', 0), lookup('/tmp', 0, 0o1777, 'missing')))).toThrow(/writable by every user/)
+    expect(actorFor('/tmp/x/config.json', walk(lookup('/', 0), lookup('/tmp', 0, 0o1777, 0), lookup('/tmp/x', 0, 0o700, 'missing')))).toBeUndefined()
+  })
+})
+
+describe('walkPath', () => {
+  let dir: string
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'iid-walk-'))
+  })
+  afterEach(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('follows symlinks as the kernel does and records every directory a name is looked up in', () => {
+    mkdirSync(join(dir, 'real', 'docker'), { recursive: true })
+    symlinkSync('real/docker', join(dir, 'link'))
+    symlinkSync('../docker/config.json', join(dir, 'real', 'docker', 'alias.json'))
+    writeFileSync(join(dir, 'real', 'docker', 'config.json'), '{}')
+    const w = walkPath(join(dir, 'link', 'alias.json'))
+    expect(w.target).toBe(join(dir, 'real', 'docker', 'config.json'))
+    // link is looked up in dir, then its target's names from dir again; alias.json's "../docker" from real/docker.
+    expect(w.lookups.map((l) => l.dir)).toEqual(['/', ...dirsOf(dir), dir, dir, join(dir, 'real'), join(dir, 'real', 'docker'), join(dir, 'real'), join(dir, 'real', 'docker')])
+    expect(w.blockedAt).toBeUndefined()
+  })
+
+  it('stops at the first missing name: the rest is what will be created', () => {
+    const w = walkPath(join(dir, 'a', 'b', 'config.json'))
+    expect(w.target).toBe(join(dir, 'a', 'b', 'config.json'))
+    expect(w.lookups.at(-1)).toMatchObject({ dir, entryUid: undefined })
+  })
+
+  it('keeps absolute symlink targets inside an image root', () => {
+    mkdirSync(join(dir, 'srv', 'docker'), { recursive: true })
+    mkdirSync(join(dir, 'root', '.docker'), { recursive: true })
+    symlinkSync('/srv/docker/config.json', join(dir, 'root', '.docker', 'config.json'))
+    expect(walkPath('/root/.docker/config.json', dir).target).toBe('/srv/docker/config.json')
+    expect(walkPath('/root/.docker/../../../etc/x.json', dir).target).toBe('/etc/x.json')
+  })
+})
+
+/** The directories from / down to `path`'s parent, as lookups name them. */
+function dirsOf(path: string): string[] {
+  const parts = path.split('/').filter(Boolean)
+  return parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join('/')}`)
+}
