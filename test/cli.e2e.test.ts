@@ -169,6 +169,8 @@ describe('write', () => {
   it.each([
     [['--registry', 'bad host'], /registry "bad host" contains white space/],
     [['--registry', 'user@host'], /contains credentials/],
+    [['--registry', 'docker.io'], /registry "docker\.io" is Docker Hub/],
+    [['--registry', 'https://index.docker.io/v1/'], /registry "https:\/\/index\.docker\.io\/v1\/" is Docker Hub/],
     [['--timeout', 'never'], /--timeout "never"/],
     [['--signature', 'sha1'], /not a signature kind/],
     [['--endpoint', 'ftp://x'], /not an http\(s\) URL/],
@@ -177,6 +179,19 @@ describe('write', () => {
     const run = await write(args)
     expect(run.code).toBe(64)
     expect(run.stderr).toMatch(message)
+    expect(existsSync(config)).toBe(false)
+    expect(sim.requests).toEqual([])
+  })
+
+  it.each([
+    ['check', ['--endpoint']],
+    ['remove', []],
+    ['install', ['--root', 'ROOT', '--endpoint']],
+  ])('%s refuses Docker Hub with exit 64 too, before asking IMDS', async (command, extra) => {
+    const args = extra.map((a) => (a === 'ROOT' ? dir : a)).flatMap((a) => (a === '--endpoint' ? [a, sim.url] : [a]))
+    const run = await runCli([command, '--registry', 'index.docker.io', '--config', config, ...args])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/registry "index\.docker\.io" is Docker Hub/)
     expect(existsSync(config)).toBe(false)
     expect(sim.requests).toEqual([])
   })
