@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs'
 import { type ConfigLocation, readConfigFile, resolveTarget } from './config-file.js'
-import { type ConfigDocument, authUser, dockerAuthProblem, entryProblem, maxConfigBytes, parseConfig } from './docker-config.js'
+import { type ConfigDocument, credentialOwner, dockerAuthProblem, entryProblem, isOwnEntry, maxConfigBytes, otherSpelling, parseConfig } from './docker-config.js'
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from './identity.js'
 import { tokenTtlSeconds } from './imds.js'
@@ -87,21 +87,26 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
       if (expectedAuth !== undefined && value === expectedAuth) lines.push(ok('config', `${path}: the entry for ${registry} is current`))
       else if (expectedAuth === undefined) lines.push(warn('config', `${path}: has an entry for ${registry}; whether it is current needs IMDS`, 'fix the IMDS line above'))
       else {
-        const user = authUser(entry.value)
         lines.push(
           fail(
             'config',
-            user === username
+            isOwnEntry(entry.value, username)
               ? `${path}: the entry for ${registry} is stale: it is another identity's (an image baked with the builder's entry?)`
-              : `${path}: the entry for ${registry} is not this tool's (${user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`})`,
+              : `${path}: the entry for ${registry} is not this tool's (${credentialOwner(entry.value)})`,
             `run ${writeHint(registry)}; before baking an image, run iid-docker-auth remove`,
             ExitCode.configUnusable,
           ),
         )
       }
     }
-    const competing = entries.filter((m) => isCompetingKey(m.key, registry)).map((m) => JSON.stringify(m.key))
-    if (competing.length > 0) lines.push(warn('config', `${path}: competing keys for ${registry}: ${competing.join(', ')}; readers pick among them unpredictably`, `run ${writeHint(registry)}, which removes them`))
+    const competing = entries.filter((m, i) => isCompetingKey(m.key, registry) && entries.findIndex((o) => o.key === m.key) === i)
+    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
+    if (own.length > 0) lines.push(warn('config', `${path}: older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, `run ${writeHint(registry)}, which removes them`))
+    for (const m of competing) {
+      if (isOwnEntry(m.value, username)) continue
+      const { message, fix } = otherSpelling(m.key, registry, m.value, `run ${writeHint(registry)}`)
+      lines.push(warn('config', `${path}: ${message}`, fix))
+    }
   }
 
   const credsStore = getMember(root, 'credsStore')

@@ -97,7 +97,8 @@ export function parseRegistryList(values: readonly string[]): NormalizedRegistry
 
 /**
  * Whether an existing top-level `auths` key names the same registry as `key` in another spelling
- * (`https://host/v1/`, `http://host`, `host/`, `HOST`), which readers would pick unpredictably.
+ * (`https://host/v1/`, `http://host`, `host/`, `HOST`): Docker and skopeo fall back to these when the
+ * bare key is missing, other readers may pick either.
  * A scheme-less key with a repository path (`host/team/app`) is a deliberate per-repository
  * credential for containers/image and is not a competitor.
  */

@@ -109,13 +109,20 @@ describe('check', () => {
     current.credsStore = 'desktop'
     current.credHelpers = { 'pierone.example.com': 'pierone' }
     current.auths['https://pierone.example.com/v1/'] = {}
+    current.auths['http://pierone.example.com'] = { auth: buildAuth('instance-identity-document', 'MIIB-older', false) }
     current.auths['broken.example.com'] = { auth: 'bm9jb2xvbg==' }
     writeFileSync(config, JSON.stringify(current))
     const { report, find } = await check()
     expect(report.exitCode).toBe(78)
     expect(find('config', /"credsStore": "desktop" makes Docker ask docker-credential-desktop/)!.verdict).toBe('fail')
     expect(find('config', /credHelpers names pierone\.example\.com/)!.verdict).toBe('fail')
-    expect(find('config', /competing keys for pierone\.example\.com: "https:\/\/pierone\.example\.com\/v1\/"/)!.verdict).toBe('warn')
+    const own = find('config', /older entries of this tool under other spellings of pierone\.example\.com: "http:\/\/pierone\.example\.com"$/)!
+    expect(own.verdict).toBe('warn')
+    expect(own.fix).toMatch(/^run iid-docker-auth --registry pierone\.example\.com .*which removes them/)
+    const theirs = find('config', /auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(no usable auth\)/)!
+    expect(theirs.verdict).toBe('warn')
+    expect(theirs.message).toMatch(/skopeo/)
+    expect(theirs.fix).toMatch(/docker logout https:\/\/pierone\.example\.com\/v1\//)
     expect(find('config', /auths\["broken\.example\.com"\] has an "auth" that has no colon/)!.verdict).toBe('fail')
   })
 
