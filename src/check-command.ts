@@ -160,6 +160,12 @@ export function probeLine(registry: string, result: ProbeResult, credential: str
       return fail('probe', `${where} refuses ${credential} (HTTP ${result.status}): ${result.detail}`, 'ask the registry operator to allow this account, or check --username and --signature', ExitCode.registryRefused)
     case 'unreachable':
       return fail('probe', `${where} is unreachable: ${result.detail}`, 'check the registry name, DNS and the network path from this instance', ExitCode.imdsUnavailable)
+    case 'withheld':
+      return fail('probe', `${where}: ${result.detail}, so ${credential} was not sent`, 'the registry operator must serve its token realm over https', ExitCode.imdsUnavailable)
+    case 'invalid-realm':
+      return fail('probe', `${where}: the registry's challenge names the token realm ${result.detail}, which is not a URL (the registry's fault); nothing was sent`, 'the registry operator must fix the realm in its WWW-Authenticate header', ExitCode.imdsUnavailable)
+    case 'redirected':
+      return fail('probe', `${where} answered ${credential} with a redirect (${result.detail}), which is not followed with a credential`, 'the registry operator must name the final https URL as its token realm', ExitCode.imdsUnavailable)
   }
 }
 
