@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { withRightsFor } from './acting-user.js'
 import { type ConfigLocation, readConfigFile, resolveTarget } from './config-file.js'
-import { type ConfigDocument, authUser, dockerAuthProblem, entryProblem, maxConfigBytes, parseConfig } from './docker-config.js'
+import { type ConfigDocument, credentialOwner, dockerAuthProblem, entryProblem, isOwnEntry, maxConfigBytes, otherSpelling, parseConfig } from './docker-config.js'
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from './identity.js'
 import { tokenTtlSeconds } from './imds.js'
@@ -88,21 +88,26 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
       if (expectedAuth !== undefined && value === expectedAuth) lines.push(ok('config', `${path}: the entry for ${registry} is current`))
       else if (expectedAuth === undefined) lines.push(warn('config', `${path}: has an entry for ${registry}; whether it is current needs IMDS`, 'fix the IMDS line above'))
       else {
-        const user = authUser(entry.value)
         lines.push(
           fail(
             'config',
-            user === username
+            isOwnEntry(entry.value, username)
               ? `${path}: the entry for ${registry} is stale: it is another identity's (an image baked with the builder's entry?)`
-              : `${path}: the entry for ${registry} is not this tool's (${user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`})`,
+              : `${path}: the entry for ${registry} is not this tool's (${credentialOwner(entry.value)})`,
             `run ${writeHint(registry)}; before baking an image, run iid-docker-auth remove`,
             ExitCode.configUnusable,
           ),
         )
       }
     }
-    const competing = entries.filter((m) => isCompetingKey(m.key, registry)).map((m) => JSON.stringify(m.key))
-    if (competing.length > 0) lines.push(warn('config', `${path}: competing keys for ${registry}: ${competing.join(', ')}; readers pick among them unpredictably`, `run ${writeHint(registry)}, which removes them`))
+    const competing = entries.filter((m, i) => isCompetingKey(m.key, registry) && entries.findIndex((o) => o.key === m.key) === i)
+    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
+    if (own.length > 0) lines.push(warn('config', `${path}: older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, `run ${writeHint(registry)}, which removes them`))
+    for (const m of competing) {
+      if (isOwnEntry(m.value, username)) continue
+      const { message, fix } = otherSpelling(m.key, registry, m.value, `run ${writeHint(registry)}`)
+      lines.push(warn('config', `${path}: ${message}`, fix))
+    }
   }
 
   const credsStore = getMember(root, 'credsStore')
@@ -156,6 +161,12 @@ export function probeLine(registry: string, result: ProbeResult, credential: str
       return fail('probe', `${where} refuses ${credential} (HTTP ${result.status}): ${result.detail}`, 'ask the registry operator to allow this account, or check --username and --signature', ExitCode.registryRefused)
     case 'unreachable':
       return fail('probe', `${where} is unreachable: ${result.detail}`, 'check the registry name, DNS and the network path from this instance', ExitCode.imdsUnavailable)
+    case 'withheld':
+      return fail('probe', `${where}: ${result.detail}, so ${credential} was not sent`, 'the registry operator must serve its token realm over https', ExitCode.imdsUnavailable)
+    case 'invalid-realm':
+      return fail('probe', `${where}: the registry's challenge names the token realm ${result.detail}, which is not a URL (the registry's fault); nothing was sent`, 'the registry operator must fix the realm in its WWW-Authenticate header', ExitCode.imdsUnavailable)
+    case 'redirected':
+      return fail('probe', `${where} answered ${credential} with a redirect (${result.detail}), which is not followed with a credential`, 'the registry operator must name the final https URL as its token realm', ExitCode.imdsUnavailable)
   }
 }
 

@@ -35,7 +35,7 @@ export interface AuthEntry {
 export interface MergeChanges {
   readonly added: string[]
   readonly updated: string[]
-  /** Competing spellings of our keys that were removed. */
+  /** Competing spellings of our keys that held our own older entries, removed. */
   readonly removed: string[]
 }
 
@@ -85,9 +85,17 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   return { root }
 }
 
-/** Merges our entries into the document; changes nothing else. */
-export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): MergePlan {
+/**
+ * Merges our entries into the document; changes nothing else. `username` tells our own entries from
+ * others': a competing spelling of our key is removed only when it is ours (an older entry of this
+ * tool), since anything else is someone's login that we have no business deleting.
+ */
+export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], username: string): MergePlan {
   const changes: MergeChanges = { added: [], updated: [], removed: [] }
+  const warnings: string[] = []
+  const warn = (text: string): void => {
+    if (!warnings.includes(text)) warnings.push(text)
+  }
   const existing = getMember(doc.root, 'auths')
   // Copied only when something changes: a file can hold thousands of entries. When our entries are
   // only added, the result says so (appendMembers), and its serialization copies the source.
@@ -98,6 +106,11 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
     if (members.some((m) => isCompetingKey(m.key, key))) {
       members = members.filter((m) => {
         if (!isCompetingKey(m.key, key)) return true
+        if (!isOwnEntry(m.value, username)) {
+          const { message, fix } = otherSpelling(m.key, key, m.value, 'run this tool again')
+          warn(`${message}; kept: ${fix}`)
+          return true
+        }
         if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
         return false
       })
@@ -117,6 +130,10 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
       appended.push(entry)
       changes.added.push(key)
     } else {
+      // Our key is ours to write, but replacing someone's login there must not pass as a plain "wrote".
+      for (const m of members) {
+        if (m.key === key && !isOwnEntry(m.value, username)) warn(`replaced auths[${JSON.stringify(key)}], which held a login this tool did not write (${credentialOwner(m.value)})`)
+      }
       // Replace in place (the first occurrence) and drop duplicates of our own key.
       const next = members.filter((m, i) => i === first || m.key !== key)
       next[first] = entry
@@ -128,7 +145,29 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[]): M
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
   const onlyAppended = existing?.kind === 'object' && changes.updated.length + changes.removed.length === 0
   const root = changed ? withMember(doc.root, 'auths', onlyAppended ? appendMembers(existing, appended) : { kind: 'object', members }) : doc.root
-  return { root, changes, warnings: configWarnings(root, entries.map((e) => e.key), existing?.kind === 'object' ? existing : undefined) }
+  return { root, changes, warnings: [...warnings, ...configWarnings(root, entries.map((e) => e.key), existing?.kind === 'object' ? existing : undefined)] }
+}
+
+/** Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7). */
+export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username
+
+/** Whose login an entry holds, for messages: never a secret, only the user name or the kind. */
+export function credentialOwner(value: JsonNode): string {
+  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
+  if (token?.kind === 'string' && token.value !== '') return 'an identity token'
+  const user = authUser(value)
+  return user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`
+}
+
+/**
+ * Another tool's login under a competing spelling of our key, which we keep. `docker logout` of any
+ * spelling erases every spelling of the host, ours too, so its fix ends with `rerun`.
+ */
+export function otherSpelling(existing: string, key: string, value: JsonNode, rerun: string): { message: string; fix: string } {
+  return {
+    message: `auths[${JSON.stringify(existing)}] is another spelling of ${key} with a login this tool did not write (${credentialOwner(value)}): Docker and skopeo use the entry for ${key}, other readers may pick either`,
+    fix: `if it is stale, docker logout ${existing} (it removes every spelling of ${key}, this tool's too), then ${rerun}`,
+  }
 }
 
 /** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
@@ -159,12 +198,11 @@ export function planRemove(doc: ConfigDocument, keys: readonly string[], usernam
   if (auths?.kind !== 'object') return { root: doc.root, changes, warnings }
   const members = auths.members.filter((m) => {
     if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
-    const user = authUser(m.value)
-    if (user === username) {
+    if (isOwnEntry(m.value, username)) {
       if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
       return false
     }
-    warnings.push(`auths[${JSON.stringify(m.key)}] was not written by this tool (${user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`}); left alone`)
+    warnings.push(`auths[${JSON.stringify(m.key)}] was not written by this tool (${credentialOwner(m.value)}); left alone`)
     return true
   })
   const root = changes.removed.length > 0 ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root

@@ -64,7 +64,18 @@ export function normalizeRegistry(input: string): NormalizedRegistry {
   if (rest.includes('*')) throw usageError(`registry ${JSON.stringify(input)} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
   const key = rest.toLowerCase()
   if (!isHostPort(key)) throw usageError(`registry ${JSON.stringify(input)} is not a valid host[:port]`, fix)
+  if (isDockerHub(key)) {
+    // Docker reads Hub's credential only under "https://index.docker.io/v1/", so an entry here would
+    // be dead weight at best, and under index.docker.io it would replace a person's Hub login.
+    throw usageError(`registry ${JSON.stringify(input)} is Docker Hub, which does not verify EC2 instance identities`, 'name your own registry, e.g. --registry pierone.example.com; log in to Docker Hub with docker login')
+  }
   return key === input ? { key } : { key, reducedFrom: input }
+}
+
+/** Docker Hub under any of its names (docker.io, index.docker.io, registry-1.docker.io, hub.docker.com, ...), any port. */
+function isDockerHub(hostPort: string): boolean {
+  const host = hostPort.startsWith('[') ? hostPort : hostPort.replace(/:[0-9]+$/, '')
+  return ['docker.io', 'docker.com'].some((domain) => host === domain || host.endsWith(`.${domain}`))
 }
 
 /** Parses repeatable, comma-separated registry arguments into unique keys, in the order given. */
@@ -86,7 +97,8 @@ export function parseRegistryList(values: readonly string[]): NormalizedRegistry
 
 /**
  * Whether an existing top-level `auths` key names the same registry as `key` in another spelling
- * (`https://host/v1/`, `http://host`, `host/`, `HOST`), which readers would pick unpredictably.
+ * (`https://host/v1/`, `http://host`, `host/`, `HOST`): Docker and skopeo fall back to these when the
+ * bare key is missing, other readers may pick either.
  * A scheme-less key with a repository path (`host/team/app`) is a deliberate per-repository
  * credential for containers/image and is not a competitor.
  */

@@ -37,5 +37,14 @@ describe('probe', () => {
     expect(probeLine('r', { ...base, outcome: 'open' }, 'x').verdict).toBe('warn')
     expect(probeLine('r', { ...base, outcome: 'refused' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 77 })
     expect(probeLine('r', { ...base, outcome: 'unreachable' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69 })
+    // The registry's fault: the credential was not sent, or not along a redirect; each with the operator's fix.
+    expect(probeLine('r', { ...base, outcome: 'withheld', detail: 'the token realm "http://x/t" is neither https nor on this machine' }, 'x')).toMatchObject({
+      verdict: 'fail',
+      exitCode: 69,
+      message: 'r (https://r/v2/): the token realm "http://x/t" is neither https nor on this machine, so x was not sent',
+      fix: 'the registry operator must serve its token realm over https',
+    })
+    expect(probeLine('r', { ...base, outcome: 'invalid-realm', detail: '"::"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/"::", which is not a URL \(the registry's fault\)/) })
+    expect(probeLine('r', { ...base, outcome: 'redirected', status: 302, detail: 'HTTP 302 to "https://y/"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/redirect \(HTTP 302 to "https:\/\/y\/"\), which is not followed/) })
   })
 })

@@ -2,13 +2,13 @@
 // registry with token auth. Also the journald priority prefixes and the --json schemas.
 import { chmodSync, closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
-import { createServer } from 'node:http'
+import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth } from '../src/identity.js'
 import { startImdsSimulator } from '../src/sim/imds-simulator.js'
-import { cliPath, haveOrCi, rootOrCi, runCli, useSimulator, useTempDir, validJson } from './helpers.js'
+import { cliPath, haveOrCi, repoRoot, rootOrCi, runCli, useSimulator, useTempDir, validJson } from './helpers.js'
 import { type Registry, startRegistry } from './support/registry.js'
 
 const sim = useSimulator()
@@ -109,13 +109,20 @@ describe('check', () => {
     current.credsStore = 'desktop'
     current.credHelpers = { 'pierone.example.com': 'pierone' }
     current.auths['https://pierone.example.com/v1/'] = {}
+    current.auths['http://pierone.example.com'] = { auth: buildAuth('instance-identity-document', 'MIIB-older', false) }
     current.auths['broken.example.com'] = { auth: 'bm9jb2xvbg==' }
     writeFileSync(config, JSON.stringify(current))
     const { report, find } = await check()
     expect(report.exitCode).toBe(78)
     expect(find('config', /"credsStore": "desktop" makes Docker ask docker-credential-desktop/)!.verdict).toBe('fail')
     expect(find('config', /credHelpers names pierone\.example\.com/)!.verdict).toBe('fail')
-    expect(find('config', /competing keys for pierone\.example\.com: "https:\/\/pierone\.example\.com\/v1\/"/)!.verdict).toBe('warn')
+    const own = find('config', /older entries of this tool under other spellings of pierone\.example\.com: "http:\/\/pierone\.example\.com"$/)!
+    expect(own.verdict).toBe('warn')
+    expect(own.fix).toMatch(/^run iid-docker-auth --registry pierone\.example\.com .*which removes them/)
+    const theirs = find('config', /auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(no usable auth\)/)!
+    expect(theirs.verdict).toBe('warn')
+    expect(theirs.message).toMatch(/skopeo/)
+    expect(theirs.fix).toMatch(/docker logout https:\/\/pierone\.example\.com\/v1\//)
     expect(find('config', /auths\["broken\.example\.com"\] has an "auth" that has no colon/)!.verdict).toBe('fail')
   })
 
@@ -193,6 +200,61 @@ describe.runIf(haveOrCi('docker-registry', 'skopeo', 'openssl') && rootOrCi)('ch
     const line = validJson(probe.stdout, 'check').checks.find((c: Check) => c.area === 'probe')
     expect(line).toMatchObject({ verdict: 'fail', exitCode: 69 })
     expect(line.message).toMatch(/is unreachable: .*ECONNREFUSED/)
+  })
+})
+
+describe('check --probe against a fake registry on loopback', () => {
+  // The CLI runs with a guard in front of fetch: it logs every URL asked and refuses any that is not
+  // loopback, so a probe that would send the credential off this machine is seen, not sent.
+  const guard = join(repoRoot, 'test', 'support', 'loopback-fetch-guard.cjs')
+  let server: Server | undefined
+  let seen: Array<{ path: string; authorization: string | undefined }>
+  afterEach(async () => {
+    server?.closeAllConnections()
+    await new Promise((resolve) => server?.close(resolve))
+    server = undefined
+  })
+
+  /** A registry whose /v2/ asks for a token at `realm`. */
+  async function registryWithRealm(realm: string): Promise<string> {
+    seen = []
+    server = createServer((req, res) => {
+      seen.push({ path: req.url ?? '', authorization: req.headers.authorization })
+      if (req.url === '/v2/') res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="fake"` })
+      res.end()
+    })
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    return `127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+
+  async function probe(host: string, ...extra: string[]) {
+    expect((await runCli(['-r', host, '-c', config, '--endpoint', sim.url])).code).toBe(0)
+    const log = join(dir, 'fetched.txt')
+    writeFileSync(log, '')
+    const run = await runCli(['check', '--probe', '-r', host, '-c', config, '--endpoint', sim.url, ...extra], {
+      env: { NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --require ${guard}`, LOOPBACK_GUARD_LOG: log },
+    })
+    return { run, fetched: readFileSync(log, 'utf8').split('\n').filter(Boolean) }
+  }
+
+  it('does not send the credential to a plain-http realm off this machine', async () => {
+    const host = await registryWithRealm('http://10.0.0.1/token')
+    const { run, fetched } = await probe(host, '--json')
+    const line = validJson(run.stdout, 'check').checks.find((c: Check) => c.area === 'probe')
+    expect(line).toMatchObject({ verdict: 'fail', exitCode: 69, fix: 'the registry operator must serve its token realm over https' })
+    expect(line.message).toBe(`${host} (http://${host}/v2/): the token realm "http://10.0.0.1/token" is neither https nor on this machine, so the entry in ${config} was not sent`)
+    expect(fetched).toEqual([`https://${host}/v2/`, `http://${host}/v2/`])
+    expect(seen).toEqual([{ path: '/v2/', authorization: undefined }])
+  })
+
+  it('reports a realm that is not a URL as the registry’s fault (exit 69, not 1), escaped for the terminal', async () => {
+    const host = await registryWithRealm('::not a url \u009b2J')
+    const { run } = await probe(host)
+    expect(run.code).toBe(69)
+    expect(run.stderr).toContain(`fail  probe     ${host} (http://${host}/v2/): the registry's challenge names the token realm "::not a url \\u009b2J", which is not a URL (the registry's fault); nothing was sent\n`)
+    expect(run.stderr).toMatch(/fix: the registry operator must fix the realm in its WWW-Authenticate header/)
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
+    expect(seen).toEqual([{ path: '/v2/', authorization: undefined }])
   })
 })
 

@@ -100,12 +100,34 @@ describe('write', () => {
     expect(statSync(config).mtime.getTime()).toBe(past.getTime())
   })
 
-  it('removes competing spellings of our registry, and says so', async () => {
-    seed('{"auths":{"https://pierone.example.com/v1/":{"auth":"eDp5"},"pierone.example.com/":{},"pierone.example.com/team/app":{"auth":"eDp5"}}}')
+  it('removes its own older entries under other spellings of the registry, keeps a person’s login there with a warning', async () => {
+    const own = Buffer.from('instance-identity-document:MIIB-older').toString('base64')
+    const alice = Buffer.from('alice:s3cret').toString('base64')
+    seed(
+      JSON.stringify({
+        auths: { 'https://pierone.example.com/v1/': { auth: alice }, 'pierone.example.com/': { auth: own }, 'http://pierone.example.com': { auth: own }, 'pierone.example.com/team/app': { auth: own } },
+      }),
+    )
     const run = await write()
     expect(run.code).toBe(0)
-    expect(run.stderr).toContain('removed competing key(s) "https://pierone.example.com/v1/", "pierone.example.com/"')
-    expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths)).toEqual(['pierone.example.com/team/app', 'pierone.example.com'])
+    expect(run.stderr).toContain('removed competing key(s) "pierone.example.com/", "http://pierone.example.com"')
+    const warnings = run.stderr.split('\n').filter((l) => l.includes('warning:'))
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(user "alice"\).*skopeo.*kept.*docker logout https:\/\/pierone\.example\.com\/v1\//)
+    const auths = JSON.parse(readFileSync(config, 'utf8')).auths
+    expect(Object.keys(auths)).toEqual(['https://pierone.example.com/v1/', 'pierone.example.com/team/app', 'pierone.example.com'])
+    expect(auths['https://pierone.example.com/v1/']).toEqual({ auth: alice })
+  })
+
+  it('warns when it replaces a person’s login under its own key', async () => {
+    seed(JSON.stringify({ auths: { 'pierone.example.com': { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'person-token' } } }))
+    const run = await write(['--json'])
+    expect(run.code).toBe(0)
+    const warning = `${config}: replaced auths["pierone.example.com"], which held a login this tool did not write (an identity token)`
+    expect(run.stderr).toContain(`warning: ${warning}`)
+    expect(run.stderr).toContain(`wrote pierone.example.com to ${config}`)
+    expect(validJson(run.stdout, 'write').configs[0].warnings).toEqual([expect.stringContaining(warning.slice(config.length + 2))])
+    expect(readFileSync(config, 'utf8')).not.toContain('person-token')
   })
 
   it('warns when credsStore or credHelpers hide the entry from Docker, and still writes it', async () => {
@@ -169,6 +191,8 @@ describe('write', () => {
   it.each([
     [['--registry', 'bad host'], /registry "bad host" contains white space/],
     [['--registry', 'user@host'], /contains credentials/],
+    [['--registry', 'docker.io'], /registry "docker\.io" is Docker Hub/],
+    [['--registry', 'https://index.docker.io/v1/'], /registry "https:\/\/index\.docker\.io\/v1\/" is Docker Hub/],
     [['--timeout', 'never'], /--timeout "never"/],
     [['--signature', 'sha1'], /not a signature kind/],
     [['--endpoint', 'ftp://x'], /not an http\(s\) URL/],
@@ -177,6 +201,19 @@ describe('write', () => {
     const run = await write(args)
     expect(run.code).toBe(64)
     expect(run.stderr).toMatch(message)
+    expect(existsSync(config)).toBe(false)
+    expect(sim.requests).toEqual([])
+  })
+
+  it.each([
+    ['check', ['--endpoint']],
+    ['remove', []],
+    ['install', ['--root', 'ROOT', '--endpoint']],
+  ])('%s refuses Docker Hub with exit 64 too, before asking IMDS', async (command, extra) => {
+    const args = extra.map((a) => (a === 'ROOT' ? dir : a)).flatMap((a) => (a === '--endpoint' ? [a, sim.url] : [a]))
+    const run = await runCli([command, '--registry', 'index.docker.io', '--config', config, ...args])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/registry "index\.docker\.io" is Docker Hub/)
     expect(existsSync(config)).toBe(false)
     expect(sim.requests).toEqual([])
   })

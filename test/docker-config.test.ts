@@ -1,14 +1,18 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { configWarnings, dockerAuthProblem, parseConfig, planMerge, redact, renderConfig } from '../src/docker-config.js'
+import { configWarnings, dockerAuthProblem, parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/docker-config.js'
 import { CliError } from '../src/errors.js'
 import { parseJson } from '../src/json-doc.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
 const entry = (key: string, auth = 'bmV3OnBrY3M3') => ({ key, auth })
-const merged = (text: string, entries = [entry('r.example.com')]) => {
-  const plan = planMerge(doc(text), entries)
+const b64 = (text: string): string => Buffer.from(text).toString('base64')
+/** The user name in our entries ('new', as in 'bmV3OnBrY3M3') and an older entry of ours. */
+const username = 'new'
+const older = b64('new:old-pkcs7')
+const merged = (text: string, entries = [entry('r.example.com')], user = username) => {
+  const plan = planMerge(doc(text), entries, user)
   return { plan, text: renderConfig(plan.root), value: JSON.parse(renderConfig(plan.root)) as Record<string, any> }
 }
 
@@ -73,7 +77,7 @@ describe('planMerge', () => {
 
   it('is idempotent: merging the result again changes nothing', () => {
     const first = merged('{"auths":{"https://r.example.com/v1/":{"auth":"eDp5"}},"k":1}')
-    const second = planMerge({ root: first.plan.root }, [entry('r.example.com')])
+    const second = planMerge({ root: first.plan.root }, [entry('r.example.com')], username)
     expect(second.changes).toEqual({ added: [], updated: [], removed: [] })
     expect(second.root).toBe(first.plan.root)
     expect(renderConfig(second.root)).toBe(first.text)
@@ -91,12 +95,68 @@ describe('planMerge', () => {
     expect(value.auths['r.example.com']).toEqual({ auth: 'bmV3OnBrY3M3' })
   })
 
-  it('removes competing spellings of our key and leaves repository-scoped keys alone', () => {
+  it('removes competing spellings that hold its own older entry, and leaves repository-scoped keys and other ports alone', () => {
+    const own = JSON.stringify({ auth: older })
     const { plan, value } = merged(
-      '{"auths":{"https://r.example.com/v1/":{"auth":"eDp5"},"http://r.example.com":{},"r.example.com/":{},"R.EXAMPLE.COM":{},"r.example.com/team/app":{"auth":"eDp5"},"r.example.com:443":{}}}',
+      `{"auths":{"https://r.example.com/v1/":${own},"http://r.example.com":${own},"r.example.com/":${own},"R.EXAMPLE.COM":${own},"r.example.com/team/app":${own},"r.example.com:443":${own}}}`,
     )
     expect(plan.changes.removed).toEqual(['https://r.example.com/v1/', 'http://r.example.com', 'r.example.com/', 'R.EXAMPLE.COM'])
     expect(Object.keys(value.auths)).toEqual(['r.example.com/team/app', 'r.example.com:443', 'r.example.com'])
+    expect(plan.warnings).toEqual([])
+  })
+
+  it('keeps every competing spelling that holds someone else’s login, with one warning line per key', () => {
+    const { plan, value } = merged(
+      JSON.stringify({
+        auths: {
+          'https://r.example.com/v1/': { auth: b64('alice:pw') },
+          'http://r.example.com': { identitytoken: 'tok' },
+          'r.example.com/': {},
+          'HTTPS://R.example.com': { auth: older, email: 'x' },
+        },
+      }),
+    )
+    expect(plan.changes.removed).toEqual(['HTTPS://R.example.com'])
+    expect(Object.keys(value.auths)).toEqual(['https://r.example.com/v1/', 'http://r.example.com', 'r.example.com/', 'r.example.com'])
+    expect(value.auths['https://r.example.com/v1/']).toEqual({ auth: b64('alice:pw') })
+    const kept = plan.warnings.filter((w) => /another spelling/.test(w))
+    expect(kept).toHaveLength(3)
+    expect(kept[0]).toMatch(/^auths\["https:\/\/r\.example\.com\/v1\/"\] is another spelling of r\.example\.com .*\(user "alice"\)/)
+    expect(kept[1]).toMatch(/^auths\["http:\/\/r\.example\.com"\] .*\(an identity token\)/)
+    expect(kept[2]).toMatch(/^auths\["r\.example\.com\/"\] .*\(no usable auth\)/)
+    for (const w of kept) {
+      expect(w).not.toContain('\n')
+      expect(w).toMatch(/kept/)
+      expect(w).toMatch(/skopeo/)
+      expect(w).toMatch(/docker logout /)
+    }
+    expect(kept[0]).toContain('docker logout https://r.example.com/v1/')
+  })
+
+  it('knows its own entries by the configured user name', () => {
+    const text = JSON.stringify({ auths: { 'https://r.example.com': { auth: b64('svc:old') } } })
+    expect(merged(text, [entry('r.example.com', b64('svc:new'))], 'svc').plan.changes.removed).toEqual(['https://r.example.com'])
+    expect(merged(text, [entry('r.example.com')], 'new').plan.changes.removed).toEqual([])
+  })
+
+  it('says so when it replaces another tool’s login under its own key, and not for its own older entry', () => {
+    for (const [value, who] of [
+      [{ auth: b64('alice:pw') }, 'user "alice"'],
+      [{ identitytoken: 'tok' }, 'an identity token'],
+      [{}, 'no usable auth'],
+    ] as const) {
+      const { plan, value: after } = merged(JSON.stringify({ auths: { 'r.example.com': value } }))
+      expect(plan.changes.updated).toEqual(['r.example.com'])
+      expect(after.auths['r.example.com']).toEqual({ auth: 'bmV3OnBrY3M3' })
+      expect(plan.warnings).toHaveLength(1)
+      expect(plan.warnings[0]).toMatch(/^replaced auths\["r\.example\.com"\], which held a login this tool did not write \(/)
+      expect(plan.warnings[0]).toContain(who)
+    }
+    expect(merged(JSON.stringify({ auths: { 'r.example.com': { auth: older } } })).plan.warnings).toEqual([])
+    // A duplicate of our key that holds another login is named too.
+    expect(merged(JSON.stringify({ auths: { 'r.example.com': { auth: older } } }).replace('}}}', `},"r.example.com":{"auth":"${b64('bob:pw')}"}}}`)).plan.warnings).toEqual([
+      expect.stringMatching(/user "bob"/),
+    ])
   })
 
   it('collapses duplicate occurrences of our own key into one', () => {
@@ -108,6 +168,29 @@ describe('planMerge', () => {
   it('merges several registries with one auth', () => {
     const { value } = merged('{}', [entry('a.example.com'), entry('b.example.com:5000')])
     expect(Object.keys(value.auths)).toEqual(['a.example.com', 'b.example.com:5000'])
+  })
+})
+
+describe('planRemove', () => {
+  it('removes only its own entries, under the key or another spelling, as planMerge does', () => {
+    const text = JSON.stringify({
+      auths: {
+        'r.example.com': { auth: older },
+        'https://r.example.com/v1/': { auth: b64('alice:pw') },
+        'http://r.example.com': { auth: older },
+        'r.example.com/': { identitytoken: 'tok' },
+        'other.example.com': { auth: older },
+      },
+    })
+    const plan = planRemove(doc(text), ['r.example.com'], username)
+    expect(plan.changes.removed).toEqual(['r.example.com', 'http://r.example.com'])
+    expect(Object.keys(JSON.parse(renderConfig(plan.root)).auths)).toEqual(['https://r.example.com/v1/', 'r.example.com/', 'other.example.com'])
+    expect(plan.warnings).toEqual([
+      'auths["https://r.example.com/v1/"] was not written by this tool (user "alice"); left alone',
+      'auths["r.example.com/"] was not written by this tool (an identity token); left alone',
+    ])
+    // What remove keeps, a later write keeps too.
+    expect(merged(renderConfig(plan.root)).plan.changes.removed).toEqual([])
   })
 })
 
@@ -123,8 +206,8 @@ describe('merging into a file in Docker’s layout (serialized by copying its so
     fc.assert(
       fc.property(entries, fc.option(scalar, { nil: undefined }), ours, (auths, other, wanted) => {
         const value = other === undefined ? { auths } : { other, auths }
-        const laidOut = planMerge(doc(`${JSON.stringify(value, null, '\t')}\n`), wanted)
-        const oneLine = planMerge(doc(JSON.stringify(value)), wanted)
+        const laidOut = planMerge(doc(`${JSON.stringify(value, null, '\t')}\n`), wanted, username)
+        const oneLine = planMerge(doc(JSON.stringify(value)), wanted, username)
         expect(renderConfig(laidOut.root)).toBe(renderConfig(oneLine.root))
         expect(laidOut.changes).toEqual(oneLine.changes)
       }),
@@ -134,7 +217,7 @@ describe('merging into a file in Docker’s layout (serialized by copying its so
 })
 
 describe('warnings', () => {
-  const warningsFor = (text: string) => planMerge(doc(text), [entry('r.example.com')]).warnings
+  const warningsFor = (text: string) => planMerge(doc(text), [entry('r.example.com')], username).warnings
 
   it('warns that credsStore hides our entry from Docker', () => {
     expect(warningsFor('{"credsStore":"desktop"}').join('\n')).toMatch(/credsStore.*desktop.*ignores/)

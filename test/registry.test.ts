@@ -50,6 +50,34 @@ describe('normalizeRegistry', () => {
     }
   })
 
+  it.each([
+    'docker.io',
+    'Docker.IO',
+    'index.docker.io',
+    'registry-1.docker.io',
+    'https://index.docker.io/v1/',
+    'https://registry-1.docker.io:443/v2/',
+    'http://docker.io',
+    'registry.hub.docker.com',
+    'hub.docker.com',
+    'HUB.DOCKER.COM:443',
+  ])('refuses Docker Hub (%j) with a usage error naming it', (input) => {
+    try {
+      normalizeRegistry(input)
+      expect.unreachable('accepted Docker Hub')
+    } catch (error) {
+      expect(error).toBeInstanceOf(CliError)
+      expect((error as CliError).exitCode).toBe(64)
+      expect((error as CliError).message).toMatch(/is Docker Hub, which does not verify EC2 instance identities/)
+      expect((error as CliError).message).not.toContain('\n')
+      expect((error as CliError).hint).toMatch(/your own registry/)
+    }
+  })
+
+  it.each(['docker.example.com', 'mydocker.io', 'docker.io.example.com', 'notdocker.com'])('accepts %j, which is not Docker Hub', (input) => {
+    expect(normalizeRegistry(input).key).toBe(input)
+  })
+
   it('splits comma-separated values, trims, and removes duplicates in order', () => {
     expect(parseRegistryList(['b.example.com, a.example.com', 'B.example.com', 'c.example.com,']).map((r) => r.key)).toEqual([
       'b.example.com',

@@ -6,13 +6,14 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync,
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseConfig, planMerge, renderConfig } from '../../src/docker-config.js'
+import { isOwnEntry, parseConfig, planMerge, renderConfig } from '../../src/docker-config.js'
 import { type JsonMember, type JsonNode, type JsonObject, getMember, serializeJson } from '../../src/json-doc.js'
 import { isCompetingKey } from '../../src/registry.js'
 import { rootOrCi, runCli, useSimulator, useTempDir } from '../helpers.js'
 
 const ours = 'pierone.example.com'
-const auth = Buffer.from('instance-identity-document:MIAGCSqGSIb3').toString('base64')
+const username = 'instance-identity-document'
+const auth = Buffer.from(`${username}:MIAGCSqGSIb3`).toString('base64')
 
 const key = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
@@ -39,11 +40,17 @@ const { node } = fc.letrec<{ node: JsonNode; scalar: JsonNode }>((tie) => ({
   ),
 }))
 
+const ownOlderEntry: fc.Arbitrary<JsonNode> = fc.string({ maxLength: 8 }).map((pkcs7): JsonNode => {
+  const value = Buffer.from(`${username}:${pkcs7}`).toString('base64')
+  return { kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: { kind: 'string', value, raw: JSON.stringify(value) } }] }
+})
+
 /** A config document: arbitrary members, usually an `auths` object with arbitrary entries. */
 const configDocument: fc.Arbitrary<JsonObject> = fc
   .tuple(
     fc.array(member(key.filter((k) => k !== 'auths'), node), { maxLength: 6 }),
-    fc.option(fc.array(member(registryKey, node), { maxLength: 8 }), { nil: undefined }),
+    // Some entries are this tool's own older ones: those, under a competing spelling, go.
+    fc.option(fc.array(member(registryKey, fc.oneof({ weight: 3, arbitrary: node }, { weight: 1, arbitrary: ownOlderEntry })), { maxLength: 8 }), { nil: undefined }),
     fc.nat(),
   )
   .map(([members, authMembers, at]) => {
@@ -54,7 +61,8 @@ const configDocument: fc.Arbitrary<JsonObject> = fc
   })
 
 const text = (n: JsonNode): string => serializeJson(n)
-const isOursOrCompeting = (k: string): boolean => k === ours || isCompetingKey(k, ours)
+/** Members the merge may change: our key, and competing spellings that hold our own older entry. */
+const isOursOrOwnSpelling = (m: JsonMember): boolean => m.key === ours || (isCompetingKey(m.key, ours) && isOwnEntry(m.value, username))
 
 describe('merge properties', () => {
   it('changes exactly our keys, keeps everything else in order, and is idempotent', () => {
@@ -62,7 +70,7 @@ describe('merge properties', () => {
       fc.property(configDocument, fc.boolean(), (doc, pretty) => {
         const source = pretty ? serializeJson(doc) : serializeJson(doc).replace(/\n\t*/g, '')
         const parsed = parseConfig(new TextEncoder().encode(source), '/c')
-        const plan = planMerge(parsed, [{ key: ours, auth }])
+        const plan = planMerge(parsed, [{ key: ours, auth }], username)
         const after = plan.root
 
         // Top level: the same members in the same order, only the last `auths` may differ.
@@ -75,13 +83,13 @@ describe('merge properties', () => {
         // auths: the others kept, in order and byte-identical; ours exactly once, with our value.
         const before = lastAuths < 0 ? [] : (doc.members[lastAuths]!.value as JsonObject).members
         const afterAuths = getMember(after, 'auths') as JsonObject
-        const others = (ms: readonly JsonMember[]) => ms.filter((m) => !isOursOrCompeting(m.key)).map((m) => `${m.rawKey}:${text(m.value)}`)
+        const others = (ms: readonly JsonMember[]) => ms.filter((m) => !isOursOrOwnSpelling(m)).map((m) => `${m.rawKey}:${text(m.value)}`)
         expect(others(afterAuths.members)).toEqual(others(before))
-        expect(afterAuths.members.filter((m) => isOursOrCompeting(m.key)).map((m) => m.key)).toEqual([ours])
+        expect(afterAuths.members.filter(isOursOrOwnSpelling).map((m) => m.key)).toEqual([ours])
         expect(text(getMember(afterAuths, ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: { kind: 'string', value: auth, raw: JSON.stringify(auth) } }] }))
 
         // Twice equals once.
-        const again = planMerge({ root: after }, [{ key: ours, auth }])
+        const again = planMerge({ root: after }, [{ key: ours, auth }], username)
         expect(again.changes).toEqual({ added: [], updated: [], removed: [] })
         expect(renderConfig(again.root)).toBe(renderConfig(after))
         // And the written text reads back as the same tree.
