@@ -192,12 +192,16 @@ export async function configFacts(location: ConfigLocation): Promise<ConfigFacts
   }
 }
 
-/** The credential a probe sends: the entry in the first config file that has one, else a fresh one. */
+/**
+ * The credential a probe sends: this tool's entry in the first config file that has one, else a
+ * fresh one. Never a login someone else wrote under the same key: it is not ours to send.
+ */
 export function probeCredential(facts: readonly ConfigFacts[], registry: string, identity: InstanceIdentity | undefined, username: string, stripNewlines: boolean): { auth: string; from: string } | undefined {
   for (const f of facts) {
     const auths = f.document === undefined ? undefined : getMember(f.document.root, 'auths')
     const entry = auths?.kind === 'object' ? getMember(auths, registry) : undefined
-    const auth = entry?.kind === 'object' ? getMember(entry, 'auth') : undefined
+    if (entry === undefined || !isOwnEntry(entry, username)) continue
+    const auth = entry.kind === 'object' ? getMember(entry, 'auth') : undefined
     if (auth?.kind === 'string' && auth.value !== '' && dockerAuthProblem(auth.value) === undefined) return { auth: auth.value, from: `the entry in ${f.location.path}` }
   }
   if (identity !== undefined) return { auth: buildAuth(username, identity.signature, stripNewlines), from: 'a fresh credential from IMDS' }

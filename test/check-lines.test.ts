@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { checkExitCode, probeLine, unitLines } from '../src/check-command.js'
+import { checkExitCode, probeCredential, probeLine, unitLines } from '../src/check-command.js'
+import { parseConfig } from '../src/docker-config.js'
+import { buildAuth } from '../src/identity.js'
 import { parseChallenge } from '../src/probe.js'
 
 describe('unitLines', () => {
@@ -46,5 +48,31 @@ describe('probe', () => {
     })
     expect(probeLine('r', { ...base, outcome: 'invalid-realm', detail: '"::"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/"::", which is not a URL \(the registry's fault\)/) })
     expect(probeLine('r', { ...base, outcome: 'redirected', status: 302, detail: 'HTTP 302 to "https://y/"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/redirect \(HTTP 302 to "https:\/\/y\/"\), which is not followed/) })
+  })
+})
+
+describe('probeCredential', () => {
+  const facts = (auth: string) => [
+    {
+      location: { path: '/c.json', source: '--config' },
+      target: '/c.json',
+      stat: { mode: 0o600, uid: 0, gid: 0 },
+      document: parseConfig(Buffer.from(JSON.stringify({ auths: { 'reg.example.com': { auth } } })), '/c.json'),
+      error: undefined,
+    },
+  ]
+  const identity = { signature: 'MIAGCSqGSIb3DQEHAqCAMIACAQEx', document: '{}', instanceId: 'i-1', accountId: '1', region: 'r', availabilityZone: undefined, embeddedDocument: 'matches', embeddedMismatch: false } as const
+
+  it("sends this tool's entry from the file", () => {
+    const ours = buildAuth('instance-identity-document', 'older-pkcs7', false)
+    expect(probeCredential(facts(ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({ auth: ours, from: 'the entry in /c.json' })
+  })
+
+  it('never sends a login someone else wrote under the same key: a fresh credential instead', () => {
+    const theirs = Buffer.from('alice:her-password').toString('base64')
+    const result = probeCredential(facts(theirs), 'reg.example.com', identity, 'instance-identity-document', false)
+    expect(result?.from).toBe('a fresh credential from IMDS')
+    expect(result?.auth).not.toBe(theirs)
+    expect(probeCredential(facts(theirs), 'reg.example.com', undefined, 'instance-identity-document', false)).toBeUndefined()
   })
 })
