@@ -7,14 +7,12 @@ import {
   type JsonNode,
   type JsonObject,
   JsonSyntaxError,
-  appendMembers,
   duplicateKeys,
   getMember,
   jsonObject,
   jsonString,
   parseJson,
   serializeJson,
-  memberLinesOfMembers,
 } from './json-doc.js'
 import { isCompetingKey } from './registry.js'
 
@@ -71,8 +69,7 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   if (text.trim() === '') return { root: jsonObject([]) }
   let root: JsonNode
   try {
-    // Each auths entry stays in the source until looked into (see ParseOptions).
-    root = parseJson(text, { lazyFromDepth: 2 })
+    root = parseJson(text)
   } catch (error) {
     if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
     throw error
@@ -97,10 +94,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
     if (!warnings.includes(text)) warnings.push(text)
   }
   const existing = getMember(doc.root, 'auths')
-  // Copied only when something changes: a file can hold thousands of entries. When our entries are
-  // only added, the result says so (appendMembers), and its serialization copies the source.
   let members: readonly JsonMember[] = existing?.kind === 'object' ? existing.members : []
-  const appended: JsonMember[] = []
 
   for (const { key, auth } of entries) {
     if (members.some((m) => isCompetingKey(m.key, key))) {
@@ -127,7 +121,6 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
     const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: jsonObject([['auth', jsonString(auth)]]) }
     if (count === 0) {
       members = [...members, entry]
-      appended.push(entry)
       changes.added.push(key)
     } else {
       // Our key is ours to write, but replacing someone's login there must not pass as a plain "wrote".
@@ -143,9 +136,8 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
   }
 
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
-  const onlyAppended = existing?.kind === 'object' && changes.updated.length + changes.removed.length === 0
-  const root = changed ? withMember(doc.root, 'auths', onlyAppended ? appendMembers(existing, appended) : { kind: 'object', members }) : doc.root
-  return { root, changes, warnings: [...warnings, ...configWarnings(root, entries.map((e) => e.key), existing?.kind === 'object' ? existing : undefined)] }
+  const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
+  return { root, changes, warnings: [...warnings, ...configWarnings(root, entries.map((e) => e.key))] }
 }
 
 /** Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7). */
@@ -221,42 +213,17 @@ export function dockerAuthProblem(auth: string): string | undefined {
   if (auth === '') return undefined
   const compact = auth.includes('\n') || auth.includes('\r') ? auth.replace(/[\r\n]/g, '') : auth
   if (compact.length % 4 !== 0 || !base64Alphabet.test(compact)) return 'is not padded standard base64'
-  const colon = decodedIndexOf(compact, 0x3a)
+  const decoded = Buffer.from(compact, 'base64')
+  const colon = decoded.indexOf(0x3a)
   if (colon < 0) return 'has no colon between user and password'
   if (colon === 0) return 'has an empty user name'
   return undefined
 }
 
-const base64Values = new Int8Array(128).fill(-1)
-for (let i = 0; i < 64; i++) base64Values['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i
-
-/**
- * The offset of the first `byte` in what padded standard base64 decodes to, or -1. Decodes only as
- * far as it must and allocates nothing: the user name is short, and a config file can hold
- * thousands of entries to check.
- */
-function decodedIndexOf(base64: string, byte: number): number {
-  for (let i = 0; i + 4 <= base64.length; i += 4) {
-    const a = base64Values[base64.charCodeAt(i)]!
-    const b = base64Values[base64.charCodeAt(i + 1)]!
-    const c = base64.charCodeAt(i + 2) === 0x3d ? -1 : base64Values[base64.charCodeAt(i + 2)]!
-    const d = base64.charCodeAt(i + 3) === 0x3d ? -1 : base64Values[base64.charCodeAt(i + 3)]!
-    const offset = (i / 4) * 3
-    if (((a << 2) | (b >> 4)) === byte) return offset
-    if (c >= 0 && (((b & 0x0f) << 4) | (c >> 2)) === byte) return offset + 1
-    if (d >= 0 && (((c & 0x03) << 6) | d) === byte) return offset + 2
-  }
-  return -1
-}
-
 const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/
 
 /** Warnings about the document as it will be written: shadowing, entries Docker cannot load, duplicates. */
-/**
- * `parsedAuths`: the `auths` object as parsed, before the merge; every entry of `root` that is not
- * ours is one of its members, so a sweep over its source covers them all.
- */
-export function configWarnings(root: JsonObject, ourKeys: readonly string[], parsedAuths?: JsonObject): string[] {
+export function configWarnings(root: JsonObject, ourKeys: readonly string[]): string[] {
   const warnings: string[] = []
   const credsStore = getMember(root, 'credsStore')
   if (credsStore?.kind === 'string' && credsStore.value !== '') {
@@ -276,41 +243,16 @@ export function configWarnings(root: JsonObject, ourKeys: readonly string[], par
   const auths = getMember(root, 'auths')
   if (auths?.kind === 'object') {
     for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
-    // First check every `auth` in the file in one native sweep; only when that finds something (or
-    // cannot tell) look at each entry, which also says which one it is.
-    const lines = parsedAuths === undefined ? undefined : memberLinesOfMembers(parsedAuths, 'auth')
-    if (lines === undefined || unloadableAuthLine(lines.lineStart).test(lines.region)) {
-      for (const m of auths.members) {
-        if (ourKeys.includes(m.key)) continue
-        const problem = entryProblem(m.value)
-        if (problem !== undefined) {
-          warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
-        }
+    for (const m of auths.members) {
+      if (ourKeys.includes(m.key)) continue
+      const problem = entryProblem(m.value)
+      if (problem !== undefined) {
+        warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
       }
     }
   }
   return warnings
 }
-
-/**
- * Finds a line `lineStart` + value where the value is anything but an empty string or what
- * dockerAuthProblem accepts: padded standard base64 whose bytes hold a colon, not first. The colon
- * test works on the base64 text: a byte 0x3A (00111010) at offset 0, 1 or 2 of a 3-byte group shows
- * as the character pairs below in its 4-character group. Checked against dockerAuthProblem by a
- * property test; a false alarm only costs the exact check of every entry.
- */
-function unloadableAuthLine(lineStart: string): RegExp {
-  let pattern = unloadableAuthLines.get(lineStart)
-  if (pattern === undefined) {
-    const base64 = '(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"'
-    const colon = '(?:[A-Za-z0-9+/=]{4})*?(?:O[g-v]|[A-Za-z0-9+/][DTjz][o-r]|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]6)'
-    const escaped = lineStart.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-    pattern = new RegExp(`${escaped}(?!""|"(?!O[g-v])(?=${base64})(?=${colon}))`)
-    unloadableAuthLines.set(lineStart, pattern)
-  }
-  return pattern
-}
-const unloadableAuthLines = new Map<string, RegExp>()
 
 /** Why Docker could not load this `auths` entry, or undefined when it can. */
 export function entryProblem(value: JsonNode): string | undefined {

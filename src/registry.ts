@@ -103,16 +103,6 @@ export function parseRegistryList(values: readonly string[]): NormalizedRegistry
  * credential for containers/image and is not a competitor.
  */
 export function isCompetingKey(existing: string, key: string): boolean {
-  // Quick refusal for the thousands of unrelated keys a file can hold: a competitor starts with
-  // the first character of our key or with h(ttp), in either case (ASCII only: toLowerCase maps
-  // some other characters to ASCII letters).
-  const c = existing.charCodeAt(0)
-  if (c < 0x80 && (c | 0x20) !== (key.charCodeAt(0) | 0x20) && (c | 0x20) !== 0x68) return false
-  return isOtherSpelling(existing, key)
-}
-
-/** isCompetingKey without its quick refusal (exported for the test that holds the two equal). */
-export function isOtherSpelling(existing: string, key: string): boolean {
   if (existing === key) return false
   const lower = existing.toLowerCase()
   const scheme = /^https?:\/\//.exec(lower)

@@ -1,7 +1,6 @@
-import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { isCompetingKey, isOtherSpelling, normalizeRegistry, parseRegistryList } from '../src/registry.js'
+import { isCompetingKey, normalizeRegistry, parseRegistryList } from '../src/registry.js'
 
 describe('normalizeRegistry', () => {
   it.each([
@@ -107,17 +106,7 @@ describe('isCompetingKey', () => {
     expect(isCompetingKey(existing, 'host')).toBe(competes)
   })
 
-  it('refuses quickly only what the full comparison would refuse (IPv6, digits, case, non-ASCII)', () => {
-    const key = fc.constantFrom('host', 'kelvin.example.com', '[::1]:5000', '10.0.0.1:5000', 'h.example.com', 'registry.example.com')
-    const spelling = fc.tuple(key, fc.constantFrom('', 'http://', 'https://', 'HTTPS://', 'Http://'), fc.constantFrom('', '/', '/v1/', '/v2', '/x'), fc.boolean(), fc.constantFrom('', '\u212a', '\u0130', '{', '@', 'ſ'))
-      .map(([k, scheme, path, upper, prefix]) => `${prefix}${scheme}${upper ? k.toUpperCase() : k}${path}`)
-    fc.assert(
-      fc.property(key, fc.oneof(spelling, fc.string({ maxLength: 12 })), (k, existing) => {
-        expect(isCompetingKey(existing, k)).toBe(isOtherSpelling(existing, k))
-      }),
-      { numRuns: 5000 },
-    )
-    // The Kelvin sign lower-cases to an ASCII k: still compared in full.
+  it('compares without case, also where lower-casing maps a non-ASCII character to ASCII', () => {
     expect(isCompetingKey('\u212aelvin.example.com', 'kelvin.example.com')).toBe(true)
   })
 })
