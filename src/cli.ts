@@ -2,7 +2,6 @@
 // the code instead of exiting so tests can call it; src/main.ts exits. Only `write` (the boot path)
 // is loaded up front; the other commands are imported when used.
 
-import { writeSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
 import type { CheckFlags, InstallFlags, RemoveFlags } from './cli-admin.js'
 import { type CliIo, checkTimeoutSeconds, helpFooter, jsonConfigs, jsonError, locationsFor, lockTimeoutMs, loggerFor, reportConfigs, reportError } from './cli-shared.js'
@@ -18,30 +17,19 @@ import { runWrite } from './write-command.js'
 export type { CliIo } from './cli-shared.js'
 
 /**
- * Writes straight to fd 1 or 2. Creating process.stdout or process.stderr costs about 1.4 ms at
- * start-up, and on Linux Node writes to files, terminals, pipes and sockets synchronously anyway.
- * A reader that went away (`| head`) ends the run as it would have ended (exit 0 for stdout).
+ * Output for a real run. A reader that went away (`| head`) ends the run as it would have ended
+ * (exit 0 for stdout); stderr failing leaves nowhere to report anything.
  */
-function writeFd(fd: 1 | 2, text: string): void {
-  const bytes = Buffer.from(text)
-  for (let offset = 0; offset < bytes.length; ) {
-    try {
-      offset += writeSync(fd, bytes, offset)
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1) // a non-blocking pipe is full: wait 1 ms for the reader
-        continue
-      }
-      if (fd === 1) process.exit(code === 'EPIPE' ? 0 : 1)
-      return // nowhere left to report a failing stderr
-    }
+function writeTo(stream: NodeJS.WriteStream, onBrokenPipe: () => void): (text: string) => void {
+  stream.on('error', onBrokenPipe)
+  return (text) => {
+    stream.write(text)
   }
 }
 
 const processIo = (): CliIo => ({
-  stdout: (t) => writeFd(1, t),
-  stderr: (t) => writeFd(2, t),
+  stdout: writeTo(process.stdout, () => process.exit(0)),
+  stderr: writeTo(process.stderr, () => {}),
   env: process.env,
   cwd: process.cwd(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
@@ -131,15 +119,7 @@ function addLayoutOptions(cmd: Command): Command {
 
 const admin = () => import('./cli-admin.js')
 
-const adminCommands = ['check', 'install', 'uninstall', 'remove', 'help']
-
-/**
- * Whether argv needs more than the default command: another command, or help (which lists them
- * all). A boot's `write` skips building the other commands' options.
- */
-export const needsAllCommands = (args: readonly string[]): boolean => args.some((a) => adminCommands.includes(a) || a === '--help' || a === '-h')
-
-function buildProgram(io: CliIo, run: (action: Promise<number>) => void, all: boolean): Command {
+function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
   const program = new Command('iid-docker-auth')
     .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
     .version(version, '-V, --version')
@@ -160,7 +140,6 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void, all: bo
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print each step')
     .action((flags: { config?: string[] } & OutputFlags) => run(prepareDirs(flags, io)))
-  if (!all) return program
 
   addOutputOptions(
     addLayoutOptions(
@@ -212,7 +191,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     (action) => {
       pending = action
     },
-    needsAllCommands(argv.slice(2)),
   )
   try {
     await program.parseAsync([...argv])

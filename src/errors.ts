@@ -32,21 +32,13 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
  * An expected failure: a one-line message naming the problem, an optional fix, and the exit code.
  * Anything thrown that is not a CliError is a bug and exits 1.
  */
-const brand = Symbol.for('iid-docker-auth.CliError')
-
 export class CliError extends Error {
   readonly exitCode: ExitCodeValue
   readonly hint: string | undefined
 
-  /** Recognised by a brand, not the class: the CLI ships as two bundles, each with its own copy. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true
-  }
-
   constructor(exitCode: ExitCodeValue, message: string, options: { hint?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'CliError'
-    ;(this as unknown as Record<symbol, boolean>)[brand] = true
     this.exitCode = exitCode
     this.hint = options.hint
   }

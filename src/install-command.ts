@@ -1,8 +1,8 @@
 // `install` and `uninstall`: put the unit and its environment file in place (or take them away)
 // and tell systemd. A pure plan from what is on disk now, then the steps run in order, nypm-style.
 
-import { readFileSync, readdirSync } from 'node:fs'
-import { rmdir, unlink } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureDirectory, readConfigFile, writeAtomic } from './config-file.js'
@@ -19,7 +19,6 @@ import {
   renderUnit,
   unitName,
 } from './systemd-unit.js'
-import { cacheDirectoryPath, cacheFileName } from './systemd-names.js'
 
 export type Step =
   | { readonly kind: 'write'; readonly path: string; readonly content: string; readonly mode: number }
@@ -38,14 +37,11 @@ export interface Layout {
 export interface InstalledState {
   readonly unit: string | undefined
   readonly environment: string | undefined
-  /** What is in the unit's cache directory (undefined: no such directory). */
-  readonly cache?: readonly string[] | undefined
 }
 
 export const hostPath = (layout: Layout, path: string): string => (layout.root === undefined ? path : join(layout.root, path))
 export const unitPath = (layout: Layout): string => hostPath(layout, join(layout.unitDir, unitName))
 export const environmentPath = (layout: Layout): string => hostPath(layout, environmentFilePath)
-export const cachePath = (layout: Layout): string => hostPath(layout, cacheDirectoryPath)
 
 const withRoot = (layout: Layout, args: string[]): string[] => (layout.root === undefined ? args : ['--root', layout.root, ...args])
 
@@ -112,15 +108,6 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
     if (isUneditedEnvironmentFile(state.environment) || force) steps.push({ kind: 'remove', path: envFile })
     else steps.push({ kind: 'keep', path: envFile, reason: 'edited by hand (pass --force to remove it)' })
   }
-  // The unit's code cache goes with the unit; the directory too, unless something else is in it.
-  if (unitRemoved && state.cache !== undefined) {
-    const cacheDir = cachePath(layout)
-    // Ours: the cache, and a temp file of one whose writer was killed (src/code-cache.ts).
-    const ours = state.cache.filter((name) => name === cacheFileName || (name.startsWith(`${cacheFileName}.`) && name.endsWith('.tmp')))
-    for (const name of ours) steps.push({ kind: 'remove', path: join(cacheDir, name) })
-    if (ours.length === state.cache.length) steps.push({ kind: 'remove', path: cacheDir })
-    else steps.push({ kind: 'keep', path: cacheDir, reason: 'holds files that are not iid-docker-auth’s' })
-  }
   if (unitRemoved && layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })
   return steps
 }
@@ -130,17 +117,8 @@ async function readIfPresent(path: string): Promise<string | undefined> {
   return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
 }
 
-function listIfPresent(dir: string): string[] | undefined {
-  try {
-    return readdirSync(dir)
-  } catch (error) {
-    if (errnoOf(error) === 'ENOENT') return undefined
-    throw new CliError(ExitCode.cannotWrite, `cannot read ${dir}: ${errnoOf(error) ?? String(error)}`, { hint: 'check the permissions of that directory' })
-  }
-}
-
 export async function readInstalledState(layout: Layout): Promise<InstalledState> {
-  return { unit: await readIfPresent(unitPath(layout)), environment: await readIfPresent(environmentPath(layout)), cache: listIfPresent(cachePath(layout)) }
+  return { unit: await readIfPresent(unitPath(layout)), environment: await readIfPresent(environmentPath(layout)) }
 }
 
 export const describeStep = (step: Step, dryRun: boolean): string => {
@@ -171,8 +149,7 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
       }
       case 'remove':
         try {
-          // A directory (the emptied cache directory) is removed with rmdir: never recursively.
-          await unlink(step.path).catch((error: unknown) => (errnoOf(error) === 'EISDIR' ? rmdir(step.path) : Promise.reject(error)))
+          await unlink(step.path)
         } catch (error) {
           if (errnoOf(error) !== 'ENOENT') throw new CliError(ExitCode.cannotWrite, `cannot remove ${step.path}: ${errnoOf(error) ?? String(error)}`, { hint: 'check the permissions of that directory' })
         }

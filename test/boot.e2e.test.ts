@@ -136,7 +136,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%n" /var/cache/iid-docker-auth/* > /results/cache 2>/dev/null; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
+ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%U" /var/cache/iid-docker-auth > /results/cache; find /var/cache/iid-docker-auth -type f -perm /077 | wc -l >> /results/cache; find /var/cache/iid-docker-auth -type f | wc -l > /results/cache-files; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
 [Install]
 WantedBy=multi-user.target
 `,
@@ -234,8 +234,11 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.files['stat-existing']).toBe('existing:existing:700\nexisting:existing:600')
     expect(Object.keys(JSON.parse(result.files['as-existing']!).auths)).toEqual(['other.example.com', 'pierone.example.com'])
     expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /home/fresh/.docker/config.json')
-    // The unit's sandbox let it keep its code cache, private to root.
-    expect(result.files['cache']).toBe('600 /var/cache/iid-docker-auth/iid-docker-auth.v8cache')
+    // The unit's cache directory, private to root: Node 22.1 and later keep their compile cache
+    // there (NODE_COMPILE_CACHE), nobody else may read it; Node 20 has none.
+    expect(result.files['cache']).toBe('700 root\n0')
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number]
+    expect(Number(result.files['cache-files']) > 0).toBe(major > 22 || (major === 22 && minor >= 1))
     // check, run in the booted system, sees the unit and the entry as an operator would.
     const check = validJson(result.files['check.json']!, 'check')
     expect(check.exitCode).toBe(0)

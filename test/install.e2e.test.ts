@@ -172,20 +172,6 @@ describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
     expect(listing()).toEqual([...before, join(root, 'etc/default')].sort())
   })
 
-  it('removes the code cache the unit left, and its directory', async () => {
-    const listing = (): string[] => execFileSync('find', [root]).toString().trim().split('\n').sort()
-    const before = listing()
-    expect((await install()).code).toBe(0)
-    // As systemd (CacheDirectory=) and a first boot would leave it.
-    mkdirSync(join(root, 'var/cache/iid-docker-auth'), { recursive: true, mode: 0o700 })
-    writeFileSync(join(root, 'var/cache/iid-docker-auth/iid-docker-auth.v8cache'), 'cache')
-    const run = await runCli(['uninstall', '--root', root])
-    expect(run.code, run.stderr).toBe(0)
-    expect(run.stderr).toContain(`removed ${join(root, 'var/cache/iid-docker-auth')}`)
-    // What the test itself made (var, var/cache) and install's /etc/default stay; nothing of ours does.
-    expect(listing()).toEqual([...before, join(root, 'etc/default'), join(root, 'var'), join(root, 'var/cache')].sort())
-  })
-
   it('keeps a hand-edited environment file and says so', async () => {
     expect((await install()).code).toBe(0)
     writeFileSync(envFile(), 'IID_DOCKER_AUTH_REGISTRIES=mine.example.com\n')

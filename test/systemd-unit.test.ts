@@ -138,19 +138,6 @@ describe('planUninstall', () => {
     expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual(['systemctl', 'remove', 'remove'])
   })
 
-  it('takes the code cache and its directory with the unit, but not what others put there', () => {
-    const cacheSteps = (cache: string[]) => planUninstall(machine, { unit: ourUnit, environment: undefined, cache }, false).filter((s) => 'path' in s && s.path.startsWith('/var/cache'))
-    expect(cacheSteps(['iid-docker-auth.v8cache'])).toEqual([
-      { kind: 'remove', path: '/var/cache/iid-docker-auth/iid-docker-auth.v8cache' },
-      { kind: 'remove', path: '/var/cache/iid-docker-auth' },
-    ])
-    expect(cacheSteps([])).toEqual([{ kind: 'remove', path: '/var/cache/iid-docker-auth' }])
-    expect(cacheSteps(['iid-docker-auth.v8cache', 'theirs']).map((s) => s.kind)).toEqual(['remove', 'keep'])
-    expect(cacheSteps(['iid-docker-auth.v8cache.123.tmp']).map((s) => s.kind)).toEqual(['remove', 'remove'])
-    // A unit that is kept keeps its cache.
-    expect(planUninstall(machine, { unit: '[Unit]\n', environment: undefined, cache: ['iid-docker-auth.v8cache'] }, false).map((s) => s.kind)).toEqual(['keep'])
-  })
-
   it('has nothing to do when nothing is installed', () => {
     expect(planUninstall(machine, { unit: undefined, environment: undefined }, false)).toEqual([])
   })
