@@ -2,13 +2,28 @@
 // dist/iid-docker-auth.cjs (bin/ requires it), and collects the licence notices of everything
 // bundled into dist/THIRD_PARTY_LICENSES.txt.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, transform } from 'esbuild'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const outfile = join(root, 'dist', 'iid-docker-auth.cjs')
 const unitTemplate = readFileSync(join(root, 'systemd', 'iid-docker-auth.service'), 'utf8')
+
+/**
+ * The bundled packages (commander, execa, the AWS SDK) are minified as they are loaded, so the
+ * package stays small; our own code is not, so a --verbose stack trace names a readable line.
+ */
+const minifyDependencies = {
+  name: 'minify-dependencies',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/].*\.[cm]?js$/ }, async (args) => {
+      const { code } = await transform(await readFile(args.path, 'utf8'), { minify: true, loader: 'js', sourcefile: args.path })
+      return { contents: code, loader: 'js', resolveDir: dirname(args.path) }
+    })
+  },
+}
 
 const result = await build({
   entryPoints: [join(root, 'src', 'main.ts')],
@@ -19,8 +34,7 @@ const result = await build({
   format: 'cjs',
   // The AWS SDK's ES module builds, which esbuild tree-shakes to a fraction of the CommonJS ones.
   mainFields: ['module', 'main'],
-  // Not minified: a --verbose stack trace names a readable line of this file.
-  minify: false,
+  plugins: [minifyDependencies],
   // The unit file travels inside the bundle, so install needs no file beside it.
   define: { __UNIT_TEMPLATE__: JSON.stringify(unitTemplate) },
   banner: { js: "/* iid-docker-auth: bundled dependencies' licences are in THIRD_PARTY_LICENSES.txt */" },

@@ -195,7 +195,9 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = req.url ?? ''
-    const route = routes[path]
+    // Real IMDS tolerates the SDK's `//latest/...` (its README's leading slash); the request log
+    // keeps the raw path, so tests still see what a client sent.
+    const route = routes[path.replace(/^\/{2,}/, '/')]
     const token = tokenState(req)
     const ttlHeader = req.headers['x-aws-ec2-metadata-token-ttl-seconds']
     requests.push({ method: req.method ?? '', path, route, token, ttlHeader: typeof ttlHeader === 'string' ? ttlHeader : undefined, at: Date.now() })
