@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { buildAuth, defaultUsername } from '../src/identity.js'
 import { startImdsSimulator } from '../src/sim/imds-simulator.js'
 import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 
@@ -353,6 +354,31 @@ describe('write', () => {
     const run = await write()
     expect(run.code).toBe(0)
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+})
+
+describe('whatever sits at the lock path', () => {
+  const ours = () => JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth(defaultUsername, 'MIIB-an-older-one', false) }, 'other.example.com': { auth: 'dXNlcjpwYXNz' } } })
+
+  it.each([
+    ['a directory', 'a directory', (p: string) => mkdirSync(p)],
+    ['a dangling symlink', 'a symbolic link', (p: string) => symlinkSync('nowhere', p)],
+    ['a FIFO', 'a FIFO', (p: string) => execFileSync('mkfifo', [p])],
+  ])('%s: write and remove exit 73 by the lock deadline, naming it, the config byte-identical', async (_, what, make) => {
+    const before = seed(ours())
+    make(`${config}.lock`)
+    const env = { IID_DOCKER_AUTH_LOCK_TIMEOUT: '1' }
+    const runs = [
+      await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '5'], { env, timeoutMs: 15_000 }),
+      await runCli(['remove', '-r', 'pierone.example.com', '-c', config], { env, timeoutMs: 15_000 }),
+    ]
+    for (const run of runs) {
+      expect(run.code).toBe(73)
+      expect(run.ms).toBeLessThan(10_000)
+      expect(run.stderr).toContain(`${config}.lock is ${what}, not a lock file`)
+      expect(run.stderr).toMatch(/fix: remove it/)
+      expect(readFileSync(config).equals(before)).toBe(true)
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { constants as fsConstants, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -227,6 +227,53 @@ describe('lock', () => {
     setTimeout(() => void release(), 200)
     await (await second)()
     expect(waited).toEqual([process.pid])
+  })
+
+  /** fs/promises with one injected fault: `when` picks the call, by name and path. */
+  const faulty = (when: (op: string, path: string, flags?: number) => boolean, code: string): FileSystem => {
+    const fail = () => Object.assign(new Error(`injected ${code}`), { code })
+    return {
+      ...fsp,
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        const path = String(args[0])
+        if (when('open', path, args[1] as number)) throw fail()
+        const handle = await fsp.open(...args)
+        return new Proxy(handle, {
+          get(target, prop, receiver) {
+            // A failing close still closes, as close(2) does.
+            if (typeof prop === 'string' && when(prop, path)) return async () => (prop === 'close' && (await target.close()), Promise.reject(fail()))
+            const value = Reflect.get(target, prop, receiver)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        })
+      },
+    }
+  }
+
+  /** Settles the promise or fails the test after `ms`, so that a wait that never ends shows as a failure. */
+  const within = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))])
+
+  it('ends by its deadline when the lock cannot be read', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(lockPathFor(target), JSON.stringify(currentOwner()))
+    const fs = faulty((op, path, flags) => op === 'open' && path.endsWith('.lock') && flags !== undefined && (flags & fsConstants.O_CREAT) === 0, 'EACCES')
+    const error = await rejection(within(acquireLock(target, { timeoutMs: 200, fs }), 5000))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toContain('is held by another process')
+  })
+
+  it.each([
+    ['a directory', (p: string) => mkdirSync(p)],
+    ['a FIFO', (p: string) => execFileSync('mkfifo', [p])],
+  ])('reports %s at the lock path at once, with exit 73 and the fix', async (what, make) => {
+    const target = join(dir, 'config.json')
+    make(lockPathFor(target))
+    // fs/promises rather than the synchronous default, so that a regression fails instead of blocking the test.
+    const error = await rejection(within(acquireLock(target, { timeoutMs: 60_000, fs: { ...fsp } }), 5000))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toBe(`${lockPathFor(target)} is ${what}, not a lock file; the file was not changed`)
+    expect(error.hint).toMatch(/^remove it/)
   })
 
   it('does not leave the lock or a stale copy behind', async () => {
