@@ -106,10 +106,13 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
       if (errnoOf(error) !== 'EEXIST') throw cannotWrite(lockPath, error)
     }
     if (handle !== undefined) {
-      try {
-        await handle.writeFile(me)
-      } finally {
-        await handle.close()
+      let failure: unknown
+      await handle.writeFile(me).catch((error: unknown) => (failure = error))
+      await handle.close().catch((error: unknown) => (failure ??= error))
+      if (failure !== undefined) {
+        // An empty lock (a full disk) would make the next run wait for nobody: take it away.
+        await fs.unlink(lockPath).catch(() => {})
+        throw cannotWrite(lockPath, failure)
       }
       return async () => {
         await fs.unlink(lockPath).catch(() => {})

@@ -276,6 +276,15 @@ describe('lock', () => {
     expect(error.hint).toMatch(/^remove it/)
   })
 
+  it.each(['writeFile', 'close'])('takes the lock away again when its %s fails (a full disk): no empty lock is left', async (op) => {
+    const target = join(dir, 'config.json')
+    const fs = faulty((o, path) => o === op && path.endsWith('.lock'), 'ENOSPC')
+    const error = await rejection(acquireLock(target, { timeoutMs: 100, fs }))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toMatch(/config\.json\.lock: no space left on the device/)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
   it('does not leave the lock or a stale copy behind', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), bootId: 'old' }))
