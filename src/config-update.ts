@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
 import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
-import { acquireLock, lockPathFor } from './lock.js'
+import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
 
@@ -88,12 +88,12 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
     const preview = options.dryRun ? lineDiff(first.snapshot.identity === undefined ? '' : renderConfig(redact(first.document.root)), renderConfig(redact(firstPlan.root))) : undefined
+    const warnings = [...firstPlan.warnings]
     if (!options.dryRun && (await hasLeftovers(target))) {
-      // A run killed mid-write left its lock or temp file: clean up under the lock, as a write would.
-      const release = await acquireLock(target, { timeoutMs: options.lockTimeoutMs })
-      await removeStaleTemps(target, options.log).finally(release)
+      const problem = await cleanUpLeftovers(target, options)
+      if (problem !== undefined) warnings.push(problem)
     }
-    return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview }
+    return { ...base, action, changes: firstPlan.changes, warnings, preview }
   }
 
   await ensureDirectory(dirname(target))
@@ -133,6 +133,24 @@ async function hasLeftovers(target: string): Promise<boolean> {
   const names = await nodeFileSystem.readdir(dirname(target)).catch(() => [] as string[])
   const pattern = tempPattern(target)
   return names.some((n) => n === basename(lockPathFor(target)) || pattern.test(n))
+}
+
+/**
+ * A run killed mid-write left its lock or temp file: clean up under the lock, as a write would, but
+ * only if the lock is free or stale. A live holder is another run that cleans up itself; this run
+ * has nothing to write, so it neither waits for it nor fails. What stops the cleanup (something
+ * else at the lock path, a read-only filesystem) is returned as a warning: the entry is current.
+ */
+async function cleanUpLeftovers(target: string, options: UpdateOptions): Promise<string | undefined> {
+  let release
+  try {
+    release = await acquireLockIfFree(target, { timeoutMs: options.lockTimeoutMs })
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    return `${error.message.replace(/; the file was not changed$/, '')}${error.hint === undefined ? '' : `; fix: ${error.hint}`}`
+  }
+  if (release !== undefined) await removeStaleTemps(target, options.log).finally(release)
+  return undefined
 }
 
 /**
