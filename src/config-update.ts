@@ -5,7 +5,7 @@
 import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
-import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
+import { type ConfigFileSnapshot, type ConfigLocation, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
@@ -36,6 +36,8 @@ export interface UpdateOptions {
   readonly lockTimeoutMs: number
   /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
   readonly beforeCommit?: (target: string) => Promise<void>
+  /** Test hook: the filesystem the atomic write goes through (faults injected). */
+  readonly fs?: FileSystem
 }
 
 /** How many times we re-read and re-plan when another writer changes the file under us. */
@@ -108,14 +110,17 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
       // Unchanged since the first look (load reused the parse): so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
       if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
+      const warnings = [...result.warnings]
       const committed = await writeAtomic(target, renderConfig(result.root), {
         previous: snapshot.identity,
+        onWarning: (w) => warnings.push(w),
+        ...(options.fs ? { fs: options.fs } : {}),
         stillCurrent: async () => {
           await options.beforeCommit?.(target)
           return sameFile(snapshot.identity, await currentIdentity(target))
         },
       })
-      if (committed) return { ...base, action: 'written', changes: result.changes, warnings: result.warnings, preview: undefined }
+      if (committed) return { ...base, action: 'written', changes: result.changes, warnings, preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
     throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {

@@ -7,6 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../src/config-file.js'
 import { rejection, rootOrCi } from './helpers.js'
 import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/lock.js'
+import { updateConfigFile } from '../src/config-update.js'
+import { planMerge } from '../src/docker-config.js'
+import type { Logger } from '../src/log.js'
 
 let dir: string
 beforeEach(() => {
@@ -112,6 +115,45 @@ describe('writeAtomic', () => {
     expect(error.hint).toBeTruthy()
     expect(readFileSync(target).equals(original)).toBe(true)
     expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  /** fs/promises whose fsync of the directory `failDir` fails with EIO. */
+  const failingDirectorySync = (failDir: string): FileSystem => ({
+    ...fsp,
+    open: async (...args: Parameters<typeof fsp.open>) => {
+      const handle = await fsp.open(...args)
+      if (String(args[0]) !== failDir) return handle
+      return new Proxy(handle, {
+        get(target, prop, receiver) {
+          if (prop === 'sync') return async () => Promise.reject(Object.assign(new Error('injected EIO'), { code: 'EIO' }))
+          const value = Reflect.get(target, prop, receiver)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    },
+  })
+  const syncWarning = (d: string) => `the new content is in place, but syncing ${d} failed: an I/O error occurred (EIO); a power loss now may bring back the old file`
+
+  it('reports success with a warning when only the directory fsync after the rename fails', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, 'old')
+    const warnings: string[] = []
+    const { identity } = await readConfigFile(target, 1 << 20)
+    const written = await writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failingDirectorySync(dir), onWarning: (w) => warnings.push(w) })
+    expect(written).toBe(true)
+    expect(readFileSync(target, 'utf8')).toBe('new')
+    expect(warnings).toEqual([syncWarning(dir)])
+    expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  it('and a config update reports that file as written, with the warning', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, '{}')
+    const log: Logger = { error: () => {}, fix: () => {}, warn: () => {}, info: () => {}, debug: () => {} }
+    const plan = (doc: Parameters<typeof planMerge>[0]) => planMerge(doc, [{ key: 'r.example.com', auth: 'dTpw' }])
+    const outcome = await updateConfigFile({ path: target, source: '--config' }, plan, { dryRun: false, log, lockTimeoutMs: 1000, fs: failingDirectorySync(dir) })
+    expect(outcome).toMatchObject({ action: 'written', error: undefined, warnings: [syncWarning(dir)] })
+    expect(JSON.parse(readFileSync(target, 'utf8')).auths['r.example.com']).toEqual({ auth: 'dTpw' })
   })
 
   it('does not follow a symlink planted at the temp name, even in a race', async () => {
