@@ -140,14 +140,17 @@ const explanations: Record<string, [string, string]> = {
   EIO: ['an I/O error occurred', 'check the disk (dmesg)'],
 }
 
-/** A filesystem failure while writing: exit 73 with what went wrong and how to fix it. */
-export function cannotWrite(path: string, error: unknown): CliError {
+/** What went wrong, for a message ("permission denied (EACCES)"), and how to fix it. */
+function explain(error: unknown): [string, string] {
   const code = errnoOf(error)
   const [what, hint] = (code !== undefined ? explanations[code] : undefined) ?? [code ?? String(error), 'check the path and the filesystem']
-  return new CliError(ExitCode.cannotWrite, `cannot write ${path}: ${what}${code !== undefined && !what.startsWith(code) ? ` (${code})` : ''}; the file was not changed`, {
-    hint,
-    cause: error,
-  })
+  return [`${what}${code !== undefined && !what.startsWith(code) ? ` (${code})` : ''}`, hint]
+}
+
+/** A filesystem failure while writing: exit 73 with what went wrong and how to fix it. */
+export function cannotWrite(path: string, error: unknown): CliError {
+  const [what, hint] = explain(error)
+  return new CliError(ExitCode.cannotWrite, `cannot write ${path}: ${what}; the file was not changed`, { hint, cause: error })
 }
 
 const notRegular = (path: string, what: string): CliError =>
@@ -245,6 +248,8 @@ export interface AtomicWriteOptions {
   readonly fs?: FileSystem
   /** Test hook: called after each phase ('temp-created', 'written', 'synced', 'renamed'). */
   readonly onPhase?: (phase: string) => void
+  /** Told what went wrong after the new file was already in place (the write still succeeded). */
+  readonly onWarning?: (message: string) => void
 }
 
 /**
@@ -284,7 +289,10 @@ export async function writeAtomic(target: string, content: string, options: Atom
     await fs.rename(temp, target)
     created = false
     phase('renamed')
-    await fsyncDirectory(dir, fs)
+    // The new file is in place whatever happens now: a failed directory fsync is a warning, not a failure.
+    await fsyncDirectory(dir, fs).catch((error: unknown) =>
+      options.onWarning?.(`the new content is in place, but syncing ${dir} failed: ${explain(error)[0]}; a power loss now may bring back the old file`),
+    )
     return true
   } catch (error) {
     if (created) await fs.unlink(temp).catch(() => {})

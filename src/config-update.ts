@@ -5,8 +5,8 @@
 import { basename, dirname, join } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from './errors.js'
-import { type ConfigFileSnapshot, type ConfigLocation, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
-import { acquireLock, lockPathFor } from './lock.js'
+import { type ConfigFileSnapshot, type ConfigLocation, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
+import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
 import { lineDiff } from './text-diff.js'
 import type { Logger } from './log.js'
@@ -37,6 +37,8 @@ export interface UpdateOptions {
   readonly lockTimeoutMs: number
   /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
   readonly beforeCommit?: (target: string) => Promise<void>
+  /** Test hook: the filesystem the atomic write goes through (faults injected). */
+  readonly fs?: FileSystem
 }
 
 /** How many times we re-read and re-plan when another writer changes the file under us. */
@@ -89,12 +91,12 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
     const preview = options.dryRun ? lineDiff(first.snapshot.identity === undefined ? '' : renderConfig(redact(first.document.root)), renderConfig(redact(firstPlan.root))) : undefined
+    const warnings = [...firstPlan.warnings]
     if (!options.dryRun && (await hasLeftovers(target))) {
-      // A run killed mid-write left its lock or temp file: clean up under the lock, as a write would.
-      const release = await acquireLock(target, { timeoutMs: options.lockTimeoutMs })
-      await removeStaleTemps(target, options.log).finally(release)
+      const problem = await cleanUpLeftovers(target, options)
+      if (problem !== undefined) warnings.push(problem)
     }
-    return { ...base, action, changes: firstPlan.changes, warnings: firstPlan.warnings, preview }
+    return { ...base, action, changes: firstPlan.changes, warnings, preview }
   }
 
   await ensureDirectory(dirname(target))
@@ -109,14 +111,17 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
       // Unchanged since the first look (load reused the parse): so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
       if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
+      const warnings = [...result.warnings]
       const committed = await writeAtomic(target, renderConfig(result.root), {
         previous: snapshot.identity,
+        onWarning: (w) => warnings.push(w),
+        ...(options.fs ? { fs: options.fs } : {}),
         stillCurrent: async () => {
           await options.beforeCommit?.(target)
           return sameFile(snapshot.identity, await currentIdentity(target))
         },
       })
-      if (committed) return { ...base, action: 'written', changes: result.changes, warnings: result.warnings, preview: undefined }
+      if (committed) return { ...base, action: 'written', changes: result.changes, warnings, preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
     throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
@@ -134,6 +139,24 @@ async function hasLeftovers(target: string): Promise<boolean> {
   const names = await nodeFileSystem.readdir(dirname(target)).catch(() => [] as string[])
   const pattern = tempPattern(target)
   return names.some((n) => n === basename(lockPathFor(target)) || pattern.test(n))
+}
+
+/**
+ * A run killed mid-write left its lock or temp file: clean up under the lock, as a write would, but
+ * only if the lock is free or stale. A live holder is another run that cleans up itself; this run
+ * has nothing to write, so it neither waits for it nor fails. What stops the cleanup (something
+ * else at the lock path, a read-only filesystem) is returned as a warning: the entry is current.
+ */
+async function cleanUpLeftovers(target: string, options: UpdateOptions): Promise<string | undefined> {
+  let release
+  try {
+    release = await acquireLockIfFree(target, { timeoutMs: options.lockTimeoutMs })
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    return `${error.message.replace(/; the file was not changed$/, '')}${error.hint === undefined ? '' : `; fix: ${error.hint}`}`
+  }
+  if (release !== undefined) await removeStaleTemps(target, options.log).finally(release)
+  return undefined
 }
 
 /**

@@ -75,6 +75,18 @@ const unreadableLockGraceMs = 5000
 
 /** Takes the lock, waiting up to `timeoutMs`; returns its release function. Exit 73 on timeout. */
 export async function acquireLock(target: string, options: LockOptions): Promise<() => Promise<void>> {
+  return (await takeLock(target, options, true))!
+}
+
+/**
+ * Takes the lock only if nobody alive holds it (a stale lock is broken first); returns undefined
+ * at once when a live process holds it. For runs that have nothing to write and must not wait.
+ */
+export function acquireLockIfFree(target: string, options: LockOptions): Promise<(() => Promise<void>) | undefined> {
+  return takeLock(target, options, false)
+}
+
+async function takeLock(target: string, options: LockOptions, wait: boolean): Promise<(() => Promise<void>) | undefined> {
   const fs = options.fs ?? nodeFileSystem
   const now = options.now ?? Date.now
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
@@ -82,44 +94,63 @@ export async function acquireLock(target: string, options: LockOptions): Promise
   const me = JSON.stringify(currentOwner())
   const deadline = now() + options.timeoutMs
   let waitedFor: LockOwner | undefined
+  let heldBy = 'another process'
 
+  // Every path through this loop either returns, throws, or reaches the deadline check and sleeps:
+  // whatever sits at the lock path, the wait ends by the deadline.
   for (;;) {
+    let handle
     try {
-      const handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-      try {
-        await handle.writeFile(me)
-      } finally {
-        await handle.close()
+      handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+    } catch (error) {
+      if (errnoOf(error) !== 'EEXIST') throw cannotWrite(lockPath, error)
+    }
+    if (handle !== undefined) {
+      let failure: unknown
+      await handle.writeFile(me).catch((error: unknown) => (failure = error))
+      await handle.close().catch((error: unknown) => (failure ??= error))
+      if (failure !== undefined) {
+        // An empty lock (a full disk) would make the next run wait for nobody: take it away.
+        await fs.unlink(lockPath).catch(() => {})
+        throw cannotWrite(lockPath, failure)
       }
       return async () => {
         await fs.unlink(lockPath).catch(() => {})
       }
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw cannotWrite(lockPath, error)
     }
 
     const seen = await readLock(fs, lockPath)
-    if (seen === undefined) continue // released between our open and our read
-    const holder = parseOwner(seen.text)
-    if (holder === undefined ? await olderThan(fs, lockPath, unreadableLockGraceMs, now) : isStale(holder)) {
-      await breakStaleLock(fs, lockPath, seen, now)
-      await sleep(5)
-      continue
-    }
-    if (holder !== undefined && waitedFor === undefined) {
-      waitedFor = holder
-      options.onWait?.(holder)
+    if (seen.kind === 'other') throw notALock(lockPath, seen.what)
+    let pause = 0 // 'absent': released between our open and our read
+    if (seen.kind !== 'absent') {
+      const holder = seen.kind === 'lock' ? parseOwner(seen.text) : undefined
+      if (seen.kind === 'lock' && (holder === undefined ? await olderThan(fs, lockPath, unreadableLockGraceMs, now) : isStale(holder))) {
+        await breakStaleLock(fs, lockPath, seen, now)
+        pause = 5
+      } else {
+        if (!wait) return undefined
+        if (holder !== undefined && waitedFor === undefined) {
+          waitedFor = holder
+          options.onWait?.(holder)
+        }
+        heldBy = holder === undefined ? 'another process' : `process ${holder.pid}`
+        pause = 20 + Math.floor(Math.random() * 30)
+      }
     }
     if (now() >= deadline) {
-      throw new CliError(
-        ExitCode.cannotWrite,
-        `${lockPath} is held by ${holder === undefined ? 'another process' : `process ${holder.pid}`}, still running after ${Math.round(options.timeoutMs / 1000)} s; the file was not changed`,
-        { hint: 'wait for that run of iid-docker-auth to finish; if no such process exists, remove the lock file' },
-      )
+      throw new CliError(ExitCode.cannotWrite, `${lockPath} is held by ${heldBy}, still running after ${Math.round(options.timeoutMs / 1000)} s; the file was not changed`, {
+        hint: 'wait for that run of iid-docker-auth to finish; if no such process exists, remove the lock file',
+      })
     }
-    await sleep(20 + Math.floor(Math.random() * 30))
+    await sleep(pause)
   }
 }
+
+/** Something this tool never creates sits at the lock path: no wait would ever end it. */
+const notALock = (lockPath: string, what: string): CliError =>
+  new CliError(ExitCode.cannotWrite, `${lockPath} is ${what}, not a lock file; the file was not changed`, {
+    hint: `remove it (rm -r ${lockPath}); this tool creates its lock file itself`,
+  })
 
 async function olderThan(fs: FileSystem, path: string, ms: number, now: () => number): Promise<boolean> {
   try {
@@ -129,19 +160,47 @@ async function olderThan(fs: FileSystem, path: string, ms: number, now: () => nu
   }
 }
 
-/** The lock's content and inode, read through one handle so that both belong to the same file. */
-async function readLock(fs: FileSystem, lockPath: string): Promise<{ text: string; ino: bigint } | undefined> {
+type SeenLock =
+  | { readonly kind: 'absent' }
+  /** A regular file: this tool's lock. */
+  | { readonly kind: 'lock'; readonly text: string; readonly ino: bigint }
+  /** A regular file that cannot be read (permissions): held by someone we cannot name. */
+  | { readonly kind: 'unreadable' }
+  /** Not a regular file (directory, symlink, FIFO, ...): never a lock of this tool. */
+  | { readonly kind: 'other'; readonly what: string }
+
+function kindOf(s: { isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFile(): boolean }): string | undefined {
+  if (s.isFile()) return undefined
+  if (s.isDirectory()) return 'a directory'
+  if (s.isSymbolicLink()) return 'a symbolic link'
+  if (s.isFIFO()) return 'a FIFO'
+  if (s.isSocket()) return 'a socket'
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device'
+  return 'not a regular file'
+}
+
+/**
+ * The lock's content and inode, read through one handle so that both belong to the same file.
+ * Looks before it opens, and opens non-blocking, so that a FIFO or device there cannot block.
+ */
+async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
   let handle
   try {
-    handle = await fs.open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW)
-  } catch {
-    return undefined
+    const what = kindOf(await fs.lstat(lockPath))
+    if (what !== undefined) return { kind: 'other', what }
+    handle = await fs.open(lockPath, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return { kind: 'absent' }
+    if (errnoOf(error) === 'ELOOP') return { kind: 'other', what: 'a symbolic link' }
+    return { kind: 'unreadable' }
   }
   try {
-    const { ino } = await handle.stat({ bigint: true })
-    return { text: await handle.readFile('utf8'), ino }
+    const stats = await handle.stat({ bigint: true })
+    const what = kindOf(stats)
+    if (what !== undefined) return { kind: 'other', what }
+    return { kind: 'lock', text: await handle.readFile('utf8'), ino: stats.ino }
   } catch {
-    return undefined
+    return { kind: 'unreadable' }
   } finally {
     await handle.close()
   }
@@ -162,12 +221,14 @@ async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: s
     await (await fs.open(breakPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close()
   } catch (error) {
     if (errnoOf(error) !== 'EEXIST') throw cannotWrite(breakPath, error)
+    const what = await fs.lstat(breakPath).then(kindOf, () => undefined)
+    if (what !== undefined) throw notALock(breakPath, what)
     if (await olderThan(fs, breakPath, breakLockGraceMs, now)) await fs.unlink(breakPath).catch(() => {})
     return
   }
   try {
     const current = await readLock(fs, lockPath)
-    if (current !== undefined && current.ino === stale.ino && current.text === stale.text) await fs.unlink(lockPath).catch(() => {})
+    if (current.kind === 'lock' && current.ino === stale.ino && current.text === stale.text) await fs.unlink(lockPath).catch(() => {})
   } finally {
     await fs.unlink(breakPath).catch(() => {})
   }

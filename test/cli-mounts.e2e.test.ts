@@ -2,7 +2,7 @@
 // a directory the user cannot write, and the default path resolved inside a private mount
 // namespace (so the machine's own /root/.docker is never touched). Root only; under CI=true these
 // run and fail rather than skip if root is missing.
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -38,6 +38,31 @@ describe.runIf(rootOrCi)('on real mounts, as root', () => {
     expect(run.stderr).toMatch(/fix: free space/)
     expect(readFileSync(config).equals(original)).toBe(true)
     expect(readdirSync(fs)).toEqual(['config.json'])
+  })
+
+  it('a disk too full for the lock file itself: exit 73, no empty lock left to make the next run wait', async () => {
+    const fs = join(dir, 'full')
+    mkdirSync(fs)
+    mount('-t', 'tmpfs', '-o', 'size=16k,mode=0700', 'tmpfs', fs)
+    const config = join(fs, 'config.json')
+    const original = Buffer.from('{"auths":{}}')
+    writeFileSync(config, original, { mode: 0o600 })
+    // Fill every block: creating the lock still works (a free inode), writing its owner does not.
+    try {
+      writeFileSync(join(fs, 'filler'), Buffer.alloc(64 * 1024))
+    } catch {
+      // ENOSPC, with the filler as large as the space allowed
+    }
+    expect(statfsSync(fs).bavail).toBe(0)
+    const run = await write(config)
+    expect(run.code).toBe(73)
+    expect(run.stderr).toMatch(/cannot write .*config\.json\.lock: no space left on the device/)
+    expect(readFileSync(config).equals(original)).toBe(true)
+    expect(readdirSync(fs).sort()).toEqual(['config.json', 'filler'])
+
+    rmSync(join(fs, 'filler'))
+    const next = await write(config, [], { env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '2' } })
+    expect(next.code).toBe(0)
   })
 
   it('a read-only mount: exit 73 naming it, file byte-identical', async () => {

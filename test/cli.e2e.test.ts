@@ -1,8 +1,10 @@
 // The built CLI, spawned as an operator runs it, against the IMDS simulator and real files.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { buildAuth, defaultUsername } from '../src/identity.js'
+import { currentOwner, processStartTime } from '../src/lock.js'
 import { startImdsSimulator } from '../src/sim/imds-simulator.js'
 import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 
@@ -384,12 +386,77 @@ describe('write', () => {
     expect(readFileSync(config, 'utf8')).toBe('{}')
   })
 
+  it('exits 0 at once when the entry is already current, even while a live run holds the lock', async () => {
+    expect((await write()).code).toBe(0)
+    const before = readFileSync(config)
+    const holder = JSON.stringify({ ...currentOwner(), pid: process.pid, startTime: processStartTime(process.pid)! })
+    writeFileSync(`${config}.lock`, holder)
+    const env = { IID_DOCKER_AUTH_LOCK_TIMEOUT: '10' }
+    const runs = [await write([], env), await runCli(['remove', '-r', 'other.example.com', '-c', config], { env })]
+    for (const run of runs) {
+      expect(run.code).toBe(0)
+      expect(run.ms).toBeLessThan(8000) // it would otherwise wait the 10 s and exit 73
+    }
+    expect(runs[0]!.stderr).toContain('already current')
+    expect(readFileSync(`${config}.lock`, 'utf8')).toBe(holder)
+    expect(readFileSync(config).equals(before)).toBe(true)
+  })
+
+  it('still cleans up a lock left by a dead process when the entry is already current', async () => {
+    expect((await write()).code).toBe(0)
+    const child = spawn(process.execPath, ['-e', '0'])
+    await new Promise((r) => child.on('exit', r))
+    writeFileSync(`${config}.lock`, JSON.stringify({ ...currentOwner(), pid: child.pid }))
+    const run = await write([], { IID_DOCKER_AUTH_LOCK_TIMEOUT: '10' })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain('already current')
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+
   it('recovers a lock left by a dead process', async () => {
     seed('{}')
     writeFileSync(`${config}.lock`, JSON.stringify({ pid: 2 ** 22 + 1, startTime: '1', bootId: 'x' }))
     const run = await write()
     expect(run.code).toBe(0)
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+  })
+})
+
+describe('whatever sits at the lock path', () => {
+  const ours = () => JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth(defaultUsername, 'MIIB-an-older-one', false) }, 'other.example.com': { auth: 'dXNlcjpwYXNz' } } })
+
+  it.each([
+    ['a directory', 'a directory', (p: string) => mkdirSync(p)],
+    ['a dangling symlink', 'a symbolic link', (p: string) => symlinkSync('nowhere', p)],
+    ['a FIFO', 'a FIFO', (p: string) => execFileSync('mkfifo', [p])],
+  ])('%s: write and remove exit 73 by the lock deadline, naming it, the config byte-identical', async (_, what, make) => {
+    const before = seed(ours())
+    make(`${config}.lock`)
+    const env = { IID_DOCKER_AUTH_LOCK_TIMEOUT: '1' }
+    const runs = [
+      await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '5'], { env, timeoutMs: 15_000 }),
+      await runCli(['remove', '-r', 'pierone.example.com', '-c', config], { env, timeoutMs: 15_000 }),
+    ]
+    for (const run of runs) {
+      expect(run.code).toBe(73)
+      expect(run.ms).toBeLessThan(10_000)
+      expect(run.stderr).toContain(`${config}.lock is ${what}, not a lock file`)
+      expect(run.stderr).toMatch(/fix: remove it/)
+      expect(readFileSync(config).equals(before)).toBe(true)
+    }
+  })
+})
+
+describe('whatever sits at the lock path, when the entry is already current', () => {
+  it('exits 0 and warns, naming it and the fix', async () => {
+    expect((await write()).code).toBe(0)
+    const before = readFileSync(config)
+    mkdirSync(`${config}.lock`)
+    const run = await write([], { IID_DOCKER_AUTH_LOCK_TIMEOUT: '1' })
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain(`warning: ${config}: ${config}.lock is a directory, not a lock file; fix: remove it`)
+    expect(run.stderr).toContain('already current')
+    expect(readFileSync(config).equals(before)).toBe(true)
   })
 })
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { constants as fsConstants, chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,9 @@ import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../
 import { rejection, rootOrCi } from './helpers.js'
 import { withRightsFor } from '../src/acting-user.js'
 import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/lock.js'
+import { updateConfigFile } from '../src/config-update.js'
+import { planMerge } from '../src/docker-config.js'
+import type { Logger } from '../src/log.js'
 
 let dir: string
 beforeEach(() => {
@@ -116,6 +119,45 @@ describe('writeAtomic', () => {
     expect(error.hint).toBeTruthy()
     expect(readFileSync(target).equals(original)).toBe(true)
     expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  /** fs/promises whose fsync of the directory `failDir` fails with EIO. */
+  const failingDirectorySync = (failDir: string): FileSystem => ({
+    ...fsp,
+    open: async (...args: Parameters<typeof fsp.open>) => {
+      const handle = await fsp.open(...args)
+      if (String(args[0]) !== failDir) return handle
+      return new Proxy(handle, {
+        get(target, prop, receiver) {
+          if (prop === 'sync') return async () => Promise.reject(Object.assign(new Error('injected EIO'), { code: 'EIO' }))
+          const value = Reflect.get(target, prop, receiver)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    },
+  })
+  const syncWarning = (d: string) => `the new content is in place, but syncing ${d} failed: an I/O error occurred (EIO); a power loss now may bring back the old file`
+
+  it('reports success with a warning when only the directory fsync after the rename fails', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, 'old')
+    const warnings: string[] = []
+    const { identity } = await readConfigFile(target, 1 << 20)
+    const written = await writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failingDirectorySync(dir), onWarning: (w) => warnings.push(w) })
+    expect(written).toBe(true)
+    expect(readFileSync(target, 'utf8')).toBe('new')
+    expect(warnings).toEqual([syncWarning(dir)])
+    expect(readdirSync(dir)).toEqual(['config.json'])
+  })
+
+  it('and a config update reports that file as written, with the warning', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(target, '{}')
+    const log: Logger = { error: () => {}, fix: () => {}, warn: () => {}, info: () => {}, debug: () => {} }
+    const plan = (doc: Parameters<typeof planMerge>[0]) => planMerge(doc, [{ key: 'r.example.com', auth: 'dTpw' }], 'instance-identity-document')
+    const outcome = await updateConfigFile({ path: target, source: '--config' }, plan, { dryRun: false, log, lockTimeoutMs: 1000, fs: failingDirectorySync(dir) })
+    expect(outcome).toMatchObject({ action: 'written', error: undefined, warnings: [syncWarning(dir)] })
+    expect(JSON.parse(readFileSync(target, 'utf8')).auths['r.example.com']).toEqual({ auth: 'dTpw' })
   })
 
   it('does not follow a symlink planted at the temp name, even in a race', async () => {
@@ -231,6 +273,62 @@ describe('lock', () => {
     setTimeout(() => void release(), 200)
     await (await second)()
     expect(waited).toEqual([process.pid])
+  })
+
+  /** fs/promises with one injected fault: `when` picks the call, by name and path. */
+  const faulty = (when: (op: string, path: string, flags?: number) => boolean, code: string): FileSystem => {
+    const fail = () => Object.assign(new Error(`injected ${code}`), { code })
+    return {
+      ...fsp,
+      open: async (...args: Parameters<typeof fsp.open>) => {
+        const path = String(args[0])
+        if (when('open', path, args[1] as number)) throw fail()
+        const handle = await fsp.open(...args)
+        return new Proxy(handle, {
+          get(target, prop, receiver) {
+            // A failing close still closes, as close(2) does.
+            if (typeof prop === 'string' && when(prop, path)) return async () => (prop === 'close' && (await target.close()), Promise.reject(fail()))
+            const value = Reflect.get(target, prop, receiver)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        })
+      },
+    }
+  }
+
+  /** Settles the promise or fails the test after `ms`, so that a wait that never ends shows as a failure. */
+  const within = <T>(promise: Promise<T>, ms: number): Promise<T> =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))])
+
+  it('ends by its deadline when the lock cannot be read', async () => {
+    const target = join(dir, 'config.json')
+    writeFileSync(lockPathFor(target), JSON.stringify(currentOwner()))
+    const fs = faulty((op, path, flags) => op === 'open' && path.endsWith('.lock') && flags !== undefined && (flags & fsConstants.O_CREAT) === 0, 'EACCES')
+    const error = await rejection(within(acquireLock(target, { timeoutMs: 200, fs }), 5000))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toContain('is held by another process')
+  })
+
+  it.each([
+    ['a directory', (p: string) => mkdirSync(p)],
+    ['a FIFO', (p: string) => execFileSync('mkfifo', [p])],
+  ])('reports %s at the lock path at once, with exit 73 and the fix', async (what, make) => {
+    const target = join(dir, 'config.json')
+    make(lockPathFor(target))
+    // fs/promises rather than the synchronous default, so that a regression fails instead of blocking the test.
+    const error = await rejection(within(acquireLock(target, { timeoutMs: 60_000, fs: { ...fsp } }), 5000))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toBe(`${lockPathFor(target)} is ${what}, not a lock file; the file was not changed`)
+    expect(error.hint).toMatch(/^remove it/)
+  })
+
+  it.each(['writeFile', 'close'])('takes the lock away again when its %s fails (a full disk): no empty lock is left', async (op) => {
+    const target = join(dir, 'config.json')
+    const fs = faulty((o, path) => o === op && path.endsWith('.lock'), 'ENOSPC')
+    const error = await rejection(acquireLock(target, { timeoutMs: 100, fs }))
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toMatch(/config\.json\.lock: no space left on the device/)
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it('does not leave the lock or a stale copy behind', async () => {

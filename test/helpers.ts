@@ -1,6 +1,6 @@
 // Shared helpers for end-to-end tests: spawn the built CLI as an operator would, and check that
 // no secret reaches its output.
-import { spawn } from 'node:child_process'
+import { execa } from 'execa'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -74,21 +74,19 @@ export interface ProgramRun {
   readonly stderr: string
 }
 
-/** Runs a program without blocking the event loop (servers in this process must keep answering). */
-export function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ProgramRun> {
-  const child = spawn(command, [...args], { env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  const killer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000)
-  return new Promise((resolve, reject) => {
-    child.on('error', reject)
-    child.on('close', (status, signal) => {
-      clearTimeout(killer)
-      resolve({ status, signal, stdout, stderr })
-    })
+/** Runs a program (through execa) without blocking the event loop: servers in this process must keep answering. */
+export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ProgramRun> {
+  const result = await execa(command, [...args], {
+    env: options.env ?? process.env,
+    extendEnv: false,
+    stdin: 'ignore',
+    timeout: options.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+    stripFinalNewline: false,
+    reject: false,
   })
+  if (result.code === 'ENOENT') throw new Error(`${command} not found: ${result.shortMessage}`)
+  return { status: result.exitCode ?? null, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stdout: result.stdout, stderr: result.stderr }
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true })
