@@ -165,7 +165,7 @@ writeFileSync(
     dependencies: Object.fromEntries(['commander', '@aws-sdk/ec2-metadata-service'].map((d) => [d, rootManifest.devDependencies[d]])),
   }),
 )
-writeFileSync(join(unbundled, 'bin', 'cli.mjs'), "#!/usr/bin/env node\nimport '../dist/main.js'\n")
+writeFileSync(join(unbundled, 'bin', 'cli.mjs'), "#!/usr/bin/env node\nimport '../dist/src/main.js'\n")
 const unbundledTarball = join(packDir, execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: unbundled, env, encoding: 'utf8' }).trim().split('\n').pop())
 
 async function installAndRun(tgz) {

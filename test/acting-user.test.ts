@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type Lookup, type PathWalk, actorFor, walkPath } from '../src/acting-user.js'
+import { type Lookup, type PathWalk, actorFor, walkPath } from '../src/fs/acting-user.js'
 import { CliError } from '../src/errors.js'
 
 /** A lookup in `dir`; `entry` is the owner of the name found there, or 'missing'. */

@@ -8,7 +8,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { buildAuth, defaultUsername } from '../src/identity.js'
+import { buildAuth, defaultUsername } from '../src/imds/identity.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from './helpers.js'
 
 const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/cache/iid-docker-auth-test'

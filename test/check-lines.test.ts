@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { checkExitCode, probeCredential, probeLine, unitLines } from '../src/check-command.js'
-import { parseConfig } from '../src/docker-config.js'
-import { buildAuth } from '../src/identity.js'
-import { parseChallenge } from '../src/probe.js'
+import { checkExitCode, probeCredential, probeLine, unitLines } from '../src/commands/check.js'
+import { parseConfig } from '../src/config/docker-config.js'
+import { buildAuth } from '../src/imds/identity.js'
+import { parseChallenge } from '../src/registry/probe.js'
 
 describe('unitLines', () => {
   it.each([

@@ -3,9 +3,9 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { buildAuth, defaultUsername } from '../src/identity.js'
-import { currentOwner, processStartTime } from '../src/lock.js'
-import { startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { buildAuth, defaultUsername } from '../src/imds/identity.js'
+import { currentOwner, processStartTime } from '../src/fs/lock.js'
+import { startImdsSimulator } from '../sim/imds-simulator.js'
 import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 
 const sim = useSimulator()

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { configWarnings, dockerAuthProblem, parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/docker-config.js'
+import { configWarnings, dockerAuthProblem, parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/config/docker-config.js'
 import { CliError } from '../src/errors.js'
-import { parseJson } from '../src/json-doc.js'
+import { parseJson } from '../src/config/json-document.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { type ImdsSimulator, startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { type ImdsSimulator, startImdsSimulator } from '../sim/imds-simulator.js'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
 export const cliPath = join(repoRoot, 'bin', 'iid-docker-auth.cjs')

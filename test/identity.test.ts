@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { UnusableIdentityError, buildAuth, decodeSignature, embeddedContent, validateIdentity } from '../src/identity.js'
-import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../src/sim/imds-simulator.js'
+import { UnusableIdentityError, buildAuth, decodeSignature, embeddedContent, validateIdentity } from '../src/imds/identity.js'
+import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../sim/imds-simulator.js'
 
 const document = formatDocument(defaultDocumentFields)
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { rejection } from './helpers.js'
-import { type FetchIdentityOptions, fetchIdentity } from '../src/imds.js'
-import { type Logger } from '../src/log.js'
-import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { type FetchIdentityOptions, fetchIdentity } from '../src/imds/client.js'
+import { type Logger } from '../src/cli/log.js'
+import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../sim/imds-simulator.js'
 
 let sim: ImdsSimulator | undefined
 afterEach(async () => {

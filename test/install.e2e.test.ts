@@ -5,7 +5,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { buildAuth } from '../src/identity.js'
+import { buildAuth } from '../src/imds/identity.js'
 import { cliPath, haveOrCi, runCli, useSimulator, validJson } from './helpers.js'
 
 let root: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { JsonSyntaxError, duplicateKeys, getMember, maxJsonDepth, parseJson, serializeJson } from '../src/json-doc.js'
+import { JsonSyntaxError, duplicateKeys, getMember, maxJsonDepth, parseJson, serializeJson } from '../src/config/json-document.js'
 
 const roundTrip = (text: string): string => serializeJson(parseJson(text))
 

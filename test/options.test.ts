@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { resolveConfigLocations } from '../src/config-file.js'
-import { type WriteFlags, resolveEndpoint, resolveWriteOptions } from '../src/options.js'
+import { resolveConfigLocations } from '../src/fs/config-file.js'
+import { type WriteFlags, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
 
 const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)
 
@@ -129,7 +129,7 @@ describe('resolveConfigLocations', () => {
 describe('version', () => {
   it('matches package.json', async () => {
     const { readFileSync } = await import('node:fs')
-    const { version } = await import('../src/version.js')
+    const { version } = await import('../src/cli/version.js')
     expect(version).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version)
   })
 })

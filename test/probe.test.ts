@@ -4,7 +4,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { credentialMayGo, maxBodyBytes, printable, probeRegistry } from '../src/probe.js'
+import { credentialMayGo, maxBodyBytes, printable, probeRegistry } from '../src/registry/probe.js'
 
 const realFetch = globalThis.fetch
 const isLoopbackUrl = (url: URL): boolean => /^(127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname)

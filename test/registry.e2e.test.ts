@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedContent } from '../src/identity.js'
-import { startImdsSimulator } from '../src/sim/imds-simulator.js'
+import { embeddedContent } from '../src/imds/identity.js'
+import { startImdsSimulator } from '../sim/imds-simulator.js'
 import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
 import { type Registry, seedImage, startRegistry } from './support/registry.js'
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { isCompetingKey, normalizeRegistry, parseRegistryList } from '../src/registry.js'
+import { isCompetingKey, normalizeRegistry, parseRegistryList } from '../src/config/registry-keys.js'
 
 describe('normalizeRegistry', () => {
   it.each([

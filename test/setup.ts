@@ -12,8 +12,8 @@ for (const name of Object.keys(process.env)) {
 // Every CLI run of every test: its stdout and stderr must hold no signature line, no token and no
 // auth value of any simulator this process started.
 import { afterEach, expect } from 'vitest'
-import { buildAuth, defaultUsername } from '../src/identity.js'
-import { knownSecrets, knownSignatures } from '../src/sim/imds-simulator.js'
+import { buildAuth, defaultUsername } from '../src/imds/identity.js'
+import { knownSecrets, knownSignatures } from '../sim/imds-simulator.js'
 import { takeRuns } from './helpers.js'
 
 afterEach(() => {

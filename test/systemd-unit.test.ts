@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/install-command.js'
-import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd-unit.js'
+import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/commands/install.js'
+import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
 
 const template = unitTemplate()
 const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })

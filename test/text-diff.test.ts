@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { lineDiff } from '../src/text-diff.js'
+import { lineDiff } from '../src/cli/text-diff.js'
 
 describe('lineDiff', () => {
   it('marks added, removed and unchanged lines', () => {

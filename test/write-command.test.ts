@@ -4,11 +4,11 @@ import { mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { validateIdentity } from '../src/identity.js'
-import type { Logger } from '../src/log.js'
-import { resolveWriteOptions } from '../src/options.js'
-import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../src/sim/imds-simulator.js'
-import { runWrite } from '../src/write-command.js'
+import { validateIdentity } from '../src/imds/identity.js'
+import type { Logger } from '../src/cli/log.js'
+import { resolveWriteOptions } from '../src/cli/options.js'
+import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../sim/imds-simulator.js'
+import { runWrite } from '../src/commands/write.js'
 
 let dir: string
 beforeEach(() => {

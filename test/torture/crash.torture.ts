@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ImdsSimulator, startImdsSimulator } from '../../src/sim/imds-simulator.js'
+import { type ImdsSimulator, startImdsSimulator } from '../../sim/imds-simulator.js'
 import { cliPath, runCli } from '../helpers.js'
 
 let sim: ImdsSimulator

@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync,
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isOwnEntry, parseConfig, planMerge, renderConfig } from '../../src/docker-config.js'
-import { type JsonMember, type JsonNode, type JsonObject, getMember, serializeJson } from '../../src/json-doc.js'
-import { isCompetingKey } from '../../src/registry.js'
+import { isOwnEntry, parseConfig, planMerge, renderConfig } from '../../src/config/docker-config.js'
+import { type JsonMember, type JsonNode, type JsonObject, getMember, serializeJson } from '../../src/config/json-document.js'
+import { isCompetingKey } from '../../src/config/registry-keys.js'
 import { rootOrCi, runCli, useSimulator, useTempDir } from '../helpers.js'
 
 const ours = 'pierone.example.com'

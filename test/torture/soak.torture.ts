@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildAuth } from '../../src/identity.js'
-import { type ImdsSimulator, type SimulatorFaults, startImdsSimulator } from '../../src/sim/imds-simulator.js'
+import { buildAuth } from '../../src/imds/identity.js'
+import { type ImdsSimulator, type SimulatorFaults, startImdsSimulator } from '../../sim/imds-simulator.js'
 import { runCli } from '../helpers.js'
 
 interface Fault {

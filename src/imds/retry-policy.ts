@@ -1,6 +1,6 @@
 // What to do after a failed IMDS attempt: retry, or give up with which exit code. Pure.
 
-import { ExitCode, type ExitCodeValue } from './errors.js'
+import { ExitCode, type ExitCodeValue } from '../errors.js'
 
 export type ImdsPhase = 'token' | 'document' | 'signature'
 

@@ -1,12 +1,12 @@
 // `remove`: delete this tool's entries, so that an image baked on a builder instance does not
 // carry the builder's identity. No IMDS involved.
 
-import type { ConfigLocation } from './config-file.js'
-import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from './config-update.js'
-import { planRemove } from './docker-config.js'
-import { ExitCode } from './errors.js'
-import type { Logger } from './log.js'
-import type { NormalizedRegistry } from './registry.js'
+import type { ConfigLocation } from '../fs/config-file.js'
+import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
+import { planRemove } from '../config/docker-config.js'
+import { ExitCode } from '../errors.js'
+import type { Logger } from '../cli/log.js'
+import type { NormalizedRegistry } from '../config/registry-keys.js'
 
 export interface RemoveResult {
   readonly exitCode: number

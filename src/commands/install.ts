@@ -5,10 +5,10 @@ import { readFileSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureDirectory, readConfigFile, writeAtomic } from './config-file.js'
-import { CliError, ExitCode, errnoOf } from './errors.js'
-import type { Logger } from './log.js'
-import type { Systemctl } from './systemctl.js'
+import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
+import { CliError, ExitCode, errnoOf } from '../errors.js'
+import type { Logger } from '../cli/log.js'
+import type { Systemctl } from '../systemd/systemctl.js'
 import {
   type UnitPaths,
   defaultUnitDir,
@@ -18,7 +18,7 @@ import {
   renderEnvironmentFile,
   renderUnit,
   unitName,
-} from './systemd-unit.js'
+} from '../systemd/unit.js'
 
 export type Step =
   | { readonly kind: 'write'; readonly path: string; readonly content: string; readonly mode: number }
@@ -51,7 +51,7 @@ declare const __UNIT_TEMPLATE__: string | undefined
 /** The unit as shipped in systemd/: built into the bundle, read from the source tree otherwise. */
 export function unitTemplate(): string {
   if (typeof __UNIT_TEMPLATE__ === 'string') return __UNIT_TEMPLATE__
-  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'systemd', unitName), 'utf8')
+  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'systemd', unitName), 'utf8')
 }
 
 export interface InstallRequest {

@@ -6,7 +6,7 @@
 
 import * as fs from 'node:fs'
 import { isAbsolute, join } from 'node:path'
-import { CliError, ExitCode, errnoOf } from './errors.js'
+import { CliError, ExitCode, errnoOf } from '../errors.js'
 
 export interface Lookup {
   /** The directory a name was looked up in (a real path: symlinks before it are followed). */

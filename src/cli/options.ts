@@ -1,9 +1,9 @@
 // Options for `write`: flags win over IID_DOCKER_AUTH_* variables, which win over defaults.
 // Pure: takes the parsed flags and an environment, returns validated settings or a usage error.
 
-import { usageError } from './errors.js'
-import { defaultUsername } from './identity.js'
-import { type NormalizedRegistry, parseRegistryList } from './registry.js'
+import { usageError } from '../errors.js'
+import { defaultUsername } from '../imds/identity.js'
+import { type NormalizedRegistry, parseRegistryList } from '../config/registry-keys.js'
 
 export type SignatureKind = 'pkcs7' | 'rsa2048'
 export type Verbosity = 'quiet' | 'normal' | 'verbose'

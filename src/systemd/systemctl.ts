@@ -3,7 +3,7 @@
 // code 71.
 
 import { execa } from 'execa'
-import { CliError, ExitCode } from './errors.js'
+import { CliError, ExitCode } from '../errors.js'
 
 export type Systemctl = (args: readonly string[]) => Promise<void>
 

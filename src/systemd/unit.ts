@@ -3,11 +3,11 @@
 
 import { createHash } from 'node:crypto'
 import { dirname, isAbsolute } from 'node:path'
-import { usageError } from './errors.js'
+import { usageError } from '../errors.js'
 
-import { environmentFilePath, unitName } from './systemd-names.js'
+import { environmentFilePath, unitName } from './names.js'
 
-export { defaultUnitDir, environmentFilePath, unitName } from './systemd-names.js'
+export { defaultUnitDir, environmentFilePath, unitName } from './names.js'
 /** The first line of every unit file we write; uninstall removes only files that carry it. */
 export const unitHeader = '# Installed by iid-docker-auth install.'
 

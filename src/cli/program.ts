@@ -3,18 +3,18 @@
 // is loaded up front; the other commands are imported when used.
 
 import { Command, CommanderError, Option } from 'commander'
-import type { CheckFlags, InstallFlags, RemoveFlags } from './cli-admin.js'
-import { type CliIo, checkTimeoutSeconds, helpFooter, jsonConfigs, jsonError, locationsFor, lockTimeoutMs, loggerFor, reportConfigs, reportError } from './cli-shared.js'
-import { CliError, ExitCode, exitCodeOf } from './errors.js'
-import { fetchIdentity } from './imds.js'
+import type { CheckFlags, InstallFlags, RemoveFlags } from './admin.js'
+import { type CliIo, checkTimeoutSeconds, helpFooter, jsonConfigs, jsonError, locationsFor, lockTimeoutMs, loggerFor, reportConfigs, reportError } from './shared.js'
+import { CliError, ExitCode, exitCodeOf } from '../errors.js'
+import { fetchIdentity } from '../imds/client.js'
 import { stderrIsJournal } from './log.js'
 import { type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, resolveOutput, resolveWriteOptions } from './options.js'
-import { prepareDirectory } from './config-update.js'
-import { environmentFilePath } from './systemd-names.js'
+import { prepareDirectory } from '../fs/update.js'
+import { environmentFilePath } from '../systemd/names.js'
 import { version } from './version.js'
-import { runWrite } from './write-command.js'
+import { runWrite } from '../commands/write.js'
 
-export type { CliIo } from './cli-shared.js'
+export type { CliIo } from './shared.js'
 
 /**
  * Output for a real run. A reader that went away (`| head`) ends the run as it would have ended
@@ -117,7 +117,7 @@ function addLayoutOptions(cmd: Command): Command {
     .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
 }
 
-const admin = () => import('./cli-admin.js')
+const admin = () => import('./admin.js')
 
 function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
   const program = new Command('iid-docker-auth')

@@ -2,7 +2,7 @@
 // form that Docker, containers/image (skopeo, podman), kubelet and regclient all look up.
 
 import { isIPv6 } from 'node:net'
-import { usageError } from './errors.js'
+import { usageError } from '../errors.js'
 
 export interface NormalizedRegistry {
   /** The auths key, e.g. `registry.example.com:5000`. */

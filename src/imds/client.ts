@@ -6,11 +6,11 @@
 import { channel } from 'node:diagnostics_channel'
 import type { Socket } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
-import { CliError, ExitCode } from './errors.js'
+import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
-import { type AttemptFailure, type ImdsPhase, backoffDelay, classifyError, decide, hopLimitHint } from './imds-policy.js'
-import type { Logger } from './log.js'
-import { type SignatureKind, defaultAttemptTimeoutSeconds } from './options.js'
+import { type AttemptFailure, type ImdsPhase, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
+import type { Logger } from '../cli/log.js'
+import { type SignatureKind, defaultAttemptTimeoutSeconds } from '../cli/options.js'
 
 export interface FetchIdentityOptions {
   readonly endpoint: string

@@ -2,9 +2,9 @@
 // happened to config files. Small on purpose: the boot path (write) loads it.
 
 import { userInfo } from 'node:os'
-import { type ConfigLocation, resolveConfigLocations } from './config-file.js'
-import type { ConfigOutcome, ErrorInfo } from './config-update.js'
-import { exitCodeTable } from './errors.js'
+import { type ConfigLocation, resolveConfigLocations } from '../fs/config-file.js'
+import type { ConfigOutcome, ErrorInfo } from '../fs/update.js'
+import { exitCodeTable } from '../errors.js'
 import { type Logger, createLogger } from './log.js'
 import { type Env, type Verbosity, envNames } from './options.js'
 

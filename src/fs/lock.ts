@@ -3,7 +3,7 @@
 // of an earlier boot whose pid was reused, is recognised as stale and broken.
 
 import { constants, readFileSync } from 'node:fs'
-import { CliError, ExitCode, errnoOf } from './errors.js'
+import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
 
 export interface LockOwner {

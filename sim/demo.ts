@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseConfig, redact, renderConfig } from '../docker-config.js'
+import { parseConfig, redact, renderConfig } from '../src/config/docker-config.js'
 import { startImdsSimulator } from './imds-simulator.js'
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'iid-docker-auth.cjs')

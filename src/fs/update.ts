@@ -3,13 +3,13 @@
 // `remove`.
 
 import { basename, dirname, join } from 'node:path'
-import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from './docker-config.js'
-import { CliError, ExitCode, exitCodeOf } from './errors.js'
+import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from '../config/docker-config.js'
+import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { type ConfigFileSnapshot, type ConfigLocation, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
-import { lineDiff } from './text-diff.js'
-import type { Logger } from './log.js'
+import { lineDiff } from '../cli/text-diff.js'
+import type { Logger } from '../cli/log.js'
 
 export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
 

@@ -1,12 +1,12 @@
 // `write`: the identity from IMDS, merged into each config file.
 
-import { type ConfigLocation } from './config-file.js'
-import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from './config-update.js'
-import { planMerge } from './docker-config.js'
-import { CliError, ExitCode, exitCodeOf } from './errors.js'
-import { buildAuth, type InstanceIdentity } from './identity.js'
-import type { Logger } from './log.js'
-import type { WriteOptions } from './options.js'
+import { type ConfigLocation } from '../fs/config-file.js'
+import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
+import { planMerge } from '../config/docker-config.js'
+import { CliError, ExitCode, exitCodeOf } from '../errors.js'
+import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
+import type { Logger } from '../cli/log.js'
+import type { WriteOptions } from '../cli/options.js'
 
 export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>

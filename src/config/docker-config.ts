@@ -1,7 +1,7 @@
 // config.json as data: the rules for reading it, merging our entries into it, and what to warn
 // about. Pure functions; the filesystem side is in config-file.ts.
 
-import { CliError, ExitCode } from './errors.js'
+import { CliError, ExitCode } from '../errors.js'
 import {
   type JsonMember,
   type JsonNode,
@@ -13,8 +13,8 @@ import {
   jsonString,
   parseJson,
   serializeJson,
-} from './json-doc.js'
-import { isCompetingKey } from './registry.js'
+} from './json-document.js'
+import { isCompetingKey } from './registry-keys.js'
 
 /** Larger files are refused (78) rather than read into memory at boot. */
 export const maxConfigBytes = 32 * 1024 * 1024

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { CliError, ExitCode, errnoOf } from './errors.js'
-import type { Env } from './options.js'
+import { CliError, ExitCode, errnoOf } from '../errors.js'
+import type { Env } from '../cli/options.js'
 
 /**
  * 12 hex digits for a temp name. Not secret: O_EXCL|O_NOFOLLOW makes a guessed or planted name
