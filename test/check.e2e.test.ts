@@ -114,8 +114,8 @@ describe('check', () => {
     writeFileSync(config, JSON.stringify(current))
     const { report, find } = await check()
     expect(report.exitCode).toBe(78)
-    expect(find('config', /"credsStore": "desktop" makes Docker ask docker-credential-desktop/)!.verdict).toBe('fail')
-    expect(find('config', /credHelpers names pierone\.example\.com/)!.verdict).toBe('fail')
+    expect(find('config', /"credsStore": "desktop" is set, so Docker asks docker-credential-desktop/)!.verdict).toBe('fail')
+    expect(find('config', /"credHelpers" names pierone\.example\.com/)!.verdict).toBe('fail')
     const own = find('config', /older entries of this tool under other spellings of pierone\.example\.com: "http:\/\/pierone\.example\.com"$/)!
     expect(own.verdict).toBe('warn')
     expect(own.fix).toMatch(/^run iid-docker-auth --registry pierone\.example\.com .*which removes them/)

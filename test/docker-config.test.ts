@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { configWarnings, dockerAuthProblem, parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/config/docker-config.js'
+import { parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/config/docker-config.js'
+import { asWarning, diagnose, dockerAuthProblem } from '../src/config/diagnostics.js'
 import { CliError } from '../src/errors.js'
 import { parseJson } from '../src/config/json-document.js'
 
@@ -223,8 +224,16 @@ describe('warnings', () => {
     expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{}}}')).toEqual([])
   })
 
+  it('warns with exactly the findings check reports as verdicts (one diagnostics module)', () => {
+    const text = '{"credsStore":"desktop","auths":{"https://r.example.com":{"auth":"YWxpY2U6cHc="},"x":{"auth":"bad"}}}'
+    const plan = planMerge(doc(text), [entry('r.example.com')], username)
+    const findings = diagnose(plan.root, ['r.example.com'], username, 'run this tool again')
+    expect(findings.map((f) => f.verdict)).toEqual(['fail', 'warn', 'fail'])
+    expect(plan.warnings).toEqual(findings.map(asWarning))
+  })
+
   it('warns about duplicate keys', () => {
-    expect(configWarnings({ kind: 'object', members: [] }, [])).toEqual([])
+    expect(diagnose({ kind: 'object', members: [] }, [], 'u', 'rerun')).toEqual([])
     expect(warningsFor('{"a":1,"a":2,"auths":{"x":{},"x":{}}}').join('\n')).toMatch(/"a" appears more than once[\s\S]*"x" more than once/)
   })
 })

@@ -4,13 +4,13 @@
 import { readFileSync } from 'node:fs'
 import { withRightsFor } from '../fs/acting-user.js'
 import { type ConfigLocation, readConfigFile, resolveTarget } from '../fs/config-file.js'
-import { type ConfigDocument, credentialOwner, dockerAuthProblem, entryProblem, isOwnEntry, maxConfigBytes, otherSpelling, parseConfig } from '../config/docker-config.js'
+import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
+import { credentialOwner, diagnose, dockerAuthProblem, isOwnEntry } from '../config/diagnostics.js'
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import { tokenTtlSeconds } from '../imds/client.js'
 import { getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
-import { isCompetingKey } from '../config/registry-keys.js'
 import { environmentFilePath, unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -100,34 +100,10 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
         )
       }
     }
-    const competing = entries.filter((m, i) => isCompetingKey(m.key, registry) && entries.findIndex((o) => o.key === m.key) === i)
-    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
-    if (own.length > 0) lines.push(warn('config', `${path}: older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, `run ${writeHint(registry)}, which removes them`))
-    for (const m of competing) {
-      if (isOwnEntry(m.value, username)) continue
-      const { message, fix } = otherSpelling(m.key, registry, m.value, `run ${writeHint(registry)}`)
-      lines.push(warn('config', `${path}: ${message}`, fix))
-    }
   }
-
-  const credsStore = getMember(root, 'credsStore')
-  if (credsStore?.kind === 'string' && credsStore.value !== '') {
-    lines.push(fail('config', `${path}: "credsStore": ${credsStore.raw} makes Docker ask docker-credential-${credsStore.value} and ignore the entries here`, `remove "credsStore" from ${path}`, ExitCode.configUnusable))
-  }
-  const credHelpers = getMember(root, 'credHelpers')
-  if (credHelpers?.kind === 'object') {
-    for (const registry of registries) {
-      if (getMember(credHelpers, registry) !== undefined) {
-        lines.push(fail('config', `${path}: credHelpers names ${registry}, so Docker and skopeo ignore its entry here`, `remove credHelpers["${registry}"] from ${path}`, ExitCode.configUnusable))
-      }
-    }
-  }
-  for (const m of entries) {
-    if (registries.includes(m.key)) continue
-    const problem = entryProblem(m.value)
-    if (problem !== undefined) {
-      lines.push(fail('config', `${path}: auths[${JSON.stringify(m.key)}] ${problem}; Docker cannot load this file and will discard it on its next save`, 'fix or remove that entry', ExitCode.configUnusable))
-    }
+  // The same findings write warns about, as verdicts.
+  for (const finding of diagnose(root, registries, username, (registry) => `run ${writeHint(registry)}`)) {
+    lines.push(finding.verdict === 'fail' ? fail('config', `${path}: ${finding.message}`, finding.fix, ExitCode.configUnusable) : warn('config', `${path}: ${finding.message}`, finding.fix))
   }
   return lines
 }

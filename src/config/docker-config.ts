@@ -7,13 +7,13 @@ import {
   type JsonNode,
   type JsonObject,
   JsonSyntaxError,
-  duplicateKeys,
   getMember,
   jsonObject,
   jsonString,
   parseJson,
   serializeJson,
 } from './json-document.js'
+import { asWarning, credentialOwner, diagnose, isOwnEntry } from './diagnostics.js'
 import { isCompetingKey } from './registry-keys.js'
 
 /** Larger files are refused (78) rather than read into memory at boot. */
@@ -100,11 +100,8 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
     if (members.some((m) => isCompetingKey(m.key, key))) {
       members = members.filter((m) => {
         if (!isCompetingKey(m.key, key)) return true
-        if (!isOwnEntry(m.value, username)) {
-          const { message, fix } = otherSpelling(m.key, key, m.value, 'run this tool again')
-          warn(`${message}; kept: ${fix}`)
-          return true
-        }
+        // Someone's login under another spelling is kept (diagnose warns about it).
+        if (!isOwnEntry(m.value, username)) return true
         if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
         return false
       })
@@ -137,29 +134,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
 
   const changed = changes.added.length + changes.updated.length + changes.removed.length > 0
   const root = changed ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
-  return { root, changes, warnings: [...warnings, ...configWarnings(root, entries.map((e) => e.key))] }
-}
-
-/** Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7). */
-export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username
-
-/** Whose login an entry holds, for messages: never a secret, only the user name or the kind. */
-export function credentialOwner(value: JsonNode): string {
-  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
-  if (token?.kind === 'string' && token.value !== '') return 'an identity token'
-  const user = authUser(value)
-  return user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`
-}
-
-/**
- * Another tool's login under a competing spelling of our key, which we keep. `docker logout` of any
- * spelling erases every spelling of the host, ours too, so its fix ends with `rerun`.
- */
-export function otherSpelling(existing: string, key: string, value: JsonNode, rerun: string): { message: string; fix: string } {
-  return {
-    message: `auths[${JSON.stringify(existing)}] is another spelling of ${key} with a login this tool did not write (${credentialOwner(value)}): Docker and skopeo use the entry for ${key}, other readers may pick either`,
-    fix: `if it is stale, docker logout ${existing} (it removes every spelling of ${key}, this tool's too), then ${rerun}`,
-  }
+  return { root, changes, warnings: [...warnings, ...diagnose(root, entries.map((e) => e.key), username, 'run this tool again').map(asWarning)] }
 }
 
 /** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
@@ -168,15 +143,6 @@ function holdsOnly(value: JsonNode, auth: string): boolean {
   const fields = value.members
   const field = fields[0]
   return fields.length === 1 && field !== undefined && field.key === 'auth' && field.value.kind === 'string' && field.value.value === auth
-}
-
-/** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
-export function authUser(entry: JsonNode): string | undefined {
-  if (entry.kind !== 'object') return undefined
-  const auth = getMember(entry, 'auth')
-  if (auth?.kind !== 'string' || dockerAuthProblem(auth.value) !== undefined || auth.value === '') return undefined
-  const decoded = Buffer.from(auth.value.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
-  return decoded.slice(0, decoded.indexOf(':'))
 }
 
 /**
@@ -208,61 +174,7 @@ function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 
-/** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
-export function dockerAuthProblem(auth: string): string | undefined {
-  if (auth === '') return undefined
-  const compact = auth.includes('\n') || auth.includes('\r') ? auth.replace(/[\r\n]/g, '') : auth
-  if (compact.length % 4 !== 0 || !base64Alphabet.test(compact)) return 'is not padded standard base64'
-  const decoded = Buffer.from(compact, 'base64')
-  const colon = decoded.indexOf(0x3a)
-  if (colon < 0) return 'has no colon between user and password'
-  if (colon === 0) return 'has an empty user name'
-  return undefined
-}
 
-const base64Alphabet = /^[A-Za-z0-9+/]*={0,2}$/
-
-/** Warnings about the document as it will be written: shadowing, entries Docker cannot load, duplicates. */
-export function configWarnings(root: JsonObject, ourKeys: readonly string[]): string[] {
-  const warnings: string[] = []
-  const credsStore = getMember(root, 'credsStore')
-  if (credsStore?.kind === 'string' && credsStore.value !== '') {
-    warnings.push(
-      `"credsStore": ${credsStore.raw} is set, so Docker asks docker-credential-${credsStore.value} and ignores the entries written here; remove "credsStore" (skopeo and kubelet still use the entries)`,
-    )
-  }
-  const credHelpers = getMember(root, 'credHelpers')
-  if (credHelpers?.kind === 'object') {
-    for (const key of ourKeys) {
-      if (getMember(credHelpers, key) !== undefined) {
-        warnings.push(`"credHelpers" names ${key}, so Docker and skopeo ask that helper and ignore the entry written here; remove credHelpers["${key}"]`)
-      }
-    }
-  }
-  for (const dup of duplicateKeys(root)) warnings.push(`the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`)
-  const auths = getMember(root, 'auths')
-  if (auths?.kind === 'object') {
-    for (const dup of duplicateKeys(auths)) warnings.push(`auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`)
-    for (const m of auths.members) {
-      if (ourKeys.includes(m.key)) continue
-      const problem = entryProblem(m.value)
-      if (problem !== undefined) {
-        warnings.push(`auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save; fix or remove that entry`)
-      }
-    }
-  }
-  return warnings
-}
-
-/** Why Docker could not load this `auths` entry, or undefined when it can. */
-export function entryProblem(value: JsonNode): string | undefined {
-  if (value.kind !== 'object') return `is a JSON ${kindOf(value)}, not an object`
-  const auth = getMember(value, 'auth')
-  if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined
-  if (auth.kind !== 'string') return `has an "auth" that is not a string`
-  const problem = dockerAuthProblem(auth.value)
-  return problem === undefined ? undefined : `has an "auth" that ${problem}`
-}
 
 const secretFields = new Set(['auth', 'password', 'identitytoken', 'registrytoken'])
 

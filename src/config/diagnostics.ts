@@ -1,0 +1,114 @@
+// What is wrong around our entries in a config file, in one place: `write` prints these as
+// warnings (the entry is still written) and `check` as verdicts. Also the rules for reading an
+// entry: whose it is, and whether Docker can load it. Pure functions.
+
+import { type JsonNode, type JsonObject, duplicateKeys, getMember } from './json-document.js'
+import { isCompetingKey } from './registry-keys.js'
+
+export interface Finding {
+  /** `fail`: Docker ignores our entry or cannot load the file at all; `warn`: it works, with a risk. */
+  readonly verdict: 'warn' | 'fail'
+  readonly message: string
+  readonly fix: string
+}
+
+/** One line for a log: the finding and its fix. */
+export const asWarning = (finding: Finding): string => `${finding.message}; fix: ${finding.fix}`
+
+/**
+ * The findings for a document as it is (check) or as it will be written (write), for the
+ * registries we write. `rerun` is how the user runs this tool again for a registry.
+ */
+export function diagnose(root: JsonObject, registries: readonly string[], username: string, rerun: string | ((registry: string) => string)): Finding[] {
+  const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
+  const findings: Finding[] = []
+  const credsStore = getMember(root, 'credsStore')
+  if (credsStore?.kind === 'string' && credsStore.value !== '') {
+    findings.push({
+      verdict: 'fail',
+      message: `"credsStore": ${credsStore.raw} is set, so Docker asks docker-credential-${credsStore.value} and ignores the entries in this file (skopeo and kubelet still use them)`,
+      fix: 'remove "credsStore" from the file',
+    })
+  }
+  const credHelpers = getMember(root, 'credHelpers')
+  if (credHelpers?.kind === 'object') {
+    for (const registry of registries) {
+      if (getMember(credHelpers, registry) !== undefined) {
+        findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry}, so Docker and skopeo ask that helper and ignore the entry for it here`, fix: `remove credHelpers["${registry}"]` })
+      }
+    }
+  }
+  for (const dup of duplicateKeys(root)) {
+    findings.push({ verdict: 'warn', message: `the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`, fix: 'keep one of them' })
+  }
+  const auths = getMember(root, 'auths')
+  if (auths?.kind !== 'object') return findings
+  for (const dup of duplicateKeys(auths)) {
+    findings.push({ verdict: 'warn', message: `auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
+  }
+  for (const registry of registries) {
+    const competing = auths.members.filter((m, i) => isCompetingKey(m.key, registry) && auths.members.findIndex((o) => o.key === m.key) === i)
+    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
+    if (own.length > 0) {
+      findings.push({ verdict: 'warn', message: `older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, fix: `${again(registry)}, which removes them` })
+    }
+    for (const m of competing) {
+      if (isOwnEntry(m.value, username)) continue
+      // docker logout of any spelling erases every spelling of the host, ours too: hence the rerun.
+      findings.push({
+        verdict: 'warn',
+        message: `auths[${JSON.stringify(m.key)}] is another spelling of ${registry} with a login this tool did not write (${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
+        fix: `if it is stale, docker logout ${m.key} (it removes every spelling of ${registry}, this tool's too), then ${again(registry)}`,
+      })
+    }
+  }
+  for (const m of auths.members) {
+    if (registries.includes(m.key)) continue
+    const problem = entryProblem(m.value)
+    if (problem !== undefined) {
+      findings.push({ verdict: 'fail', message: `auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
+    }
+  }
+  return findings
+}
+
+/** Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7). */
+export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username
+
+/** Whose login an entry holds, for messages: never a secret, only the user name or the kind. */
+export function credentialOwner(value: JsonNode): string {
+  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
+  if (token?.kind === 'string' && token.value !== '') return 'an identity token'
+  const user = authUser(value)
+  return user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`
+}
+
+/** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
+export function authUser(entry: JsonNode): string | undefined {
+  if (entry.kind !== 'object') return undefined
+  const auth = getMember(entry, 'auth')
+  if (auth?.kind !== 'string' || dockerAuthProblem(auth.value) !== undefined || auth.value === '') return undefined
+  const decoded = Buffer.from(auth.value.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
+  return decoded.slice(0, decoded.indexOf(':'))
+}
+
+/** Why Docker could not load this `auths` entry, or undefined when it can. */
+export function entryProblem(value: JsonNode): string | undefined {
+  if (value.kind !== 'object') return `is a JSON ${value.kind === 'literal' ? value.raw : value.kind}, not an object`
+  const auth = getMember(value, 'auth')
+  if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined
+  if (auth.kind !== 'string') return `has an "auth" that is not a string`
+  const problem = dockerAuthProblem(auth.value)
+  return problem === undefined ? undefined : `has an "auth" that ${problem}`
+}
+
+/** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
+export function dockerAuthProblem(auth: string): string | undefined {
+  if (auth === '') return undefined
+  const compact = auth.replace(/[\r\n]/g, '')
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
+  const colon = Buffer.from(compact, 'base64').indexOf(0x3a)
+  if (colon < 0) return 'has no colon between user and password'
+  if (colon === 0) return 'has an empty user name'
+  return undefined
+}
