@@ -216,6 +216,18 @@ describe('write', () => {
     expect(existsSync(config)).toBe(false)
   })
 
+  it('cuts off a 300 MB PKCS7 at 64 KiB: exit 65 by its deadline, nothing written, memory bounded', async () => {
+    sim.setFaults({ routes: { pkcs7: { oversizedBytes: 300 * 1024 * 1024 } } })
+    // GNU time reports the peak RSS (KB) on the last line of stderr.
+    const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'maxrss %M'] : undefined
+    const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '2'], { timeoutMs: 30_000, ...(time ? { prefix: time } : {}) })
+    expect(run.code).toBe(65)
+    expect(run.ms).toBeLessThan(8000)
+    expect(run.stderr).toMatch(/unusable data for 2 s: the signature response is larger than 64 KiB/)
+    expect(existsSync(config)).toBe(false)
+    if (time) expect(Number(/maxrss (\d+)\s*$/.exec(run.stderr)![1])).toBeLessThan(200 * 1024)
+  })
+
   it('ends by itself within its deadline when a body stalls forever', async () => {
     sim.setFaults({ routes: { document: { stallBody: true } } })
     const run = await write(['--timeout', '2'])
