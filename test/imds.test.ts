@@ -221,6 +221,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
     ['a document without accountId', { document: { body: '{"instanceId":"i-1","region":"r"}' } }, /lacks accountId/],
     ['an empty PKCS7', { pkcs7: { body: '' } }, /signature is empty/],
     ['a PKCS7 that is not base64', { pkcs7: { body: '<html>captive portal</html>' } }, /not base64/],
+    ['a PKCS7 that is an empty SEQUENCE', { pkcs7: { body: 'MAA=' } }, /not a well-formed PKCS7 SignedData/],
   ])('retries %s and exits 65 at the deadline', async (_, routes, reason) => {
     const s = await start({ faults: { routes } })
     const error = await rejection(fetchFrom(s, { timeoutMs: 700 }))
