@@ -27,6 +27,11 @@ export interface RouteFault {
   readonly reset?: boolean
   /** Answer 200 with this body instead of the real one. */
   readonly body?: string
+  /**
+   * Answer 200 with a body of this many bytes instead: base64 lines that begin like a PKCS7,
+   * streamed as the client reads them, so that the simulator itself holds only one chunk.
+   */
+  readonly oversizedBytes?: number
   /** Apply the fault to the first N requests on the route only (default: all). */
   readonly times?: number
 }
@@ -159,6 +164,25 @@ export function signLikeEc2(content: string, kind: 'pkcs7' | 'rsa2048'): string 
   }
 }
 
+/** 64 KiB of base64 lines; the first chunk begins like EC2's PKCS7 (BER SEQUENCE, signedData OID). */
+const fillerText = `${'A'.repeat(64)}\n`.repeat(1009).slice(0, 65536)
+const oversizedChunks = { first: Buffer.from(`MIAGCSqGSIb3DQEHAqCA${fillerText.slice(20)}`), rest: Buffer.from(fillerText) }
+
+/** Sends `total` bytes with backpressure, so that a 300 MB body costs the simulator one chunk. */
+function streamOversized(res: ServerResponse, total: number): void {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': total })
+  let sent = 0
+  const more = (): void => {
+    while (sent < total && !res.destroyed) {
+      const chunk = (sent === 0 ? oversizedChunks.first : oversizedChunks.rest).subarray(0, total - sent)
+      sent += chunk.length
+      if (sent >= total) res.end(chunk)
+      else if (!res.write(chunk)) return void res.once('drain', more)
+    }
+  }
+  more()
+}
+
 const routes: Record<string, ImdsRoute> = {
   '/latest/api/token': 'token',
   '/latest/dynamic/instance-identity/document': 'document',
@@ -230,6 +254,7 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
         body = bodies[route]
       }
       if (active && fault.body !== undefined) body = fault.body
+      if (active && fault.oversizedBytes !== undefined) return streamOversized(res, fault.oversizedBytes)
       if (active && fault.stallBody) {
         res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) + 16 })
         res.write(body.slice(0, Math.floor(body.length / 2)))

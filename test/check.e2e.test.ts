@@ -70,11 +70,13 @@ describe('check', () => {
     expect(find('imds', /HTTP 403/)!.fix).toMatch(/metadata endpoint is disabled.*--http-endpoint enabled/)
   })
 
-  it('warns about a PKCS7 that embeds another document', async () => {
+  it('fails IMDS with exit 65 for a PKCS7 that embeds another document', async () => {
     const confused = await startImdsSimulator({ signedDocument: '{"instanceId":"i-x"}' })
     try {
-      const { find } = await check(['--endpoint', confused.url])
-      expect(find('identity', /embeds a different document/)!.verdict).toBe('warn')
+      const { report, find } = await check(['--endpoint', confused.url, '--timeout', '1'])
+      expect(report.exitCode).toBe(65)
+      expect(find('imds', /unusable data for 1 s: the PKCS7 signature embeds a different document than the one served/)!.verdict).toBe('fail')
+      expect(report.checks.filter((c) => c.area === 'identity')).toEqual([])
     } finally {
       await confused.close()
     }

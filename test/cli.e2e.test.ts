@@ -253,6 +253,18 @@ describe('write', () => {
     expect(existsSync(config)).toBe(false)
   })
 
+  it('cuts off a 300 MB PKCS7 at 64 KiB: exit 65 by its deadline, nothing written, memory bounded', async () => {
+    sim.setFaults({ routes: { pkcs7: { oversizedBytes: 300 * 1024 * 1024 } } })
+    // GNU time reports the peak RSS (KB) on the last line of stderr.
+    const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'maxrss %M'] : undefined
+    const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '2'], { timeoutMs: 30_000, ...(time ? { prefix: time } : {}) })
+    expect(run.code).toBe(65)
+    expect(run.ms).toBeLessThan(8000)
+    expect(run.stderr).toMatch(/unusable data for 2 s: the signature response is larger than 64 KiB/)
+    expect(existsSync(config)).toBe(false)
+    if (time) expect(Number(/maxrss (\d+)\s*$/.exec(run.stderr)![1])).toBeLessThan(200 * 1024)
+  })
+
   it('ends by itself within its deadline when a body stalls forever', async () => {
     sim.setFaults({ routes: { document: { stallBody: true } } })
     const run = await write(['--timeout', '2'])
@@ -260,15 +272,27 @@ describe('write', () => {
     expect(run.ms).toBeLessThan(4000)
   })
 
-  it('warns when the PKCS7 embeds a different document', async () => {
+  it('exits 65, writing nothing, when the PKCS7 embeds a different document', async () => {
     const confused = await startImdsSimulator({ signedDocument: '{"instanceId":"i-other"}' })
     try {
-      const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', confused.url])
-      expect(run.code).toBe(0)
-      expect(run.stderr).toMatch(/warning: the document embedded in the PKCS7 differs/)
+      const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', confused.url, '--timeout', '1'])
+      expect(run.code).toBe(65)
+      expect(run.stderr).toMatch(/unusable data for 1 s: the PKCS7 signature embeds a different document than the one served/)
+      expect(existsSync(config)).toBe(false)
     } finally {
       await confused.close()
     }
+  })
+
+  it.each([
+    ['an empty SEQUENCE', () => 'MAA='],
+    ['a length that lies', () => Buffer.concat([Buffer.from([0x30, 0x82, 0x7f, 0xff]), Buffer.from(sim.pkcs7.replace(/\n/g, ''), 'base64').subarray(2)]).toString('base64')],
+  ])('exits 65, writing nothing, when the PKCS7 is %s', async (_, body) => {
+    sim.setFaults({ routes: { pkcs7: { body: body() } } })
+    const run = await write(['--timeout', '1'])
+    expect(run.code).toBe(65)
+    expect(run.stderr).toMatch(/unusable data for 1 s: the PKCS7 signature is not a well-formed PKCS7 SignedData/)
+    expect(existsSync(config)).toBe(false)
   })
 
   it('--dry-run prints the redacted result and writes nothing', async () => {

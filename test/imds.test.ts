@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { rejection } from './helpers.js'
-import { type FetchIdentityOptions, fetchIdentity } from '../src/imds/client.js'
+import { Agent, createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type FetchIdentityOptions, fetchIdentity, limitResponses } from '../src/imds/client.js'
 import { type Logger } from '../src/cli/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../sim/imds-simulator.js'
 
@@ -35,6 +37,39 @@ function expectProtocolDiscipline(s: ImdsSimulator): void {
     if (r.method === 'PUT') expect(Number(r.ttlHeader)).toBeGreaterThan(0)
   }
 }
+
+describe('limitResponses', () => {
+  it('judges each response on a kept-alive socket by itself, and cuts off the one over the limit', async () => {
+    const server = createServer((req, res) => res.end('x'.repeat(req.url === '/big' ? 1_000_000 : 40_000)))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+    const get = (path: string) =>
+      new Promise<{ bytes: number; port: number } | Error>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path, agent }, (res) => {
+          let bytes = 0
+          res.on('data', (chunk: Buffer) => (bytes += chunk.length))
+          res.on('end', () => resolve({ bytes, port: req.socket!.localPort! }))
+          res.on('error', resolve)
+        })
+        req.on('error', resolve)
+        req.end()
+      })
+    const limit = limitResponses(64 * 1024)
+    try {
+      const first = await get('/a')
+      const second = await get('/b')
+      expect(first).toMatchObject({ bytes: 40_000 })
+      expect(second).toMatchObject({ bytes: 40_000, port: (first as { port: number }).port }) // the same socket
+      const big = await get('/big')
+      expect(big instanceof Error || big.bytes < 1_000_000, 'cut off').toBe(true)
+      expect([...limit.tooLarge]).toEqual(['/big'])
+    } finally {
+      limit.stop()
+      agent.destroy()
+      server.close()
+    }
+  })
+})
 
 describe('fetchIdentity against the IMDS simulator', () => {
   it('does one token PUT, then both GETs with that token', async () => {
@@ -186,12 +221,34 @@ describe('fetchIdentity against the IMDS simulator', () => {
     ['a document without accountId', { document: { body: '{"instanceId":"i-1","region":"r"}' } }, /lacks accountId/],
     ['an empty PKCS7', { pkcs7: { body: '' } }, /signature is empty/],
     ['a PKCS7 that is not base64', { pkcs7: { body: '<html>captive portal</html>' } }, /not base64/],
+    ['a PKCS7 that is an empty SEQUENCE', { pkcs7: { body: 'MAA=' } }, /not a well-formed PKCS7 SignedData/],
   ])('retries %s and exits 65 at the deadline', async (_, routes, reason) => {
     const s = await start({ faults: { routes } })
     const error = await rejection(fetchFrom(s, { timeoutMs: 700 }))
     expect(error.exitCode).toBe(65)
     expect(error.message).toMatch(reason)
     expect(s.requests.filter((r) => r.method === 'PUT').length).toBeGreaterThan(1)
+  })
+
+  it.each([
+    ['token', 'token'],
+    ['document', 'document'],
+    ['pkcs7', 'signature'],
+  ] as const)('cuts off a %s response larger than 64 KiB, retries it, and exits 65 by the deadline', async (route, phase) => {
+    const s = await start({ faults: { routes: { [route]: { oversizedBytes: 1024 * 1024 } } } })
+    const started = Date.now()
+    const error = await rejection(fetchFrom(s, { timeoutMs: 1000 }))
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect(error.exitCode).toBe(65)
+    expect(error.message).toContain(`the ${phase} response is larger than 64 KiB`)
+    expect(s.requests.filter((r) => r.route === route).length).toBeGreaterThan(1)
+  })
+
+  it('takes a body just under the cap as it is', async () => {
+    const s = await start({ faults: { routes: { pkcs7: { oversizedBytes: 60 * 1024 } } } })
+    const error = await rejection(fetchFrom(s, { timeoutMs: 700 }))
+    expect(error.exitCode).toBe(65)
+    expect(error.message).not.toContain('larger than')
   })
 
   it('recovers when bad bodies turn good', async () => {

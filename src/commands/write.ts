@@ -54,9 +54,6 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
     return failedEarly(error)
   }
   log.debug(`identity: instance ${identity.instanceId}, account ${identity.accountId}, region ${identity.region}`)
-  if (identity.embeddedMismatch) {
-    log.warn('the document embedded in the PKCS7 differs from the document IMDS served (a proxy or a stale cache in between?); using them as served')
-  }
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))

@@ -4,6 +4,7 @@
 // every socket an attempt opened destroyed when the attempt ends.
 
 import { channel } from 'node:diagnostics_channel'
+import type { ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { CliError, ExitCode } from '../errors.js'
@@ -43,6 +44,64 @@ const trackSocket = (message: unknown): void => {
   if (socket !== undefined) openedSockets.add(socket)
 }
 
+/**
+ * The most bytes (status line and headers included) that one IMDS response may take: far above any
+ * real one (a token, a document, a PKCS7 of a few KB) and far below harm. The SDK reads a body
+ * to its end, whatever its size.
+ */
+export const maxResponseBytes = 64 * 1024
+export const maxResponseText = '64 KiB'
+
+export interface ResponseLimit {
+  /** Paths of the requests whose response went over the limit and was cut off. */
+  readonly tooLarge: ReadonlySet<string>
+  stop(): void
+}
+
+const requestChannel = channel('http.client.request.start')
+
+/**
+ * Counts every byte that each HTTP request made from now on receives, and destroys its socket
+ * once the response goes over `maxBytes`. Node's http client reads its socket through 'data'
+ * events, so another listener sees the same bytes; the count restarts with each request that
+ * gets the socket, so a kept-alive socket is judged per response. It sees every request the
+ * process makes while it runs: only IMDS requests are made during an attempt.
+ */
+export function limitResponses(maxBytes: number): ResponseLimit {
+  const tooLarge = new Set<string>()
+  const current = new WeakMap<Socket, { path: string; bytes: number }>()
+  let stopped = false
+  const count = (socket: Socket) => (chunk: Buffer): void => {
+    const response = current.get(socket)
+    if (response === undefined || stopped) return
+    response.bytes += chunk.length
+    if (response.bytes > maxBytes) {
+      tooLarge.add(response.path)
+      socket.destroy()
+    }
+  }
+  const watch = (request: ClientRequest, socket: Socket): void => {
+    if (!current.has(socket)) socket.on('data', count(socket))
+    current.set(socket, { path: request.path, bytes: 0 })
+  }
+  const onRequest = (message: unknown): void => {
+    const request = (message as { request?: ClientRequest }).request
+    if (request === undefined) return
+    if (request.socket !== null) watch(request, request.socket as Socket)
+    else request.once('socket', (socket) => watch(request, socket as Socket))
+  }
+  requestChannel.subscribe(onRequest)
+  return {
+    tooLarge,
+    stop: () => {
+      stopped = true
+      requestChannel.unsubscribe(onRequest)
+    },
+  }
+}
+
+const phaseOfPath = (path: string): ImdsPhase => (path.endsWith('/api/token') ? 'token' : path.endsWith('/document') ? 'document' : 'signature')
+
 function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const watchdog = new Promise<never>((_, reject) => {
@@ -51,15 +110,24 @@ function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, watchdog]).finally(() => clearTimeout(timer))
 }
 
-async function step<T>(phase: ImdsPhase, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit, work: () => Promise<T>): Promise<T> {
+  // The chunk that crosses the limit may still complete a response, so a success is checked too.
+  const tooLarge = (): AttemptError | undefined =>
+    [...limit.tooLarge].some((path) => phaseOfPath(path) === phase) ? failure({ phase, kind: 'unusable', detail: `the ${phase} response is larger than ${maxResponseText}` }) : undefined
+  let result: T
   try {
-    return await withWatchdog(work(), timeoutMs + watchdogGraceMs)
+    result = await withWatchdog(work(), timeoutMs + watchdogGraceMs)
   } catch (error) {
-    if (error instanceof WatchdogTimeout) {
-      throw failure({ phase, kind: 'stalled', detail: `${phase === 'token' ? 'the token response' : `the ${phase} response`} started but did not finish in time` })
-    }
-    throw failure(classifyError(phase, error))
+    throw tooLarge() ?? stepFailure(phase, error)
   }
+  const over = tooLarge()
+  if (over !== undefined) throw over
+  return result
+}
+
+function stepFailure(phase: ImdsPhase, error: unknown): AttemptError {
+  if (error instanceof WatchdogTimeout) return failure({ phase, kind: 'stalled', detail: `the ${phase} response started but did not finish in time` })
+  return failure(classifyError(phase, error))
 }
 
 class AttemptError extends Error {
@@ -70,17 +138,17 @@ class AttemptError extends Error {
 const failure = (f: AttemptFailure): AttemptError => new AttemptError(f)
 
 /** One attempt: a token, then both GETs in parallel with that token. `budget` gives each request its timeout. */
-async function attempt(endpoint: string, signature: SignatureKind, budget: () => number): Promise<{ document: string; signature: string }> {
+async function attempt(endpoint: string, signature: SignatureKind, budget: () => number, limit: ResponseLimit): Promise<{ document: string; signature: string }> {
   const tokenTimeout = budget()
   const tokenClient = new MetadataService({ endpoint, httpOptions: { timeout: tokenTimeout }, retries: 0, ec2MetadataV1Disabled: true, tokenTtl: tokenTtlSeconds })
-  const token = await step('token', tokenTimeout, () => tokenClient.fetchMetadataToken())
+  const token = await step('token', tokenTimeout, limit, () => tokenClient.fetchMetadataToken())
   if (token.trim() === '') throw failure({ phase: 'token', kind: 'unusable', detail: 'the token came back empty' })
   // disableFetchToken stops the SDK from fetching (and falling back) on its own; we always send
   // the token ourselves. (With ec2MetadataV1Disabled the SDK refuses that combination outright.)
   const getTimeout = budget()
   const getClient = new MetadataService({ endpoint, httpOptions: { timeout: getTimeout }, retries: 0, disableFetchToken: true, ec2MetadataV1Disabled: false })
   const get = (phase: ImdsPhase, path: string): Promise<string> =>
-    step(phase, getTimeout, () => getClient.request(path, { headers: { 'x-aws-ec2-metadata-token': token } }))
+    step(phase, getTimeout, limit, () => getClient.request(path, { headers: { 'x-aws-ec2-metadata-token': token } }))
   const [document, sig] = await Promise.all([get('document', `${identityPath}document`), get('signature', `${identityPath}${signature}`)])
   return { document, signature: sig }
 }
@@ -107,8 +175,9 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
     // The watchdog may add its grace to a request's timeout; keep both inside the deadline.
     const budget = (): number => Math.max(50, Math.min(attemptLimit, deadline - now() - watchdogGraceMs))
     socketChannel.subscribe(trackSocket)
+    const limit = limitResponses(maxResponseBytes)
     try {
-      const bodies = await attempt(endpoint, options.signature, budget)
+      const bodies = await attempt(endpoint, options.signature, budget, limit)
       try {
         const identity = validateIdentity(bodies.document, bodies.signature)
         if (failures > 0) log.info(`IMDS answered after ${seconds(now() - started)} and ${failures} failed attempt(s)`)
@@ -121,6 +190,7 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
       if (!(error instanceof AttemptError)) throw error
       last = error.failure
     } finally {
+      limit.stop()
       socketChannel.unsubscribe(trackSocket)
       for (const socket of openedSockets) socket.destroy()
       openedSockets.clear()

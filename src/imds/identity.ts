@@ -9,10 +9,6 @@ export interface InstanceIdentity {
   readonly accountId: string
   readonly region: string
   readonly availabilityZone: string | undefined
-  /** Whether the document embedded in the PKCS7 is the one served (EC2 always embeds it). */
-  readonly embeddedDocument: 'matches' | 'differs' | 'not found'
-  /** Set when the PKCS7 embeds a document that differs from the one served. */
-  readonly embeddedMismatch: boolean
 }
 
 /** Why a body from IMDS cannot be used; retried until the deadline (exit 65). */
@@ -80,35 +76,37 @@ interface BerElement {
 
 const maxBerDepth = 64
 
-/** Reads one BER element at `offset`; indefinite lengths are resolved by walking the children. */
+/** Reads one BER element at `offset`, within `limit`; indefinite lengths are resolved by walking the children. */
 function readBer(buf: Buffer, offset: number, limit: number, depth = 0): BerElement {
   if (depth > maxBerDepth) throw new Error('BER nesting too deep')
-  if (offset + 2 > limit) throw new Error('truncated BER')
+  if (offset + 2 > limit) throw new Error('an element runs past its parent')
   const first = buf[offset]!
-  if ((first & 0x1f) === 0x1f) throw new Error('multi-byte BER tags are not expected in PKCS7')
+  if (first === 0) throw new Error('an end-of-contents marker where an element belongs')
+  if ((first & 0x1f) === 0x1f) throw new Error('a multi-byte tag, which PKCS7 does not use')
   const constructed = (first & 0x20) !== 0
   let pos = offset + 1
   const lengthByte = buf[pos++]!
   if (lengthByte === 0x80) {
-    if (!constructed) throw new Error('indefinite length on a primitive BER element')
+    if (!constructed) throw new Error('an indefinite length on a primitive element')
     const start = pos
     while (pos + 2 <= limit && !(buf[pos] === 0 && buf[pos + 1] === 0)) {
       pos = readBer(buf, pos, limit, depth + 1).next
     }
-    if (pos + 2 > limit) throw new Error('missing BER end-of-contents')
+    if (pos + 2 > limit) throw new Error('an indefinite length without its end-of-contents marker')
     return { tag: first, constructed, start, end: pos, next: pos + 2 }
   }
   let length = lengthByte
   if (lengthByte & 0x80) {
     const count = lengthByte & 0x7f
-    if (count > 4 || pos + count > limit) throw new Error('bad BER length')
+    if (count > 4 || pos + count > limit) throw new Error('a length field that does not fit')
     length = 0
     for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!
   }
-  if (pos + length > limit) throw new Error('truncated BER')
+  if (pos + length > limit) throw new Error('a length that runs past its parent')
   return { tag: first, constructed, start: pos, end: pos + length, next: pos + length }
 }
 
+/** The elements inside a constructed one; they must fill it exactly. */
 function children(buf: Buffer, el: BerElement): BerElement[] {
   const result: BerElement[] = []
   for (let pos = el.start; pos < el.end; ) {
@@ -119,46 +117,89 @@ function children(buf: Buffer, el: BerElement): BerElement[] {
   return result
 }
 
+/** Checks that every constructed element, at any depth, holds only elements that fill it exactly. */
+function checkLengths(buf: Buffer, el: BerElement, depth = 0): void {
+  if (depth > maxBerDepth) throw new Error('BER nesting too deep')
+  if (el.constructed) for (const child of children(buf, el)) checkLengths(buf, child, depth + 1)
+}
+
 /** Concatenates an OCTET STRING's contents, primitive or constructed (BER chunks). */
 function octets(buf: Buffer, el: BerElement): Buffer {
+  if ((el.tag & 0x1f) !== 0x04) throw new Error('the embedded content is not an OCTET STRING')
   if (!el.constructed) return buf.subarray(el.start, el.end)
   return Buffer.concat(children(buf, el).map((c) => octets(buf, c)))
 }
 
 const oidSignedData = Buffer.from('2a864886f70d010702', 'hex')
+const tags = { integer: 0x02, oid: 0x06, sequence: 0x30, set: 0x31, context0: 0xa0, context1: 0xa1 }
 
 /**
- * The content that a PKCS7 SignedData embeds (EC2 embeds the identity document), or undefined
- * when the structure is not the expected one. Never throws: an unparseable structure only means
- * that we cannot cross-check, not that the credential is bad.
+ * The content a PKCS7 embeds, after checking that the bytes are one well-formed BER element (every
+ * length within its parent, nothing after it) holding a ContentInfo of type signedData whose
+ * SignedData has the structure of RFC 5652: version INTEGER, digestAlgorithms SET,
+ * encapContentInfo SEQUENCE, optional [0] certificates, optional [1] crls, signerInfos SET (not
+ * empty). Undefined when nothing is embedded. Throws an Error naming the first thing wrong.
  */
+function signedContent(der: Buffer): Buffer | undefined {
+  const contentInfo = readBer(der, 0, der.length)
+  if (contentInfo.next !== der.length) throw new Error('bytes follow its outer element')
+  checkLengths(der, contentInfo)
+  if (contentInfo.tag !== tags.sequence) throw new Error('its outer element is not a SEQUENCE')
+  const [type, explicit, ...extra] = children(der, contentInfo)
+  if (type?.tag !== tags.oid || !der.subarray(type.start, type.end).equals(oidSignedData)) throw new Error('its content type is not signedData')
+  if (explicit?.tag !== tags.context0 || extra.length > 0) throw new Error('its ContentInfo does not hold exactly one [0] content')
+  const [signedData, ...more] = children(der, explicit)
+  if (signedData?.tag !== tags.sequence || more.length > 0) throw new Error('its content is not one SignedData SEQUENCE')
+
+  const fields = children(der, signedData)
+  const next = (tag: number): BerElement | undefined => (fields[0]?.tag === tag ? fields.shift() : undefined)
+  const version = next(tags.integer)
+  if (version === undefined || version.end === version.start) throw new Error('its SignedData has no version INTEGER')
+  if (next(tags.set) === undefined) throw new Error('its SignedData has no digestAlgorithms SET')
+  const encap = next(tags.sequence)
+  if (encap === undefined) throw new Error('its SignedData has no encapContentInfo SEQUENCE')
+  next(tags.context0) // certificates
+  next(tags.context1) // crls
+  const signerInfos = next(tags.set)
+  if (signerInfos === undefined || fields.length > 0) throw new Error('its SignedData does not end with a signerInfos SET')
+  if (signerInfos.end === signerInfos.start) throw new Error('its signerInfos SET is empty')
+
+  const [contentType, content, ...rest] = children(der, encap)
+  if (contentType?.tag !== tags.oid || rest.length > 0 || (content !== undefined && content.tag !== tags.context0)) {
+    throw new Error('its encapContentInfo is not a content type with an optional [0] content')
+  }
+  if (content === undefined) return undefined
+  const [octetString, ...others] = children(der, content)
+  if (octetString === undefined || others.length > 0) throw new Error('its [0] content does not hold one OCTET STRING')
+  return octets(der, octetString)
+}
+
+/** The content that a PKCS7 SignedData embeds, or undefined when it embeds none or is malformed. Never throws. */
 export function embeddedContent(der: Buffer): Buffer | undefined {
   try {
-    const contentInfo = readBer(der, 0, der.length)
-    const [oid, explicit] = children(der, contentInfo)
-    if (oid?.tag !== 0x06 || !der.subarray(oid.start, oid.end).equals(oidSignedData)) return undefined
-    if (explicit?.tag !== 0xa0) return undefined
-    const signedData = children(der, explicit)[0]
-    if (signedData?.tag !== 0x30) return undefined
-    const encap = children(der, signedData)[2]
-    if (encap?.tag !== 0x30) return undefined
-    const content = children(der, encap)[1]
-    if (content?.tag !== 0xa0) return undefined
-    const octetString = children(der, content)[0]
-    if (octetString === undefined || (octetString.tag & 0x1f) !== 0x04) return undefined
-    return octets(der, octetString)
+    return signedContent(der)
   } catch {
     return undefined
   }
 }
 
-/** Validates both bodies; throws UnusableIdentityError naming what is wrong. */
+/**
+ * Validates both bodies; throws UnusableIdentityError naming what is wrong. The PKCS7 must be a
+ * well-formed SignedData that embeds the served document byte for byte, as EC2's always does:
+ * anything else comes from something that is not IMDS (a proxy, a cache, a captive portal).
+ */
 export function validateIdentity(document: string, signature: string): InstanceIdentity {
   const fields = parseIdentityDocument(document)
   const der = decodeSignature(signature)
-  const embedded = embeddedContent(der)
-  const embeddedDocument = embedded === undefined ? 'not found' : embedded.equals(Buffer.from(document, 'utf8')) ? 'matches' : 'differs'
-  return { document, signature, ...fields, embeddedDocument, embeddedMismatch: embeddedDocument === 'differs' }
+  let embedded: Buffer | undefined
+  try {
+    embedded = signedContent(der)
+  } catch (error) {
+    throw new UnusableIdentityError(`the PKCS7 signature is not a well-formed PKCS7 SignedData: ${(error as Error).message}`)
+  }
+  if (embedded === undefined) throw new UnusableIdentityError('the PKCS7 signature does not embed the identity document')
+  if (!embedded.equals(Buffer.from(document, 'utf8'))) throw new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served')
+  return { document, signature, ...fields }
 }
 
 export const defaultUsername = 'instance-identity-document'
