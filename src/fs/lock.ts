@@ -2,7 +2,7 @@
 // It records pid, process start time and boot id, so a lock left by a dead process, or by a process
 // of an earlier boot whose pid was reused, is recognised as stale and broken.
 
-import { constants, readFileSync } from 'node:fs'
+import { type BigIntStats, type Stats, constants, readFileSync } from 'node:fs'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
 
@@ -169,14 +169,15 @@ type SeenLock =
   /** Not a regular file (directory, symlink, FIFO, ...): never a lock of this tool. */
   | { readonly kind: 'other'; readonly what: string }
 
-function kindOf(s: { isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFile(): boolean }): string | undefined {
+/** What a non-regular file is, for a message; undefined for a regular file. */
+function kindOf(s: Stats | BigIntStats): string | undefined {
   if (s.isFile()) return undefined
   if (s.isDirectory()) return 'a directory'
   if (s.isSymbolicLink()) return 'a symbolic link'
   if (s.isFIFO()) return 'a FIFO'
   if (s.isSocket()) return 'a socket'
   if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device'
-  return 'not a regular file'
+  return 'something other than a regular file'
 }
 
 /**

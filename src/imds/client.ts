@@ -49,8 +49,8 @@ const trackSocket = (message: unknown): void => {
  * real one (a token, a document, a PKCS7 of a few KB) and far below harm. The SDK reads a body
  * to its end, whatever its size.
  */
-export const maxResponseBytes = 64 * 1024
-export const maxResponseText = '64 KiB'
+const maxResponseBytes = 64 * 1024
+const maxResponseText = '64 KiB'
 
 export interface ResponseLimit {
   /** Paths of the requests whose response went over the limit and was cut off. */
@@ -111,7 +111,6 @@ function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit, work: () => Promise<T>): Promise<T> {
-  // The chunk that crosses the limit may still complete a response, so a success is checked too.
   const tooLarge = (): AttemptError | undefined =>
     [...limit.tooLarge].some((path) => phaseOfPath(path) === phase) ? failure({ phase, kind: 'unusable', detail: `the ${phase} response is larger than ${maxResponseText}` }) : undefined
   let result: T
@@ -120,6 +119,7 @@ async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit
   } catch (error) {
     throw tooLarge() ?? stepFailure(phase, error)
   }
+  // The chunk that crosses the limit may still complete the response, so a success is checked too.
   const over = tooLarge()
   if (over !== undefined) throw over
   return result
