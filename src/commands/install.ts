@@ -144,7 +144,7 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
       case 'write': {
         await ensureDirectory(dirname(step.path), 0o755)
         const snapshot = await readConfigFile(step.path, 1024 * 1024)
-        await writeAtomic(step.path, step.content, { previous: snapshot.identity, mode: step.mode, stillCurrent: async () => true })
+        await writeAtomic(step.path, step.content, { previous: snapshot.identity, mode: step.mode, stillCurrent: async () => true, onWarning: (warning) => log.warn(warning) })
         break
       }
       case 'remove':
