@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { resolveConfigLocations } from '../src/fs/config-file.js'
-import { type WriteFlags, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
+import { resolveConfigLocations } from '../src/config/locations.js'
+import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
 
 const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)
 
@@ -131,5 +131,25 @@ describe('version', () => {
     const { readFileSync } = await import('node:fs')
     const { version } = await import('../src/cli/version.js')
     expect(version).toBe(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version)
+  })
+})
+
+describe('numbers of seconds', () => {
+  it('are plain decimals, each validated, each message naming the real default', () => {
+    expect(lockTimeoutMs({})).toBe(30_000)
+    expect(lockTimeoutMs({ IID_DOCKER_AUTH_LOCK_TIMEOUT: '0' })).toBe(0)
+    expect(lockTimeoutMs({ IID_DOCKER_AUTH_LOCK_TIMEOUT: '2.5' })).toBe(2500)
+    for (const bad of ['abc', '-5', '1e99', '0x10', '1e3', ' ', 'Infinity', '86401']) {
+      if (bad.trim() === '') continue
+      expectUsage(() => lockTimeoutMs({ IID_DOCKER_AUTH_LOCK_TIMEOUT: bad }), /IID_DOCKER_AUTH_LOCK_TIMEOUT .* is not a number of seconds/)
+    }
+    expectUsage(() => resolve({ registry: ['r.example.com'] }, { IID_DOCKER_AUTH_ATTEMPT_TIMEOUT: 'x' }), /IID_DOCKER_AUTH_ATTEMPT_TIMEOUT/)
+    try {
+      resolve({ registry: ['r.example.com'] }, { IID_DOCKER_AUTH_ATTEMPT_TIMEOUT: '0x10' })
+    } catch (error) {
+      expect((error as CliError).hint).toMatch(/the default is 2 /)
+    }
+    expect(() => resolve({ registry: ['r.example.com'], timeout: '0x10' })).toThrow(/--timeout "0x10"/)
+    expect(resolve({ registry: ['r.example.com'], timeout: '90' }).timeoutMs).toBe(90_000)
   })
 })

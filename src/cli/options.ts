@@ -49,11 +49,14 @@ export const envNames = {
   endpoint: 'IID_DOCKER_AUTH_ENDPOINT',
   timeout: 'IID_DOCKER_AUTH_TIMEOUT',
   attemptTimeout: 'IID_DOCKER_AUTH_ATTEMPT_TIMEOUT',
+  lockTimeout: 'IID_DOCKER_AUTH_LOCK_TIMEOUT',
   json: 'IID_DOCKER_AUTH_JSON',
   verbosity: 'IID_DOCKER_AUTH_LOG_LEVEL',
 } as const
 
 export const defaultTimeoutSeconds = 120
+/** check's own IMDS deadline: an operator waits for it. */
+export const checkTimeoutSeconds = 10
 export const defaultAttemptTimeoutSeconds = 2
 export const ipv4Endpoint = 'http://169.254.169.254'
 export const ipv6Endpoint = 'http://[fd00:ec2::254]'
@@ -102,12 +105,26 @@ export function resolveEndpoint(flag: string | undefined, env: Env): string {
   return normalizeEndpoint(ipv4Endpoint, 'default')
 }
 
-export function parseTimeout(value: string, source: string): number {
-  const seconds = Number(value.trim())
-  if (value.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > 86400) {
-    throw usageError(`${source} ${JSON.stringify(value)} is not a number of seconds between 0 and 86400`, `e.g. ${source.startsWith('-') ? '--timeout 120' : `${source}=120`}`)
+/**
+ * A number of seconds as plain decimal text (`90`, `2.5`), up to a day; `0` only where `allowZero`.
+ * The message names the real default, so a bad value is fixed in one step.
+ */
+export function parseSeconds(value: string, source: string, defaultSeconds: number, allowZero = false): number {
+  const text = value.trim()
+  const seconds = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN
+  if (!(seconds <= 86400) || seconds < 0 || (seconds === 0 && !allowZero)) {
+    const range = allowZero ? 'from 0 to 86400' : 'above 0, up to 86400'
+    throw usageError(`${source} ${JSON.stringify(value)} is not a number of seconds ${range}`, `give plain decimal seconds; the default is ${defaultSeconds} (e.g. ${source.startsWith('-') ? `${source} ${defaultSeconds}` : `${source}=${defaultSeconds}`})`)
   }
   return Math.round(seconds * 1000)
+}
+
+export const defaultLockTimeoutSeconds = 30
+
+/** How long to wait for another run of this tool that holds the lock on a config file (0: not at all). */
+export function lockTimeoutMs(env: Env): number {
+  const value = nonEmpty(env[envNames.lockTimeout])
+  return value === undefined ? defaultLockTimeoutSeconds * 1000 : parseSeconds(value, envNames.lockTimeout, defaultLockTimeoutSeconds, true)
 }
 
 function parseSignature(value: string, source: string): SignatureKind {
@@ -194,11 +211,11 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
   const stripNewlines = flags.stripNewlines ?? (stripEnv === undefined ? false : parseBoolean(envNames.stripNewlines, stripEnv))
 
   const timeoutValue = flags.timeout ?? nonEmpty(env[envNames.timeout])
-  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseTimeout(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout)
+  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseSeconds(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout, defaultTimeoutSeconds)
 
   const { verbosity, json } = resolveOutput(flags, env)
   const attemptValue = nonEmpty(env[envNames.attemptTimeout])
-  const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseTimeout(attemptValue, envNames.attemptTimeout)
+  const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseSeconds(attemptValue, envNames.attemptTimeout, defaultAttemptTimeoutSeconds)
 
   const disabled = env['AWS_EC2_METADATA_DISABLED']
   return {

@@ -1,20 +1,23 @@
 // The command line: parse, run, report, and map whatever happened to an exit code. `main` returns
-// the code instead of exiting so tests can call it; src/main.ts exits. Only `write` (the boot path)
-// is loaded up front; the other commands are imported when used.
+// the code instead of exiting so tests can call it; src/main.ts exits. The commands off the boot
+// path (check, install, uninstall, remove) are imported when used.
 
 import { Command, CommanderError, Option } from 'commander'
-import type { CheckFlags, InstallFlags, RemoveFlags } from './admin.js'
-import { type CliIo, checkTimeoutSeconds, helpFooter, jsonConfigs, jsonError, locationsFor, lockTimeoutMs, loggerFor, reportConfigs, reportError } from './shared.js'
+import type { CheckFlags } from '../commands/check.js'
+import type { InstallFlags } from '../commands/install.js'
+import { prepareDirs } from '../commands/prepare-dirs.js'
+import type { RemoveFlags } from '../commands/remove.js'
+import { write } from '../commands/write.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
-import { fetchIdentity } from '../imds/client.js'
-import { stderrIsJournal } from './log.js'
-import { type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, resolveOutput, resolveWriteOptions } from './options.js'
-import { prepareDirectory } from '../fs/update.js'
 import { environmentFilePath } from '../systemd/names.js'
+import { helpFooter } from './help.js'
+import { type CliIo, loggerFor } from './io.js'
+import { stderrIsJournal } from './log.js'
+import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames } from './options.js'
+import { reportError } from './report.js'
 import { version } from './version.js'
-import { runWrite } from '../commands/write.js'
 
-export type { CliIo } from './shared.js'
+export type { CliIo } from './io.js'
 
 /**
  * Output for a real run. A reader that went away (`| head`) ends the run as it would have ended
@@ -34,56 +37,6 @@ const processIo = (): CliIo => ({
   cwd: process.cwd(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
-
-async function write(flags: WriteFlags, io: CliIo): Promise<number> {
-  const started = Date.now()
-  const options = resolveWriteOptions(flags, io.env)
-  const log = loggerFor(options.verbosity, io)
-  const result = await runWrite(options, locationsFor(flags, io), {
-    log,
-    lockTimeoutMs: lockTimeoutMs(io.env),
-    fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log }),
-  })
-  reportConfigs(result.configs, options.dryRun, 'write', log, io)
-  if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)
-  if (options.json) {
-    const id = result.identity
-    const report = {
-      ok: result.exitCode === ExitCode.ok,
-      exitCode: result.exitCode,
-      command: 'write',
-      dryRun: options.dryRun,
-      endpoint: options.endpoint,
-      registries: options.registries.map((r) => r.key),
-      identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
-      configs: jsonConfigs(result.configs),
-      error: jsonError(result.error),
-      durationMs: Date.now() - started,
-    }
-    io.stdout(`${JSON.stringify(report)}\n`)
-  }
-  return result.exitCode
-}
-
-/**
- * `prepare-dirs`, which the unit runs before its sandbox exists: creates each config file's
- * missing directory, owned by the owner of the directory it is created in.
- */
-async function prepareDirs(flags: { config?: string[] } & OutputFlags, io: CliIo): Promise<number> {
-  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
-  let exitCode: number = ExitCode.ok
-  for (const location of locationsFor(flags, io)) {
-    try {
-      const created = await prepareDirectory(location.path)
-      if (created !== undefined) log.info(`created ${created} for ${location.path}`)
-    } catch (error) {
-      if (!(error instanceof CliError)) throw error
-      reportError(error, log)
-      if (exitCode === ExitCode.ok) exitCode = error.exitCode
-    }
-  }
-  return exitCode
-}
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
@@ -117,7 +70,6 @@ function addLayoutOptions(cmd: Command): Command {
     .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
 }
 
-const admin = () => import('./admin.js')
 
 function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
   const program = new Command('iid-docker-auth')
@@ -152,7 +104,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     'print the steps; change nothing',
   )
     .addHelpText('after', helpFooter)
-    .action((flags: InstallFlags) => run(admin().then((m) => m.install(flags, io))))
+    .action((flags: InstallFlags) => run(import('../commands/install.js').then((m) => m.install(flags, io))))
 
   addOutputOptions(
     addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing')).option(
@@ -162,11 +114,11 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     undefined,
   )
     .addHelpText('after', `\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\nWithout --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`)
-    .action((flags: CheckFlags) => run(admin().then((m) => m.check(flags, io))))
+    .action((flags: CheckFlags) => run(import('../commands/check.js').then((m) => m.check(flags, io))))
 
   addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing')
     .addHelpText('after', helpFooter)
-    .action((flags: InstallFlags) => run(admin().then((m) => m.uninstall(flags, io))))
+    .action((flags: InstallFlags) => run(import('../commands/install.js').then((m) => m.uninstall(flags, io))))
 
   addOutputOptions(
     addRegistryAndConfig(program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image")).option(
@@ -176,7 +128,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     'print the resulting config file(s) with credentials redacted; write nothing',
   )
     .addHelpText('after', helpFooter)
-    .action((flags: RemoveFlags) => run(admin().then((m) => m.remove(flags, io))))
+    .action((flags: RemoveFlags) => run(import('../commands/remove.js').then((m) => m.remove(flags, io))))
 
   // The default command's options are what people look for in the top-level help.
   program.addHelpText('after', () => `\nThe default command, write:\n${writeCommand.helpInformation()}${helpFooter}`)

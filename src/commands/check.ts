@@ -1,9 +1,15 @@
 // `check`: what is true right now, one line per fact with a verdict and, when not ok, the fix.
 // Writes nothing. The verdicts are pure functions of gathered facts; gathering is the only effect.
 
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { withRightsFor } from '../fs/acting-user.js'
-import { type ConfigLocation, readConfigFile, resolveTarget } from '../fs/config-file.js'
+import { readConfigFile, resolveTarget } from '../fs/config-file.js'
+import { type ConfigLocation, locationsFor } from '../config/locations.js'
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { type Env, type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
+import { fetchIdentity } from '../imds/client.js'
+import { probeRegistry } from '../registry/probe.js'
+import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
 import { credentialOwner, diagnose, dockerAuthProblem, isOwnEntry } from '../config/diagnostics.js'
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
@@ -198,4 +204,78 @@ export function unitEnvironment(path = environmentFilePath): Record<string, stri
     values[match[1]!] = value
   }
   return values
+}
+
+export interface CheckFlags extends WriteFlags {
+  probe?: boolean
+}
+
+export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
+  const started = Date.now()
+  // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
+  const env: Env = { ...unitEnvironment(), ...io.env }
+  const registryValues = flags.registry?.length ? flags.registry : env[envNames.registries] ? [env[envNames.registries]!] : []
+  const options = resolveWriteOptions({ ...flags, registry: registryValues.length ? registryValues : ['placeholder.invalid'], timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env)
+  const registries = registryValues.length ? options.registries.map((r) => r.key) : []
+  const log = loggerFor(options.verbosity, io)
+  const lines: CheckLine[] = []
+  const emit = (line: CheckLine): void => {
+    lines.push(line)
+    if (options.verbosity === 'quiet' && line.verdict === 'ok') return
+    const priority = { ok: 6, warn: 4, fail: 3 }[line.verdict]
+    const prefix = io.journal ? `<${priority}>` : ''
+    io.stderr(`${prefix}${line.verdict.padEnd(5)} ${line.area.padEnd(9)} ${line.message}\n`)
+    if (line.fix !== undefined) io.stderr(`${prefix}${' '.repeat(16)}fix: ${line.fix}\n`)
+  }
+  if (registries.length === 0) emit({ area: 'config', verdict: 'warn', message: 'no registry given, so no entry was checked', fix: `pass --registry <host[:port]> or set ${envNames.registries}`, exitCode: undefined })
+
+  let identity: InstanceIdentity | undefined
+  if (options.imdsDisabled) {
+    emit({ area: 'imds', verdict: 'fail', message: 'AWS_EC2_METADATA_DISABLED=true: IMDS not asked', fix: 'unset AWS_EC2_METADATA_DISABLED', exitCode: ExitCode.imdsUnavailable })
+  } else {
+    const t0 = Date.now()
+    try {
+      identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log })
+      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity, error: undefined }).forEach(emit)
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity: undefined, error }).forEach(emit)
+    }
+  }
+  const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
+  const writeHint = (registry: string): string => `iid-docker-auth --registry ${registry}`
+  const facts = []
+  for (const location of locationsFor({ config: flags.config ?? (env[envNames.config] ? env[envNames.config]!.split(',') : undefined) }, { ...io, env })) {
+    const f = await configFacts(location)
+    facts.push(f)
+    configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`).forEach(emit)
+  }
+  unitLines(existsSync('/run/systemd/system') ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus']) : undefined).forEach(emit)
+  if (flags.probe) {
+    for (const registry of registries) {
+      const credential = probeCredential(facts, registry, identity, options.username, options.stripNewlines)
+      if (credential === undefined) {
+        emit({ area: 'probe', verdict: 'fail', message: `${registry}: no credential to probe with (no entry, and IMDS failed)`, fix: 'fix the lines above', exitCode: ExitCode.imdsUnavailable })
+        continue
+      }
+      const decoded = Buffer.from(credential.auth, 'base64').toString('utf8')
+      const colon = decoded.indexOf(':')
+      emit(probeLine(registry, await probeRegistry(registry, decoded.slice(0, colon), decoded.slice(colon + 1)), credential.from))
+    }
+  }
+  const exitCode = checkExitCode(lines)
+  if (options.json) {
+    const report = {
+      ok: exitCode === ExitCode.ok,
+      exitCode,
+      command: 'check',
+      endpoint: options.endpoint,
+      registries,
+      identity: identity === undefined ? null : { instanceId: identity.instanceId, accountId: identity.accountId, region: identity.region, availabilityZone: identity.availabilityZone ?? null },
+      checks: lines.map((l) => ({ area: l.area, verdict: l.verdict, message: l.message, fix: l.fix ?? null, exitCode: l.exitCode ?? null })),
+      durationMs: Date.now() - started,
+    }
+    io.stdout(`${JSON.stringify(report)}\n`)
+  }
+  return exitCode
 }

@@ -1,14 +1,19 @@
 // `install` and `uninstall`: put the unit and its environment file in place (or take them away)
 // and tell systemd. A pure plan from what is on disk now, then the steps run in order, nypm-style.
 
-import { readFileSync } from 'node:fs'
+import { readFileSync, realpathSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
-import { CliError, ExitCode, errnoOf } from '../errors.js'
+import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
-import type { Systemctl } from '../systemd/systemctl.js'
+import { type OutputFlags, type WriteFlags, installSettings, resolveOutput } from '../cli/options.js'
+import { jsonError, reportError } from '../cli/report.js'
+import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
+import { walkPath } from '../fs/acting-user.js'
+import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
+import type { ErrorInfo } from '../fs/update.js'
+import { type Systemctl, runSystemctl } from '../systemd/systemctl.js'
 import {
   type UnitPaths,
   defaultUnitDir,
@@ -17,6 +22,7 @@ import {
   isUneditedEnvironmentFile,
   renderEnvironmentFile,
   renderUnit,
+  rootHome,
   unitName,
 } from '../systemd/unit.js'
 
@@ -167,3 +173,81 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
 }
 
 export const defaultLayout = (root: string | undefined, unitDir: string | undefined): Layout => ({ root, unitDir: unitDir ?? defaultUnitDir })
+
+export interface InstallFlags extends WriteFlags {
+  root?: string
+  unitDir?: string
+  enable?: boolean
+  now?: boolean
+  force?: boolean
+  node?: string
+  cli?: string
+}
+
+const jsonStep = (step: Step) =>
+  step.kind === 'systemctl' ? { action: step.kind, args: step.args } : { action: step.kind, path: step.path, ...(step.kind === 'keep' ? { reason: step.reason } : {}) }
+
+/** Plans, prints or runs the steps, and reports them; shared by install and uninstall. */
+async function applySteps(command: string, layout: Layout, steps: readonly Step[], flags: OutputFlags & { dryRun?: boolean }, io: CliIo): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = loggerFor(output.verbosity, io)
+  const done: Step[] = []
+  let error: ErrorInfo | undefined
+  if (flags.dryRun) {
+    for (const step of steps) log.info(describeStep(step, true))
+  } else {
+    if (steps.length === 0) log.info('nothing is installed')
+    try {
+      await runSteps(steps, runSystemctl, log, (s) => done.push(s))
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e
+      error = { exitCode: e.exitCode, message: e.message, hint: e.hint }
+      reportError(error, log)
+    }
+  }
+  const exitCode = error?.exitCode ?? ExitCode.ok
+  if (output.json) {
+    io.stdout(
+      `${JSON.stringify({ ok: exitCode === 0, exitCode, command, dryRun: flags.dryRun ?? false, root: layout.root ?? null, steps: (flags.dryRun ? steps : done).map(jsonStep), error: jsonError(error) })}\n`,
+    )
+  }
+  return exitCode
+}
+
+function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
+  if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
+  if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
+  return defaultLayout(flags.root === undefined ? undefined : resolve(io.cwd, flags.root), flags.unitDir)
+}
+
+export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
+  resolveOutput(flags, io.env)
+  const layout = layoutFrom(flags, io)
+  const passwd = (() => {
+    try {
+      return readFileSync(join(layout.root ?? '/', 'etc', 'passwd'), 'utf8')
+    } catch {
+      return undefined
+    }
+  })()
+  const configFiles = flags.config?.length ? flags.config : [join(rootHome(passwd), '.docker', 'config.json')]
+  const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
+  const node = flags.node ?? process.execPath
+  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
+  if (/\/_npx\//.test(cli)) log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
+  for (const path of [node, cli]) {
+    if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
+  }
+  const settings = installSettings(flags, configFiles)
+  // Each file's directory as the unit will really write it: a symlinked --config, the target's.
+  const files = configFiles.map((path) => ({ path, directory: dirname(walkPath(path, layout.root ?? '/').target) }))
+  const request = { layout, paths: { node, cli, configFiles: files }, settings, enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
+  const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
+  return applySteps('install', layout, steps, flags, io)
+}
+
+export async function uninstall(flags: InstallFlags, io: CliIo): Promise<number> {
+  resolveOutput(flags, io.env)
+  const layout = layoutFrom(flags, io)
+  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io)
+}

@@ -1,10 +1,15 @@
 // `remove`: delete this tool's entries, so that an image baked on a builder instance does not
 // carry the builder's identity. No IMDS involved.
 
-import type { ConfigLocation } from '../fs/config-file.js'
+import { type ConfigLocation, locationsFor } from '../config/locations.js'
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { type OutputFlags, envNames, lockTimeoutMs, resolveOutput } from '../cli/options.js'
+import { jsonConfigs, jsonError, reportConfigs } from '../cli/report.js'
+import { parseRegistryList } from '../config/registry-keys.js'
+import { defaultUsername } from '../imds/identity.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
 import { planRemove } from '../config/docker-config.js'
-import { ExitCode } from '../errors.js'
+import { ExitCode, usageError } from '../errors.js'
 import type { Logger } from '../cli/log.js'
 import type { NormalizedRegistry } from '../config/registry-keys.js'
 
@@ -23,4 +28,28 @@ export async function runRemove(
   const configs = await updateAll(locations, (doc) => planRemove(doc, keys, request.username), { dryRun: request.dryRun, log: deps.log, lockTimeoutMs: deps.lockTimeoutMs })
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, configs, error: failure }
+}
+
+export interface RemoveFlags extends OutputFlags {
+  registry?: string[]
+  config?: string[]
+  username?: string
+  dryRun?: boolean
+}
+
+export async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = loggerFor(output.verbosity, io)
+  const registryValues = flags.registry?.length ? flags.registry : io.env[envNames.registries] ? [io.env[envNames.registries]!] : []
+  if (registryValues.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  const username = flags.username ?? io.env[envNames.username] ?? defaultUsername
+  const result = await runRemove({ registries: parseRegistryList(registryValues), username, dryRun: flags.dryRun ?? false }, locationsFor(flags, io), {
+    log,
+    lockTimeoutMs: lockTimeoutMs(io.env),
+  })
+  reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io)
+  if (output.json) {
+    io.stdout(`${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`)
+  }
+  return result.exitCode
 }

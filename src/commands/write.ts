@@ -1,12 +1,15 @@
 // `write`: the identity from IMDS, merged into each config file.
 
-import { type ConfigLocation } from '../fs/config-file.js'
+import { type ConfigLocation, locationsFor } from '../config/locations.js'
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
+import { fetchIdentity } from '../imds/client.js'
 import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
 import type { Logger } from '../cli/log.js'
-import type { WriteOptions } from '../cli/options.js'
+import { type WriteFlags, type WriteOptions, lockTimeoutMs, resolveWriteOptions } from '../cli/options.js'
 
 export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>
@@ -60,4 +63,35 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
   const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) })
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
+}
+
+/** The command: flags and environment in, lines on stderr (and --json on stdout) out. */
+export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
+  const started = Date.now()
+  const options = resolveWriteOptions(flags, io.env)
+  const log = loggerFor(options.verbosity, io)
+  const result = await runWrite(options, locationsFor(flags, io), {
+    log,
+    lockTimeoutMs: lockTimeoutMs(io.env),
+    fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log }),
+  })
+  reportConfigs(result.configs, options.dryRun, 'write', log, io)
+  if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)
+  if (options.json) {
+    const id = result.identity
+    const report = {
+      ok: result.exitCode === ExitCode.ok,
+      exitCode: result.exitCode,
+      command: 'write',
+      dryRun: options.dryRun,
+      endpoint: options.endpoint,
+      registries: options.registries.map((r) => r.key),
+      identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
+      configs: jsonConfigs(result.configs),
+      error: jsonError(result.error),
+      durationMs: Date.now() - started,
+    }
+    io.stdout(`${JSON.stringify(report)}\n`)
+  }
+  return result.exitCode
 }

@@ -6,7 +6,6 @@ import * as fs from 'node:fs'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import type { Env } from '../cli/options.js'
 
 /**
  * 12 hex digits for a temp name. Not secret: O_EXCL|O_NOFOLLOW makes a guessed or planted name
@@ -74,25 +73,6 @@ export const nodeFileSystem: FileSystem = {
   unlink: (path) => asPromise(() => fs.unlinkSync(path)),
   mkdir: (path, options) => asPromise(() => fs.mkdirSync(path, options)),
   readdir: (path) => asPromise(() => fs.readdirSync(path)),
-}
-
-export interface ConfigLocation {
-  readonly path: string
-  /** Why this path: the flag, DOCKER_CONFIG, or the passwd home directory. */
-  readonly source: string
-}
-
-/**
- * Default location: $DOCKER_CONFIG/config.json, else <passwd home of the effective user>/.docker/config.json.
- * The passwd home, not $HOME: systemd gives a unit without User= no $HOME at all.
- */
-export function resolveConfigLocations(explicit: readonly string[], env: Env, cwd: string, passwdHome: () => string): ConfigLocation[] {
-  if (explicit.length > 0) return explicit.map((p) => ({ path: resolve(cwd, p), source: '--config' }))
-  const dockerConfig = env['DOCKER_CONFIG']
-  if (dockerConfig !== undefined && dockerConfig.trim() !== '') {
-    return [{ path: resolve(cwd, dockerConfig, 'config.json'), source: 'DOCKER_CONFIG' }]
-  }
-  return [{ path: join(passwdHome(), '.docker', 'config.json'), source: 'passwd home of the effective user' }]
 }
 
 export interface FileIdentity {

@@ -1,0 +1,16 @@
+// What a command writes to and reads from: stdout, stderr, the environment, the working directory.
+// The real process in a run (program.ts), a capture in tests.
+
+import { type Logger, createLogger } from './log.js'
+import type { Env, Verbosity } from './options.js'
+
+export interface CliIo {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+  readonly env: Env
+  readonly cwd: string
+  /** stderr is the journal stream (prefix lines with their priority). */
+  readonly journal: boolean
+}
+
+export const loggerFor = (verbosity: Verbosity, io: CliIo): Logger => createLogger(verbosity, io.stderr, io.journal)

@@ -1,0 +1,47 @@
+// What happened to each config file, for people (stderr lines, the --dry-run preview) and for
+// --json (the objects test/schemas describes).
+
+import type { ConfigOutcome, ErrorInfo } from '../fs/update.js'
+import type { CliIo } from './io.js'
+import type { Logger } from './log.js'
+
+export function reportError(error: { message: string; hint?: string | undefined }, log: Logger): void {
+  log.error(error.message)
+  if (error.hint !== undefined) log.fix(error.hint)
+}
+
+export const jsonError = (error: ErrorInfo | undefined) => (error === undefined ? null : { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null })
+
+export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
+  configs.map((c) => ({
+    path: c.path,
+    source: c.source,
+    target: c.target ?? null,
+    action: c.action,
+    added: c.changes?.added ?? [],
+    updated: c.changes?.updated ?? [],
+    removed: c.changes?.removed ?? [],
+    warnings: c.warnings,
+    error: jsonError(c.error),
+  }))
+
+/** Human lines for each config file: warnings, errors, what changed; and the --dry-run preview. */
+export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove', log: Logger, io: CliIo): void {
+  const would = (done: string, planned: string): string => (dryRun ? planned : done)
+  for (const config of configs) {
+    for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
+    if (config.error !== undefined) reportError(config.error, log)
+    const c = config.changes
+    if (c === undefined) continue
+    if (config.action === 'unchanged') {
+      log.info(command === 'write' ? `${config.path} already current` : `${config.path} has no entry of this tool to remove`)
+    } else if (command === 'remove') {
+      log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
+    } else {
+      if (c.removed.length > 0) log.info(`${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
+      const touched = [...c.added, ...c.updated]
+      if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
+    }
+    if (dryRun && config.preview !== undefined) io.stdout(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
+  }
+}
