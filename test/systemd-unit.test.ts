@@ -1,6 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/commands/install.js'
-import { isOurUnit, isUneditedEnvironmentFile, renderEnvironmentFile, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
+import { isOurUnit, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
+import { isUneditedEnvironmentFile, readEnvironmentFile, renderEnvironmentFile } from '../src/systemd/environment-file.js'
 
 const template = unitTemplate()
 const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
@@ -58,6 +62,22 @@ describe('the environment file', () => {
     expect(isUneditedEnvironmentFile(text.replace('pierone', 'other'))).toBe(false)
     expect(isUneditedEnvironmentFile(`${text}IID_DOCKER_AUTH_TIMEOUT=5\n`)).toBe(false)
     expect(isUneditedEnvironmentFile('IID_DOCKER_AUTH_REGISTRIES=x\n')).toBe(false)
+  })
+
+  it('reads back exactly what install wrote (one quoting rule for both sides)', () => {
+    const settings = [
+      ['IID_DOCKER_AUTH_REGISTRIES', 'a.example.com,b.example.com:5000'],
+      ['IID_DOCKER_AUTH_CONFIG', '/home/my user/.docker/config.json,/srv/"quoted"\\dir/100%/config.json'],
+      ['IID_DOCKER_AUTH_USERNAME', 'svc'],
+    ] as const
+    const dir = mkdtempSync(join(tmpdir(), 'iid-env-'))
+    try {
+      writeFileSync(join(dir, 'env'), renderEnvironmentFile(settings))
+      expect(readEnvironmentFile(join(dir, 'env'))).toEqual(Object.fromEntries(settings))
+      expect(readEnvironmentFile(join(dir, 'missing'))).toEqual({})
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('refuses a value with a line break', () => {

@@ -1,7 +1,7 @@
 // `check`: what is true right now, one line per fact with a verdict and, when not ok, the fix.
 // Writes nothing. The verdicts are pure functions of gathered facts; gathering is the only effect.
 
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { withRightsFor } from '../fs/acting-user.js'
 import { readConfigFile, resolveTarget } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
@@ -17,7 +17,8 @@ import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/ident
 import { tokenTtlSeconds } from '../imds/client.js'
 import { getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
-import { environmentFilePath, unitName } from '../systemd/unit.js'
+import { readEnvironmentFile } from '../systemd/environment-file.js'
+import { unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 export type CheckArea = 'imds' | 'identity' | 'config' | 'unit' | 'probe'
@@ -187,25 +188,6 @@ export function probeCredential(facts: readonly ConfigFacts[], registry: string,
   return undefined
 }
 
-/** Settings from the unit's environment file, for a bare `check` on an instance. */
-export function unitEnvironment(path = environmentFilePath): Record<string, string> {
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch {
-    return {}
-  }
-  const values: Record<string, string> = {}
-  for (const line of text.split('\n')) {
-    const match = /^\s*([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line)
-    if (match === null) continue
-    let value = match[2]!.trim()
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1).replace(/\\(["\\])/g, '$1')
-    values[match[1]!] = value
-  }
-  return values
-}
-
 export interface CheckFlags extends WriteFlags {
   probe?: boolean
 }
@@ -213,7 +195,7 @@ export interface CheckFlags extends WriteFlags {
 export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
-  const env: Env = { ...unitEnvironment(), ...io.env }
+  const env: Env = { ...readEnvironmentFile(), ...io.env }
   const registryValues = flags.registry?.length ? flags.registry : env[envNames.registries] ? [env[envNames.registries]!] : []
   const options = resolveWriteOptions({ ...flags, registry: registryValues.length ? registryValues : ['placeholder.invalid'], timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env)
   const registries = registryValues.length ? options.registries.map((r) => r.key) : []

@@ -13,14 +13,13 @@ import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { walkPath } from '../fs/acting-user.js'
 import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
 import type { ErrorInfo } from '../fs/update.js'
+import { isUneditedEnvironmentFile, renderEnvironmentFile } from '../systemd/environment-file.js'
 import { type Systemctl, runSystemctl } from '../systemd/systemctl.js'
 import {
   type UnitPaths,
   defaultUnitDir,
   environmentFilePath,
   isOurUnit,
-  isUneditedEnvironmentFile,
-  renderEnvironmentFile,
   renderUnit,
   rootHome,
   unitName,

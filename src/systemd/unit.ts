@@ -1,17 +1,12 @@
-// The systemd unit and its environment file as text: rendering and recognising our own files.
-// Pure; install-command.ts does the effects.
+// The systemd unit as text: rendering it and recognising our own. Pure; commands/install.ts does
+// the effects.
 
-import { createHash } from 'node:crypto'
 import { dirname, isAbsolute } from 'node:path'
 import { usageError } from '../errors.js'
-
-import { environmentFilePath, unitName } from './names.js'
 
 export { defaultUnitDir, environmentFilePath, unitName } from './names.js'
 /** The first line of every unit file we write; uninstall removes only files that carry it. */
 export const unitHeader = '# Installed by iid-docker-auth install.'
-
-const checksumPrefix = '# iid-docker-auth-sha256: '
 
 /** Quotes a value for a unit file line or an EnvironmentFile, escaping `%` specifiers. */
 export function systemdQuote(value: string, forUnit: boolean): string {
@@ -85,30 +80,6 @@ export function renderUnit(template: string, paths: UnitPaths): string {
     }
   }
   return out.join('\n')
-}
-
-const checksum = (body: string): string => createHash('sha256').update(body).digest('hex')
-
-/** The environment file for the unit, with a checksum so that later runs can tell if it was edited. */
-export function renderEnvironmentFile(settings: ReadonlyArray<readonly [string, string]>): string {
-  const body = [
-    `# ${environmentFilePath}: settings for ${unitName}, as IID_DOCKER_AUTH_* variables (see iid-docker-auth --help).`,
-    '# Written by `iid-docker-auth install`. Edit freely: once edited, install overwrites it only with --force.',
-    ...settings.map(([name, value]) => {
-      if (/[\n\r\u0000]/.test(value)) throw usageError(`the value for ${name} contains a line break`, 'remove it')
-      return `${name}=${systemdQuote(value, false)}`
-    }),
-    '',
-  ].join('\n')
-  return `${body}${checksumPrefix}${checksum(body)}\n`
-}
-
-/** Whether a file is one we wrote and nobody changed since (its checksum still matches). */
-export function isUneditedEnvironmentFile(text: string): boolean {
-  const at = text.lastIndexOf(checksumPrefix)
-  if (at < 0) return false
-  const recorded = text.slice(at + checksumPrefix.length).trim()
-  return text.endsWith('\n') && recorded === checksum(text.slice(0, at))
 }
 
 export const isOurUnit = (text: string): boolean => text.startsWith(unitHeader)
