@@ -4,7 +4,7 @@ import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { fetchIdentity } from '../imds/client.js'
-import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
+import { type ConfigOutcome, type ErrorInfo, type FirstLook, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
@@ -34,8 +34,9 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
   }
   for (const l of locations) log.debug(`config file ${l.path} (from ${l.source})`)
 
+  let looks: FirstLook[]
   try {
-    await preflight(locations)
+    looks = await preflight(locations)
   } catch (error) {
     if (!(error instanceof CliError)) throw error
     return failedEarly(error)
@@ -60,7 +61,7 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))
-  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) })
+  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
 }

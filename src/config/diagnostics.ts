@@ -105,7 +105,7 @@ export function entryProblem(value: JsonNode): string | undefined {
 /** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
 export function dockerAuthProblem(auth: string): string | undefined {
   if (auth === '') return undefined
-  const compact = auth.replace(/[\r\n]/g, '')
+  const compact = /[\r\n]/.test(auth) ? auth.replace(/[\r\n]/g, '') : auth
   if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
   const colon = Buffer.from(compact, 'base64').indexOf(0x3a)
   if (colon < 0) return 'has no colon between user and password'

@@ -2,16 +2,14 @@
 // atomic replace that leaves the original byte-identical on any failure. The operations go through
 // `FileSystem` so that unit tests can inject faults; end-to-end tests use real mounts.
 
-import * as fs from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import * as fsp from 'node:fs/promises'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 
-/**
- * 12 hex digits for a temp name. Not secret: O_EXCL|O_NOFOLLOW makes a guessed or planted name
- * fail instead of being followed, so node:crypto (slow to load at boot) is not needed.
- */
-const uniqueSuffix = (): string => (Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, '0') + (process.pid % 0x1000000).toString(16).padStart(6, '0')).slice(0, 12)
+/** 12 hex digits for a temp name; O_EXCL|O_NOFOLLOW makes a guessed or planted name fail. */
+const uniqueSuffix = (): string => randomBytes(6).toString('hex')
 
 /** The part of node:fs/promises' FileHandle that the config file code uses. */
 export interface FileHandle {
@@ -38,42 +36,8 @@ export interface FileSystem {
   readdir(path: string): Promise<string[]>
 }
 
-/**
- * Runs a synchronous node:fs call as a promise. The file system edge is synchronous underneath: each
- * asynchronous call is a round trip through libuv's thread pool (started for the first one), about
- * 3 ms over the twenty-odd calls of a write, and nothing else runs meanwhile: IMDS is done by then.
- */
-function asPromise<T>(run: () => T): Promise<T> {
-  try {
-    return Promise.resolve(run())
-  } catch (error) {
-    return Promise.reject(error as Error)
-  }
-}
-
-function nodeHandle(fd: number): FileHandle {
-  return {
-    stat: (options) => asPromise(() => fs.fstatSync(fd, options)),
-    readFile: ((encoding?: 'utf8') => asPromise(() => (encoding ? fs.readFileSync(fd, encoding) : fs.readFileSync(fd)))) as FileHandle['readFile'],
-    writeFile: (data, encoding = 'utf8') => asPromise(() => fs.writeFileSync(fd, data, encoding)),
-    chown: (uid, gid) => asPromise(() => fs.fchownSync(fd, uid, gid)),
-    chmod: (mode) => asPromise(() => fs.fchmodSync(fd, mode)),
-    sync: () => asPromise(() => fs.fsyncSync(fd)),
-    close: () => asPromise(() => fs.closeSync(fd)),
-  }
-}
-
-/** node:fs, synchronously underneath (see `asPromise`). */
-export const nodeFileSystem: FileSystem = {
-  open: (path, flags, mode) => asPromise(() => nodeHandle(fs.openSync(path, flags, mode))),
-  lstat: (path) => asPromise(() => fs.lstatSync(path)),
-  stat: ((path: string, options?: { bigint: true }) => asPromise(() => (options ? fs.statSync(path, options) : fs.statSync(path)))) as FileSystem['stat'],
-  readlink: (path) => asPromise(() => fs.readlinkSync(path)),
-  rename: (from, to) => asPromise(() => fs.renameSync(from, to)),
-  unlink: (path) => asPromise(() => fs.unlinkSync(path)),
-  mkdir: (path, options) => asPromise(() => fs.mkdirSync(path, options)),
-  readdir: (path) => asPromise(() => fs.readdirSync(path)),
-}
+/** node:fs/promises itself; tests pass it wrapped with faults. */
+export const nodeFileSystem: FileSystem = fsp
 
 export interface FileIdentity {
   readonly dev: bigint

@@ -40,6 +40,8 @@ export interface UpdateOptions {
   readonly beforeCommit?: (target: string) => Promise<void>
   /** Test hook: the filesystem the atomic write goes through (faults injected). */
   readonly fs?: FileSystem
+  /** preflight's read of this file, if it made one. */
+  readonly firstLook?: FirstLook
 }
 
 /** How many times we re-read and re-plan when another writer changes the file under us. */
@@ -53,30 +55,26 @@ export const errorInfo = (error: unknown): ErrorInfo => ({
 
 const hasChanges = (c: MergeChanges): boolean => c.added.length + c.updated.length + c.removed.length > 0
 
-interface Loaded {
+/** A config file as read and parsed, before anything else happens to it. */
+export interface FirstLook {
+  readonly target: string
   readonly snapshot: ConfigFileSnapshot
   readonly document: ConfigDocument
 }
 
-/** Parsed files by target path. A 1.5 MB file takes ~50 ms to parse; a stat says whether it changed. */
-const loaded = new Map<string, Loaded>()
-
-/** Reads and parses the file, or reuses the last parse when a stat shows it is the same file. */
-async function load(target: string, path: string): Promise<Loaded> {
-  const previous = loaded.get(target)
-  if (previous !== undefined && previous.snapshot.identity !== undefined && sameFile(previous.snapshot.identity, await currentIdentity(target))) return previous
+async function load(target: string, path: string): Promise<FirstLook> {
   const snapshot = await readConfigFile(target, maxConfigBytes)
-  const result = { snapshot, document: parseConfig(snapshot.bytes, path) }
-  loaded.set(target, result)
-  return result
+  return { target, snapshot, document: parseConfig(snapshot.bytes, path) }
 }
 
 /**
- * Checks that every config file can be read and parsed before anything slow happens, so that a
- * broken file is reported at once (exit 78) rather than after a long wait for IMDS.
+ * Reads and parses every config file before anything slow happens, so that a broken file is
+ * reported at once (exit 78) rather than after a long wait for IMDS. The update starts from these.
  */
-export async function preflight(locations: readonly ConfigLocation[]): Promise<void> {
-  for (const location of locations) await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path))
+export async function preflight(locations: readonly ConfigLocation[]): Promise<FirstLook[]> {
+  const looks: FirstLook[] = []
+  for (const location of locations) looks.push(await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path)))
+  return looks
 }
 
 export async function updateConfigFile(location: ConfigLocation, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
@@ -85,9 +83,9 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
   const base = { path, source: location.source, target, error: undefined }
 
-  // A lockless first look: when nothing would change we write nothing, create no directory and take
-  // no lock (the common "already current" boot).
-  const first = await load(target, path)
+  // A lockless first look (preflight's, if it read this file): when nothing would change we write
+  // nothing, create no directory and take no lock (the common "already current" boot).
+  const first = options.firstLook?.target === target ? options.firstLook : await load(target, path)
   const firstPlan = plan(first.document)
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
@@ -108,8 +106,9 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   try {
     await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
-      const { snapshot, document } = await load(target, path)
-      // Unchanged since the first look (load reused the parse): so is the plan.
+      const unchanged = round === 0 && sameFile(first.snapshot.identity, await currentIdentity(target))
+      const { snapshot, document } = unchanged ? first : await load(target, path)
+      // Unchanged since the first look: so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
       if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
       const warnings = [...result.warnings]
@@ -183,12 +182,13 @@ export function prepareDirectory(path: string): Promise<string | undefined> {
   return withRightsFor(path, async () => ensureDirectory(dirname(await resolveTarget(path))))
 }
 
-/** Runs updateConfigFile on each location; a failure in one does not stop the others. */
-export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome[]> {
+/** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */
+export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions, looks: readonly FirstLook[] = []): Promise<ConfigOutcome[]> {
   const outcomes: ConfigOutcome[] = []
-  for (const location of locations) {
+  for (const [i, location] of locations.entries()) {
+    const firstLook = looks[i]
     try {
-      outcomes.push(await withRightsFor(location.path, () => updateConfigFile(location, plan, options)))
+      outcomes.push(await withRightsFor(location.path, () => updateConfigFile(location, plan, firstLook === undefined ? options : { ...options, firstLook })))
     } catch (error) {
       if (!(error instanceof CliError)) throw error
       outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })
