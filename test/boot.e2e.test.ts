@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/imds/identity.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from './helpers.js'
 
-const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/cache/iid-docker-auth-test'
+const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/tmp/iid-docker-auth-test'
 
 /** The release this machine runs, and the mirror its apt uses (never a hard-coded host). */
 function debianSource(): { suite: string; mirror: string } {
@@ -33,12 +33,14 @@ function debianSource(): { suite: string; mirror: string } {
 /** A minimal bootable Debian tree, built once and reused (about 35 s the first time). */
 function ensureDebianTree(): string {
   const { suite, mirror } = debianSource()
-  const tree = join(cacheRoot, `${suite}-minbase-systemd`)
+  // libatomic1: Node 26's binary (bound in from the host) links it; minbase lacks it.
+  const packages = ['systemd', 'systemd-sysv', 'dbus', 'libatomic1']
+  const tree = join(cacheRoot, `${suite}-minbase-${packages.join('-')}`)
   if (existsSync(join(tree, '.complete'))) return tree
   mkdirSync(cacheRoot, { recursive: true })
   const building = `${tree}.building-${process.pid}`
   rmSync(building, { recursive: true, force: true })
-  execFileSync('debootstrap', ['--variant=minbase', '--include=systemd,systemd-sysv,dbus', suite, building, mirror], { stdio: 'ignore', timeout: 600_000 })
+  execFileSync('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror], { stdio: 'ignore', timeout: 600_000 })
   writeFileSync(join(building, '.complete'), '')
   rmSync(tree, { recursive: true, force: true })
   renameSync(building, tree)

@@ -5,16 +5,15 @@
 // carried inside the PKCS7 is not trusted) and whose embedded document's accountId is allowed.
 // A `seeder` user may push, so the tests can upload a tiny image with skopeo.
 
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execa, execaSync } from 'execa'
 import { createHash, createSign, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 
-const run = promisify(execFile)
 
 export const seeder = { username: 'seeder', password: 'seed-password' }
 
@@ -56,7 +55,7 @@ async function verifiedDocument(pkcs7: string, certificates: readonly string[], 
   try {
     for (const cert of certificates) {
       try {
-        const { stdout } = await run('openssl', ['smime', '-verify', '-inform', 'DER', '-in', der, '-certfile', cert, '-nointern', '-noverify'], { encoding: 'utf8' })
+        const { stdout } = await execa('openssl', ['smime', '-verify', '-inform', 'DER', '-in', der, '-certfile', cert, '-nointern', '-noverify'])
         return stdout
       } catch {
         // try the next certificate
@@ -73,7 +72,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
   const username = options.username ?? 'instance-identity-document'
   const key = join(dir, 'token.key')
   const cert = join(dir, 'token.crt')
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=iid test token issuer', '-sha256'], { stdio: 'ignore' })
+  execaSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=iid test token issuer', '-sha256'])
   const keyPem = readFileSync(key, 'utf8')
   const certDer = Buffer.from(readFileSync(cert, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64')
   const service = 'iid-test-registry'
@@ -222,7 +221,7 @@ export async function seedImage(registry: Registry, repository: string): Promise
       JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifestBlob, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
     )
     // Asynchronously: the token service that skopeo must reach runs in this very process.
-    await run('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${seeder.username}:${seeder.password}`, `oci:${layout}:latest`, `docker://${registry.host}/${repository}:latest`], {
+    await execa('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${seeder.username}:${seeder.password}`, `oci:${layout}:latest`, `docker://${registry.host}/${repository}:latest`], {
       timeout: 60_000,
     })
   } finally {
