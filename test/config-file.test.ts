@@ -339,3 +339,19 @@ describe('lock', () => {
     expect(lstatSync(dir).isDirectory()).toBe(true)
   })
 })
+
+describe('resolveTarget', () => {
+  let base: string
+  beforeEach(() => {
+    base = mkdtempSync(join(tmpdir(), 'iid-resolve-'))
+  })
+  afterEach(() => rmSync(base, { recursive: true, force: true }))
+
+  it('follows a `..` in a link from where the link really is, as the kernel does', async () => {
+    mkdirSync(join(base, 'real', 'sub'), { recursive: true })
+    symlinkSync(join(base, 'real', 'sub'), join(base, 'd'))
+    symlinkSync('../config.json', join(base, 'real', 'sub', 'config.json'))
+    writeFileSync(join(base, 'real', 'config.json'), '{}')
+    expect(await resolveTarget(join(base, 'd', 'config.json'))).toBe(join(base, 'real', 'config.json'))
+  })
+})

@@ -232,6 +232,29 @@ describe('warnings', () => {
     expect(plan.warnings).toEqual(findings.map(asWarning))
   })
 
+  it('quotes a key in a fix the user may paste into a shell', () => {
+    const key = "https://r.example.com/'; touch /tmp/pwned; '"
+    const text = JSON.stringify({ auths: { [key]: { auth: Buffer.from('alice:pw').toString('base64') } } })
+    const finding = diagnose(doc(text).root, ['r.example.com'], username, 'rerun').find((f) => f.message.includes('another spelling'))!
+    expect(finding.fix).toContain(`docker logout 'https://r.example.com/'\\''; touch /tmp/pwned; '\\'''`)
+  })
+
+  it('judges a key that appears twice by its last occurrence, as readers do', () => {
+    const ours = Buffer.from(`${username}:old`).toString('base64')
+    const theirs = Buffer.from('alice:pw').toString('base64')
+    const text = `{"auths":{"https://r.example.com":{"auth":"${ours}"},"https://r.example.com":{"auth":"${theirs}"}}}`
+    const findings = diagnose(doc(text).root, ['r.example.com'], username, 'rerun').map((f) => f.message)
+    expect(findings.some((m) => m.includes('another spelling of r.example.com with a login this tool did not write (user "alice")'))).toBe(true)
+    expect(findings.some((m) => m.startsWith('older entries of this tool'))).toBe(false)
+  })
+
+  it('never takes an entry with an identity token for its own, whatever its user name', () => {
+    const text = JSON.stringify({ auths: { 'https://r.example.com/v1/': { auth: Buffer.from(`${username}:x`).toString('base64'), identitytoken: 'tok' } } })
+    const plan = planMerge(doc(text), [entry('r.example.com')], username)
+    expect(plan.changes.removed).toEqual([])
+    expect(Object.keys(JSON.parse(renderConfig(plan.root)).auths)).toEqual(['https://r.example.com/v1/', 'r.example.com'])
+  })
+
   it('warns about duplicate keys', () => {
     expect(diagnose({ kind: 'object', members: [] }, [], 'u', 'rerun')).toEqual([])
     expect(warningsFor('{"a":1,"a":2,"auths":{"x":{},"x":{}}}').join('\n')).toMatch(/"a" appears more than once[\s\S]*"x" more than once/)

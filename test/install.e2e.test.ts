@@ -104,6 +104,7 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     [['--config', 'relative.json'], /must be an absolute path for the unit/],
     [['--unit-dir', 'x'], /--unit-dir "x" must be absolute/],
     [['--registry', 'bad host'], /white space/],
+    [['--config', '/srv/a,b/config.json'], /contains a comma/],
   ])('exits 64 on %j and writes nothing', async (args, message) => {
     const run = await install(...args)
     expect(run.code).toBe(64)

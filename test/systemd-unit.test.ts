@@ -31,13 +31,19 @@ describe('renderUnit', () => {
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/srv/shared/docker'])
   })
 
-  it.each(['/config.json', '/etc/config.json', '/tmp/c.json', '/tmp/x/config.json', '/var/lib/config.json', '/home/config.json', '/usr/local/config.json', '/proc/self/x'])(
+  it.each(['/config.json', '/etc/config.json', '/tmp/c.json', '/tmp/x/config.json', '/var/lib/config.json', '/home/config.json', '/usr/local/config.json', '/proc/self/x', '/etc/sudoers.d/config.json', '/usr/lib/systemd/system/config.json', '/home/ec2-user/config.json', '/run/systemd/system/config.json', '/var/spool/cron/crontabs/config.json', '/var/lib/docker/config.json', '/boot/efi/config.json'])(
     'refuses a config file directly in a system directory: %s',
     (path) => {
-      expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).toThrow(/system directory|kernel filesystem|temporary directory/)
+      expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).toThrow(/system directory|home directory|temporary directory/)
       expect(() => renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json', path.slice(0, path.lastIndexOf('/')) || '/')] })).toThrow(/--config \/root\/\.docker\/config\.json/)
     },
   )
+
+  it('accepts the config directories people use', () => {
+    for (const path of ['/root/.docker/config.json', '/var/lib/kubelet/config.json', '/home/ec2-user/.docker/config.json', '/opt/ci/docker/config.json', '/srv/builds/.docker/config.json']) {
+      expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).not.toThrow()
+    }
+  })
 
   it('quotes paths with spaces and escapes % specifiers', () => {
     const unit = renderUnit(template, { ...paths, cli: '/opt/my tools/100%/cli.mjs' })

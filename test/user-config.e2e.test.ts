@@ -145,6 +145,24 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     expect(owner(join(rootsOwn, 'config.json'))).toEqual({ uid: 0, gid: 0, mode: '600' })
   })
 
+  it('a root-owned directory that a group may write: refused, a group member’s symlink in it never followed by root', async () => {
+    const shared = join(dir, 'shared-docker')
+    mkdirSync(shared, { mode: 0o770 })
+    chownSync(shared, 0, alice.gid)
+    chmodSync(shared, 0o770)
+    const victimDir = join(dir, 'victim')
+    mkdirSync(victimDir, { mode: 0o700 })
+    const victim = join(victimDir, 'daemon.json')
+    writeFileSync(victim, '{"log-driver": "journald"}\n', { mode: 0o600 })
+    const before = readFileSync(victim)
+    symlinkSync(victim, join(shared, 'config.json'))
+    const run = await write(join(shared, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toMatch(/is writable by the members of group/)
+    expect(readFileSync(victim)).toEqual(before)
+    expect(readdirSync(victimDir)).toEqual(['daemon.json'])
+  })
+
   it('prepare-dirs (the unit, before its sandbox) creates a missing directory for its owner and never changes one that exists', async () => {
     const aliceHome = home(alice)
     const kubelet = join(dir, 'kubelet')

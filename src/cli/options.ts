@@ -178,6 +178,8 @@ export function installSettings(flags: WriteFlags, configFiles: readonly string[
   const options = resolveWriteOptions({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
   for (const file of configFiles) {
     if (!file.startsWith('/')) throw usageError(`--config ${JSON.stringify(file)} must be an absolute path for the unit`, 'give the full path, e.g. /root/.docker/config.json')
+    // The unit reads the files back from one comma-separated variable.
+    if (file.includes(',')) throw usageError(`--config ${JSON.stringify(file)} contains a comma, which the unit's ${envNames.config} list cannot hold`, 'rename the directory or point --config at a path without commas')
   }
   const settings: Array<readonly [string, string]> = [
     [envNames.registries, options.registries.map((r) => r.key).join(',')],

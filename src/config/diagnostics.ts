@@ -47,7 +47,8 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     findings.push({ verdict: 'warn', message: `auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
   }
   for (const registry of registries) {
-    const competing = auths.members.filter((m, i) => isCompetingKey(m.key, registry) && auths.members.findIndex((o) => o.key === m.key) === i)
+    // Each competing key once, as readers see it: its last occurrence.
+    const competing = auths.members.filter((m, i) => isCompetingKey(m.key, registry) && auths.members.findLastIndex((o) => o.key === m.key) === i)
     const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
     if (own.length > 0) {
       findings.push({ verdict: 'warn', message: `older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, fix: `${again(registry)}, which removes them` })
@@ -58,7 +59,7 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
       findings.push({
         verdict: 'warn',
         message: `auths[${JSON.stringify(m.key)}] is another spelling of ${registry} with a login this tool did not write (${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
-        fix: `if it is stale, docker logout ${m.key} (it removes every spelling of ${registry}, this tool's too), then ${again(registry)}`,
+        fix: `if it is stale, docker logout ${shellQuote(m.key)} (it removes every spelling of ${registry}, this tool's too), then ${again(registry)}`,
       })
     }
   }
@@ -72,13 +73,23 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   return findings
 }
 
-/** Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7). */
-export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username
+/**
+ * Whether an `auths` entry is this tool's: its `auth` carries our user name (with any PKCS7), and
+ * it holds no identity token, which this tool never writes.
+ */
+export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username && !hasIdentityToken(value)
+
+function hasIdentityToken(value: JsonNode): boolean {
+  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
+  return token?.kind === 'string' && token.value !== ''
+}
+
+/** A key as one shell word, for a fix the user may paste: a config file's keys are anyone's text. */
+const shellQuote = (text: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`)
 
 /** Whose login an entry holds, for messages: never a secret, only the user name or the kind. */
 export function credentialOwner(value: JsonNode): string {
-  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
-  if (token?.kind === 'string' && token.value !== '') return 'an identity token'
+  if (hasIdentityToken(value)) return 'an identity token'
   const user = authUser(value)
   return user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`
 }

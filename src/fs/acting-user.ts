@@ -88,8 +88,9 @@ const refuse = (path: string, problem: string, hint: string): CliError => new Cl
 /**
  * Whose rights to use for `path` (pure): the one non-root user who owns a directory on it, or
  * undefined for root's own. Refused (exit 73): directories of two different users on one path, and
- * a directory anyone may write to, unless it is sticky (/tmp) and what the path names in it exists
- * and is root's (nobody else can then swap it; a name another user made there may be a trap).
+ * a directory others may write to (everyone, or a group other than root's and that user's own),
+ * unless it is sticky (/tmp) and what the path names in it exists and is root's (nobody else can
+ * then swap it; a name another user made there may be a trap). ACLs are not looked at.
  */
 export function actorFor(path: string, walk: PathWalk): Actor | undefined {
   const owners = [...new Set(walk.lookups.map((l) => l.uid).filter((uid) => uid !== 0))]
@@ -97,17 +98,22 @@ export function actorFor(path: string, walk: PathWalk): Actor | undefined {
     throw refuse(path, `the directories on the way to it belong to different users (uid ${owners.join(' and ')})`, 'keep each config file in a directory tree that one user owns')
   }
   const uid = owners[0]
+  // The user's group: that of the deepest directory of theirs on the path (a home directory's group).
+  const theirs = walk.lookups.filter((l) => l.uid === uid)
+  const gid = uid === undefined ? 0 : theirs[theirs.length - 1]!.gid
   for (const l of walk.lookups) {
-    if ((l.mode & 0o002) === 0) continue
+    // Who else may write here: everyone (o+w), or a group other than root's and the actor's own.
+    const everyone = (l.mode & 0o002) !== 0
+    const group = (l.mode & 0o020) !== 0 && l.gid !== 0 && l.gid !== gid
+    if (!everyone && !group) continue
     const sticky = (l.mode & 0o1000) !== 0
     if (!sticky || l.entryUid !== 0) {
-      throw refuse(path, `${l.dir} is writable by every user, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod o-w ${l.dir}), or create its directory first`)
+      const who = everyone ? 'every user' : `the members of group ${l.gid}`
+      throw refuse(path, `${l.dir} is writable by ${who}, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}), or create its directory first`)
     }
   }
   if (uid === undefined) return undefined
-  // The user's group: that of the deepest directory of theirs on the path (a home directory's group).
-  const theirs = walk.lookups.filter((l) => l.uid === uid)
-  return { uid, gid: theirs[theirs.length - 1]!.gid }
+  return { uid, gid }
 }
 
 /** The account name of a uid, for messages; the number when there is no passwd entry. */

@@ -30,6 +30,7 @@ export interface FileSystem {
   stat(path: string): Promise<Stats>
   stat(path: string, options: { bigint: true }): Promise<BigIntStats>
   readlink(path: string): Promise<string>
+  realpath(path: string): Promise<string>
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
   mkdir(path: string, options: { recursive: true; mode: number }): Promise<string | undefined>
@@ -114,7 +115,9 @@ export async function resolveTarget(path: string, fs: FileSystem = nodeFileSyste
       throw cannotWrite(path, error)
     }
     if (!stats.isSymbolicLink()) return current
-    current = resolve(dirname(current), await fs.readlink(current))
+    // Relative to the real directory, as the kernel follows it: a `..` in the link climbs from
+    // where the link really is, not from the spelling of the path that led there.
+    current = resolve(await fs.realpath(dirname(current)), await fs.readlink(current))
   }
   throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
 }

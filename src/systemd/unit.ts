@@ -31,21 +31,18 @@ export interface UnitPaths {
   readonly configFiles: ReadonlyArray<{ readonly path: string; readonly directory: string }>
 }
 
-/**
- * Directories a config file must not sit in directly: the unit would make them writable (and
- * they are not a config file's home). Anything under /tmp is invisible to the unit (PrivateTmp).
- */
-const systemDirectories = new Set([
-  '/', '/bin', '/boot', '/dev', '/etc', '/etc/default', '/etc/systemd', '/etc/systemd/system', '/home', '/lib', '/lib32', '/lib64', '/libx32',
-  '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/srv', '/sys', '/tmp', '/usr', '/usr/bin', '/usr/lib', '/usr/local',
-  '/usr/local/bin', '/usr/local/lib', '/usr/sbin', '/usr/share', '/var', '/var/cache', '/var/lib', '/var/log', '/var/spool', '/var/tmp',
-])
+/** Trees the unit must never be given to write in: the system's own files. */
+const systemTrees = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/run', '/proc', '/sys', '/dev', '/var/spool', '/var/log', '/var/mail', '/var/lib/docker', '/var/lib/containerd', '/tmp', '/var/tmp']
+/** Directories that are fine to have below, but not to write in directly. */
+const sharedDirectories = new Set(['/', '/home', '/root', '/var', '/var/lib', '/var/cache', '/opt', '/srv', '/mnt', '/media', '/snap'])
 
 /** Why the unit cannot be given `directory` to write a config file in, or undefined if it can. */
 export function systemDirectoryProblem(directory: string): string | undefined {
-  if (systemDirectories.has(directory)) return `${directory} is a system directory, which the unit would have to make writable`
-  if (/^\/(proc|sys|dev)(\/|$)/.test(directory)) return `${directory} is a kernel filesystem`
-  if (/^\/(var\/)?tmp(\/|$)/.test(directory)) return `${directory} is under a temporary directory, which the unit's PrivateTmp hides`
+  const tree = systemTrees.find((t) => directory === t || directory.startsWith(`${t}/`))
+  if (tree === '/tmp' || tree === '/var/tmp') return `${directory} is under a temporary directory, which the unit's PrivateTmp hides`
+  if (tree !== undefined) return `${directory} is a system directory (under ${tree}), which the unit would have to make writable`
+  if (sharedDirectories.has(directory)) return `${directory} is a system directory, which the unit would have to make writable`
+  if (/^\/home\/[^/]+$/.test(directory)) return `${directory} is a home directory, which the unit would make writable whole (.ssh included)`
   return undefined
 }
 
