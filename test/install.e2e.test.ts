@@ -156,6 +156,19 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(existsSync(envFile())).toBe(false)
   })
 
+  it.each(['install', 'uninstall'])('%s refuses a --root that does not exist or is not a directory with 64, creating nothing', async (command) => {
+    const missing = join(root, 'typo')
+    const registry = command === 'install' ? ['--registry', 'pierone.example.com'] : []
+    const run = await runCli([command, '--root', missing, ...registry])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/error: --root .*typo does not exist/)
+    expect(existsSync(missing)).toBe(false)
+    writeFileSync(missing, '')
+    const file = await runCli([command, '--root', missing, ...registry])
+    expect(file.code).toBe(64)
+    expect(file.stderr).toMatch(/error: --root .*typo is not a directory/)
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)

@@ -1,7 +1,7 @@
 // `install` and `uninstall`: put the unit and its environment file in place (or take them away)
 // and tell systemd. A pure plan from what is on disk now, then the steps run in order, nypm-style.
 
-import { readFileSync, realpathSync } from 'node:fs'
+import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -227,7 +227,14 @@ async function applySteps(command: string, layout: Layout, steps: readonly Step[
 function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
   if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
   if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
-  return defaultLayout(flags.root === undefined ? undefined : resolve(io.cwd, flags.root), flags.unitDir)
+  const root = flags.root === undefined ? undefined : resolve(io.cwd, flags.root)
+  // A mistyped --root would otherwise become a new tree (install) or an empty one (uninstall).
+  if (root !== undefined) {
+    const stat = statSync(root, { throwIfNoEntry: false })
+    if (stat === undefined) throw usageError(`--root ${root} does not exist`, 'give the root of an existing image tree, e.g. --root /mnt/image')
+    if (!stat.isDirectory()) throw usageError(`--root ${root} is not a directory`, 'give the root of an existing image tree, e.g. --root /mnt/image')
+  }
+  return defaultLayout(root, flags.unitDir)
 }
 
 export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
