@@ -2,7 +2,8 @@
 // real systemd under systemd-nspawn, with the unit installed by our own `install --root`, a
 // stand-in docker.service that records what it sees, and the IMDS simulator listening on
 // 169.254.169.254 inside a network namespace this test creates, so the unit uses its real default
-// endpoint and no packet leaves the namespace. Root only; under CI=true it runs or fails.
+// endpoint and no packet leaves the namespace; and `install --now` and `uninstall` run inside the
+// booted system against its own systemd. Root only; under CI=true it runs or fails.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -52,6 +53,8 @@ const boundNode = '/opt/node/bin/node'
 
 interface BootResult {
   readonly files: Record<string, string>
+  /** root's config.json in the booted tree after poweroff, if there is one. */
+  readonly rootConfig: string | undefined
   readonly show: Record<string, Record<string, string>>
   readonly journal: string
   readonly unitJournal: string
@@ -97,7 +100,27 @@ const readAsDockerUsers = dockerUsers
   .map((name) => `setpriv --reuid=${name} --regid=${name} --init-groups cat /home/${name}/.docker/config.json > /results/as-${name}; stat -c %%U:%%G:%%a /home/${name}/.docker /home/${name}/.docker/config.json > /results/stat-${name}`)
   .join('; ')
 
-async function boot(tree: string, faults: string[]): Promise<BootResult> {
+/**
+ * What the live test's service runs in the booted system: `install --now` and `uninstall` against
+ * that system's own systemd (no --root), as an operator would, recording what each left behind.
+ */
+const liveScript = `#!/bin/sh
+cli="${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs"
+$cli install --now --registry pierone.example.com --config /root/.docker/config.json --timeout 10 --json > /results/live-install.json 2> /results/live-install.err
+echo $? > /results/live-install-code
+systemctl show iid-docker-auth.service -p LoadState,ActiveState,Result,ExecMainStatus,UnitFileState,TimeoutStartUSec > /results/live-show-installed
+stat -c %a /root/.docker/config.json > /results/live-config-mode
+$cli uninstall --json > /results/live-uninstall.json 2> /results/live-uninstall.err
+echo $? > /results/live-uninstall-code
+for f in /etc/systemd/system/iid-docker-auth.service /etc/default/iid-docker-auth /etc/systemd/system/*.wants/iid-docker-auth.service; do
+  if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+done > /results/live-left
+systemctl show iid-docker-auth.service -p LoadState,ActiveState > /results/live-show-removed
+systemctl poweroff --no-block
+`
+
+/** live: no unit installed beforehand; a service runs liveScript in the booted system instead. */
+async function boot(tree: string, { faults = [], live = false }: { faults?: string[]; live?: boolean } = {}): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
   const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
   for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
@@ -112,10 +135,12 @@ async function boot(tree: string, faults: string[]): Promise<BootResult> {
 
     // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
     // under /tmp (as CI's may be) would be invisible to it at its own path.
-    const userConfigs = addDockerUsers(root)
-    const configArgs = ['/root/.docker/config.json', ...userConfigs].flatMap((c) => ['--config', c])
-    const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
-    expect(install.code, install.stderr).toBe(0)
+    if (!live) {
+      const userConfigs = addDockerUsers(root)
+      const configArgs = ['/root/.docker/config.json', ...userConfigs].flatMap((c) => ['--config', c])
+      const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
+      expect(install.code, install.stderr).toBe(0)
+    }
 
     unitFile(
       root,
@@ -130,6 +155,7 @@ ExecStart=/bin/sh -c 'if grep -q "\\"pierone.example.com\\"" /root/.docker/confi
 WantedBy=multi-user.target
 `,
     )
+    writeFileSync(join(root, 'usr/local/sbin/iid-live-test'), liveScript, { mode: 0o755 })
     unitFile(
       root,
       'test-finish.service',
@@ -138,7 +164,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%U" /var/cache/iid-docker-auth > /results/cache; find /var/cache/iid-docker-auth -type f -perm /077 | wc -l >> /results/cache; find /var/cache/iid-docker-auth -type f | wc -l > /results/cache-files; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'
+ExecStart=${live ? '/usr/local/sbin/iid-live-test' : `/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%U" /var/cache/iid-docker-auth > /results/cache; find /var/cache/iid-docker-auth -type f -perm /077 | wc -l >> /results/cache; find /var/cache/iid-docker-auth -type f | wc -l > /results/cache-files; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'`}
 [Install]
 WantedBy=multi-user.target
 `,
@@ -198,9 +224,11 @@ WantedBy=multi-user.target
     // Lines the unit logged at priority err (3) or worse, and warning (4) or worse: journald took the <N> prefixes.
     const unitErrors = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'err', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
     const unitInfo = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'info', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
+    const rootConfigPath = join(root, 'root/.docker/config.json')
+    const rootConfig = existsSync(rootConfigPath) ? readFileSync(rootConfigPath, 'utf8') : undefined
     const pkcs7 = readFileSync(join(record, 'pkcs7'), 'utf8')
     const secrets = [...pkcs7.split('\n'), ...readFileSync(join(record, 'tokens'), 'utf8').split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
-    return { files, show, journal, unitJournal, unitErrors, unitInfo, secrets }
+    return { files, rootConfig, show, journal, unitJournal, unitErrors, unitInfo, secrets }
   } finally {
     if (sim !== undefined) sim.kill('SIGKILL')
     if (netns) execFileSync('ip', ['netns', 'del', namespace])
@@ -218,7 +246,7 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
   }, 660_000)
 
   it('writes the credential before docker starts, 0600, with no secret in the journal', async () => {
-    const result = await boot(tree, [])
+    const result = await boot(tree)
     const ours = result.show['iid-docker-auth.service']!
     const docker = result.show['docker.service']!
     expect(ours, result.unitJournal).toMatchObject({ ActiveState: 'active', Result: 'success', ExecMainStatus: '0' })
@@ -252,7 +280,7 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
   }, 180_000)
 
   it('with IMDS answering 403: the unit fails with status 69 and docker starts anyway', async () => {
-    const result = await boot(tree, ['token=403'])
+    const result = await boot(tree, { faults: ['token=403'] })
     expect(result.show['iid-docker-auth.service']).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
     expect(result.show['docker.service']).toMatchObject({ ActiveState: 'active', Result: 'success' })
     expect(result.files['docker-saw-entry']).toBe('absent')
@@ -262,5 +290,47 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(check.exitCode).toBe(69)
     expect(check.checks.find((c: { area: string; verdict: string }) => c.area === 'unit' && c.verdict === 'fail')).toMatchObject({ exitCode: 69, fix: 'journalctl -b -u iid-docker-auth.service' })
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+  }, 180_000)
+
+  it('install --now and uninstall on the booted system: the unit runs at once, and uninstall stops and removes it', async () => {
+    const result = await boot(tree, { live: true })
+    const fields = (text: string | undefined) => Object.fromEntries((text ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    expect(result.files['live-install-code'], result.files['live-install.err']).toBe('0')
+    const installed = validJson(result.files['live-install.json']!, 'install')
+    expect(installed.steps.filter((s: { action: string }) => s.action === 'systemctl').map((s: { args: string[] }) => s.args.join(' '))).toEqual([
+      'daemon-reload',
+      'enable iid-docker-auth.service',
+      'start iid-docker-auth.service',
+    ])
+    expect(fields(result.files['live-show-installed']), result.unitJournal).toEqual({
+      LoadState: 'loaded',
+      ActiveState: 'active',
+      Result: 'success',
+      ExecMainStatus: '0',
+      UnitFileState: 'enabled',
+      TimeoutStartUSec: '3min',
+    })
+    expect(result.files['live-config-mode']).toBe('600')
+    expect(Object.keys(JSON.parse(result.rootConfig!).auths)).toEqual(['pierone.example.com'])
+    expect(result.unitInfo).toContain('iid-docker-auth: wrote pierone.example.com to /root/.docker/config.json')
+
+    expect(result.files['live-uninstall-code'], result.files['live-uninstall.err']).toBe('0')
+    const uninstalled = validJson(result.files['live-uninstall.json']!, 'install')
+    expect(uninstalled.steps.map((s: { action: string; args?: string[] }) => (s.args === undefined ? s.action : s.args.join(' ')))).toEqual([
+      'stop iid-docker-auth.service',
+      'disable iid-docker-auth.service',
+      'remove',
+      'remove',
+      'daemon-reload',
+    ])
+    expect(result.files['live-left']).toBe('')
+    expect(fields(result.files['live-show-removed'])).toEqual({ LoadState: 'not-found', ActiveState: 'inactive' })
+    // uninstall takes the unit away, never the credential it wrote.
+    expect(Object.keys(JSON.parse(result.rootConfig!).auths)).toEqual(['pierone.example.com'])
+    const outputs = Object.values(result.files).join('\n')
+    for (const secret of result.secrets) {
+      expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+      expect(outputs.includes(secret), 'a secret reached the output of install or uninstall').toBe(false)
+    }
   }, 180_000)
 })

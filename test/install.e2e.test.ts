@@ -139,6 +139,37 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(refused.stderr).toMatch(/\/etc is a system directory/)
   })
 
+  it('renders the unit for --timeout and --endpoint: its start limit above the deadline, the endpoint reachable', async () => {
+    const run = await install('--timeout', '600', '--endpoint', 'http://127.0.0.1:18000')
+    expect(run.code, run.stderr).toBe(0)
+    const text = readFileSync(unit(), 'utf8')
+    expect(text).toMatch(/^TimeoutStartSec=660$/m)
+    expect(text).toMatch(/^IPAddressAllow=169\.254\.169\.254 fd00:ec2::254 127\.0\.0\.1$/m)
+    expect(readFileSync(envFile(), 'utf8')).toMatch(/^IID_DOCKER_AUTH_TIMEOUT=600$/m)
+  })
+
+  it('refuses an --endpoint that names a host with 64: the sandbox allows addresses, not names', async () => {
+    const run = await install('--endpoint', 'http://imds.internal:8080')
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/error: --endpoint http:\/\/imds\.internal:8080\/ names a host, not an address/)
+    expect(run.stderr).toMatch(/fix: give its IP address/)
+    expect(existsSync(unit())).toBe(false)
+    expect(existsSync(envFile())).toBe(false)
+  })
+
+  it.each(['install', 'uninstall'])('%s refuses a --root that does not exist or is not a directory with 64, creating nothing', async (command) => {
+    const missing = join(root, 'typo')
+    const registry = command === 'install' ? ['--registry', 'pierone.example.com'] : []
+    const run = await runCli([command, '--root', missing, ...registry])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/error: --root .*typo does not exist/)
+    expect(existsSync(missing)).toBe(false)
+    writeFileSync(missing, '')
+    const file = await runCli([command, '--root', missing, ...registry])
+    expect(file.code).toBe(64)
+    expect(file.stderr).toMatch(/error: --root .*typo is not a directory/)
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)
@@ -192,8 +223,8 @@ describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
 })
 
 describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the unit', () => {
-  const render = async (): Promise<string> => {
-    expect((await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json')).code).toBe(0)
+  const render = async (...extra: string[]): Promise<string> => {
+    expect((await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', ...extra)).code).toBe(0)
     return unit()
   }
 
@@ -218,8 +249,10 @@ describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the
     expect(verify.stderr).toMatch(/Unknown key 'ProtectSytem'/)
   })
 
-  it('security --offline rates the exposure at 2.0 or less', async () => {
-    const rendered = await render()
+  it.each([[[]], [['--endpoint', 'http://10.0.0.5:8080', '--timeout', '600']]])('security --offline rates the exposure at 2.0 or less (%j)', async (extra) => {
+    const rendered = await render(...extra)
+    const verify = await execa('systemd-analyze', ['verify', rendered], { reject: false })
+    expect(verify.stderr + verify.stdout).toBe('')
     const { stdout: out } = await execa('systemd-analyze', ['security', '--offline=yes', rendered])
     const exposure = Number(/Overall exposure level for iid-docker-auth\.service: ([0-9.]+)/.exec(out)?.[1])
     expect(exposure).toBeGreaterThan(0)

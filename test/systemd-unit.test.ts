@@ -51,6 +51,24 @@ describe('renderUnit', () => {
     expect(systemdQuote('a"b\\c', false)).toBe('"a\\"b\\\\c"')
   })
 
+  const line = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`))
+
+  it("keeps the unit's start limit above the tool's deadline, never below the shipped one", () => {
+    expect(line(renderUnit(template, paths), 'TimeoutStartSec')).toEqual(['TimeoutStartSec=180'])
+    expect(line(renderUnit(template, paths, { deadlineSeconds: 10 }), 'TimeoutStartSec')).toEqual(['TimeoutStartSec=180'])
+    expect(line(renderUnit(template, paths, { deadlineSeconds: 600 }), 'TimeoutStartSec')).toEqual(['TimeoutStartSec=660'])
+    expect(line(renderUnit(template, paths, { deadlineSeconds: 130.5 }), 'TimeoutStartSec')).toEqual(['TimeoutStartSec=191'])
+  })
+
+  it("lets the sandbox reach an --endpoint's address, and refuses a host name", () => {
+    expect(line(renderUnit(template, paths), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://169.254.169.254/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://127.0.0.1:18000/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254 127.0.0.1'])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://[::1]:18000/base/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254 ::1'])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://[fd00:ec2::254]/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
+    expect(() => renderUnit(template, paths, { endpoint: 'http://imds.internal:8080/' })).toThrow(/--endpoint http:\/\/imds\.internal:8080\/ names a host, not an address/)
+  })
+
   it.each([
     [{ ...paths, node: 'node' }, /node binary "node" must be an absolute path/],
     [{ ...paths, cli: '/x\ny' }, /CLI script/],
@@ -113,6 +131,18 @@ describe('planInstall', () => {
     ])
   })
 
+  it('renders the unit for the settings it writes, and waits for --now longer than the unit may take to start', () => {
+    const steps = planInstall(request(machine, { now: true, settings: [...settings, ['IID_DOCKER_AUTH_TIMEOUT', '600'], ['IID_DOCKER_AUTH_ENDPOINT', 'http://10.0.0.5/']] }), { unit: undefined, environment: undefined }, template)
+    const unit = steps[0]!.kind === 'write' ? steps[0]!.content : ''
+    expect(unit).toMatch(/^TimeoutStartSec=660$/m)
+    expect(unit).toMatch(/^IPAddressAllow=169\.254\.169\.254 fd00:ec2::254 10\.0\.0\.5$/m)
+    const start = steps.find((s) => s.kind === 'systemctl' && s.args[0] === 'start')
+    expect(start).toMatchObject({ kind: 'systemctl', args: ['start', 'iid-docker-auth.service'] })
+    expect(start!.kind === 'systemctl' && start!.timeoutSeconds).toBeGreaterThan(660)
+    // Other systemctl calls keep the default wait.
+    expect(steps.filter((s) => s.kind === 'systemctl' && s.args[0] !== 'start').every((s) => s.kind === 'systemctl' && s.timeoutSeconds === undefined)).toBe(true)
+  })
+
   it('in an image root: paths under the root, systemctl --root, no daemon-reload; --no-enable skips enable', () => {
     const steps = planInstall(request(image), { unit: undefined, environment: undefined }, template)
     expect(steps.map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : 'path' in s ? s.path : ''))).toEqual([
@@ -151,10 +181,19 @@ describe('planUninstall', () => {
 
   it('disables and removes exactly what install created', () => {
     expect(planUninstall(machine, { unit: ourUnit, environment: ourEnv }, false)).toEqual([
+      { kind: 'systemctl', args: ['stop', 'iid-docker-auth.service'] },
       { kind: 'systemctl', args: ['disable', 'iid-docker-auth.service'] },
       { kind: 'remove', path: '/etc/systemd/system/iid-docker-auth.service' },
       { kind: 'remove', path: '/etc/default/iid-docker-auth' },
       { kind: 'systemctl', args: ['daemon-reload'] },
+    ])
+  })
+
+  it('stops the unit only on a live system, not in an image root', () => {
+    expect(planUninstall(image, { unit: ourUnit, environment: ourEnv }, false).map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : s.kind))).toEqual([
+      '--root /mnt/image disable iid-docker-auth.service',
+      'remove',
+      'remove',
     ])
   })
 

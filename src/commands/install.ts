@@ -1,13 +1,13 @@
 // `install` and `uninstall`: put the unit and its environment file in place (or take them away)
 // and tell systemd. A pure plan from what is on disk now, then the steps run in order, nypm-style.
 
-import { readFileSync, realpathSync } from 'node:fs'
+import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
-import { type OutputFlags, type WriteFlags, installSettings, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput } from '../cli/options.js'
 import { jsonError, reportError } from '../cli/report.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { walkPath } from '../fs/acting-user.js'
@@ -22,6 +22,8 @@ import {
   isOurUnit,
   renderUnit,
   rootHome,
+  startMarginSeconds,
+  startTimeoutSeconds,
   unitName,
 } from '../systemd/unit.js'
 
@@ -30,7 +32,8 @@ export type Step =
   | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'remove'; readonly path: string }
   | { readonly kind: 'keep'; readonly path: string; readonly reason: string }
-  | { readonly kind: 'systemctl'; readonly args: readonly string[] }
+  /** timeoutSeconds: how long to wait for systemctl when the default is not enough. */
+  | { readonly kind: 'systemctl'; readonly args: readonly string[]; readonly timeoutSeconds?: number }
 
 export interface Layout {
   /** Alternate root (an image being built), or undefined for this machine. */
@@ -77,7 +80,12 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
       hint: 'pass --force to replace it, or customise the unit with a drop-in (systemctl edit iid-docker-auth) instead',
     })
   }
-  const unit = renderUnit(template, request.paths)
+  // The unit honours what the environment file tells the tool: its deadline and its endpoint.
+  const written = new Map(request.settings)
+  const timeout = written.get(envNames.timeout)
+  const deadlineSeconds = timeout === undefined ? defaultTimeoutSeconds : Number(timeout)
+  const endpoint = written.get(envNames.endpoint)
+  const unit = renderUnit(template, request.paths, { deadlineSeconds, ...(endpoint === undefined ? {} : { endpoint }) })
   steps.push(state.unit === unit ? { kind: 'unchanged', path: unitFile } : { kind: 'write', path: unitFile, content: unit, mode: 0o644 })
 
   const envFile = environmentPath(layout)
@@ -91,7 +99,8 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
 
   if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })
   if (request.enable) steps.push({ kind: 'systemctl', args: withRoot(layout, ['enable', unitName]) })
-  if (request.now) steps.push({ kind: 'systemctl', args: ['start', unitName] })
+  // `start` returns when the unit has run, which it may take up to its TimeoutStartSec to do.
+  if (request.now) steps.push({ kind: 'systemctl', args: ['start', unitName], timeoutSeconds: startTimeoutSeconds(template, deadlineSeconds) + startMarginSeconds })
   return steps
 }
 
@@ -101,6 +110,8 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   let unitRemoved = false
   if (state.unit !== undefined) {
     if (isOurUnit(state.unit) || force) {
+      // A unit removed while active stays loaded (RemainAfterExit) until stopped.
+      if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['stop', unitName] })
       steps.push({ kind: 'systemctl', args: withRoot(layout, ['disable', unitName]) })
       steps.push({ kind: 'remove', path: unitFile })
       unitRemoved = true
@@ -160,7 +171,7 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
         }
         break
       case 'systemctl':
-        await systemctl(step.args)
+        await systemctl(step.args, step.timeoutSeconds)
         break
       case 'unchanged':
       case 'keep':
@@ -216,7 +227,14 @@ async function applySteps(command: string, layout: Layout, steps: readonly Step[
 function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
   if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
   if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
-  return defaultLayout(flags.root === undefined ? undefined : resolve(io.cwd, flags.root), flags.unitDir)
+  const root = flags.root === undefined ? undefined : resolve(io.cwd, flags.root)
+  // A mistyped --root would otherwise become a new tree (install) or an empty one (uninstall).
+  if (root !== undefined) {
+    const stat = statSync(root, { throwIfNoEntry: false })
+    if (stat === undefined) throw usageError(`--root ${root} does not exist`, 'give the root of an existing image tree, e.g. --root /mnt/image')
+    if (!stat.isDirectory()) throw usageError(`--root ${root} is not a directory`, 'give the root of an existing image tree, e.g. --root /mnt/image')
+  }
+  return defaultLayout(root, flags.unitDir)
 }
 
 export async function install(flags: InstallFlags, io: CliIo): Promise<number> {

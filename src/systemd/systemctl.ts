@@ -5,21 +5,21 @@
 import { execa } from 'execa'
 import { CliError, ExitCode } from '../errors.js'
 
-export type Systemctl = (args: readonly string[]) => Promise<void>
+export type Systemctl = (args: readonly string[], timeoutSeconds?: number) => Promise<void>
 
 /** Runs systemctl with no input and a time limit; never rejects. */
 const systemctl = (args: readonly string[], timeoutMs: number) =>
   execa('systemctl', [...args], { stdin: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, reject: false })
 
-export const runSystemctl: Systemctl = async (args) => {
-  const result = await systemctl(args, 120_000)
+export const runSystemctl: Systemctl = async (args, timeoutSeconds = 120) => {
+  const result = await systemctl(args, timeoutSeconds * 1000)
   if (!result.failed) return
   if (result.code === 'ENOENT') {
     throw new CliError(ExitCode.systemctlFailed, 'systemctl was not found: this machine does not run systemd', {
       hint: 'to prepare an image offline, pass --root <image root>; otherwise run the tool from user-data instead of a unit',
     })
   }
-  const exit = result.timedOut ? ' (timed out after 120 s)' : result.exitCode !== undefined ? ` (exit ${result.exitCode})` : ''
+  const exit = result.timedOut ? ` (timed out after ${timeoutSeconds} s)` : result.exitCode !== undefined ? ` (exit ${result.exitCode})` : ''
   const last = `${result.stdout}\n${result.stderr}`.trim().split('\n').filter(Boolean).pop() ?? result.shortMessage
   throw new CliError(ExitCode.systemctlFailed, `systemctl ${args.join(' ')} failed${exit}: ${last}`, {
     hint: 'see the message above; `journalctl -xe` has more on a running system',

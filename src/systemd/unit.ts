@@ -1,6 +1,7 @@
 // The systemd unit as text: rendering it and recognising our own. Pure; commands/install.ts does
 // the effects.
 
+import { isIP } from 'node:net'
 import { dirname, isAbsolute } from 'node:path'
 import { usageError } from '../errors.js'
 
@@ -46,12 +47,44 @@ export function systemDirectoryProblem(directory: string): string | undefined {
   return undefined
 }
 
+/** What the environment file tells the tool that the unit around it must allow. */
+export interface UnitSettings {
+  /** The tool's own IMDS deadline (--timeout); without it the template's limit stands. */
+  readonly deadlineSeconds?: number
+  /** The IMDS base URL (--endpoint), when one was given. */
+  readonly endpoint?: string
+}
+
+/** How much longer than the tool's deadline the unit may take: prepare-dirs, the lock, node's start. */
+export const startMarginSeconds = 60
+
+/** The unit's TimeoutStartSec: the tool's deadline plus a margin, never below the template's own. */
+export function startTimeoutSeconds(template: string, deadlineSeconds: number): number {
+  const shipped = Number(/^TimeoutStartSec=([0-9]+)$/m.exec(template)?.[1] ?? 0)
+  return Math.max(shipped, Math.ceil(deadlineSeconds) + startMarginSeconds)
+}
+
+/**
+ * The address the sandbox must let the tool reach for an --endpoint. IPAddressAllow= takes
+ * addresses, not names, and nothing guarantees DNS at boot, so a host name is refused.
+ */
+export function endpointAddress(endpoint: string): string {
+  const host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1')
+  if (isIP(host) === 0) {
+    throw usageError(
+      `--endpoint ${endpoint} names a host, not an address: the unit's sandbox (IPAddressAllow=) allows addresses only, and a boot need not have DNS`,
+      `give its IP address, e.g. --endpoint http://127.0.0.1:18000`,
+    )
+  }
+  return host
+}
+
 /**
  * The shipped unit with ExecStart and ExecStartPre pointing at this node and CLI, and one
  * writable directory per config file. The directories are never created or changed here: the
  * unit's `prepare-dirs` creates a missing one at boot, owned by the owner of its parent.
  */
-export function renderUnit(template: string, paths: UnitPaths): string {
+export function renderUnit(template: string, paths: UnitPaths, settings: UnitSettings = {}): string {
   const node = checkPath(paths.node, 'node binary')
   const cli = checkPath(paths.cli, 'CLI script')
   for (const file of paths.configFiles) {
@@ -62,6 +95,8 @@ export function renderUnit(template: string, paths: UnitPaths): string {
       throw usageError(`--config ${file.path}: ${problem}`, 'keep the config file in a directory of its own, e.g. /root/.docker/config.json or /var/lib/kubelet/config.json')
     }
   }
+  const extraAddress = settings.endpoint === undefined ? undefined : endpointAddress(settings.endpoint)
+  const startTimeout = startTimeoutSeconds(template, settings.deadlineSeconds ?? 0)
   const dirs = [...new Set(paths.configFiles.map((f) => f.directory))]
   const run = `${systemdQuote(node, true)} ${systemdQuote(cli, true)}`
   const out: string[] = []
@@ -70,6 +105,11 @@ export function renderUnit(template: string, paths: UnitPaths): string {
       out.push(`ExecStart=${run} write`)
     } else if (line.startsWith('ExecStartPre=')) {
       out.push(`ExecStartPre=-+${run} prepare-dirs`)
+    } else if (line.startsWith('TimeoutStartSec=')) {
+      out.push(`TimeoutStartSec=${startTimeout}`)
+    } else if (line.startsWith('IPAddressAllow=') && extraAddress !== undefined) {
+      const addresses = line.slice('IPAddressAllow='.length).split(' ')
+      out.push(`IPAddressAllow=${[...new Set([...addresses, extraAddress])].join(' ')}`)
     } else if (line.startsWith('ReadWritePaths=')) {
       if (!out.some((l) => l.startsWith('ReadWritePaths='))) for (const dir of dirs) out.push(`ReadWritePaths=-${systemdQuote(dir, true)}`)
     } else {
