@@ -47,6 +47,16 @@ export class CliError extends Error {
 export const usageError = (message: string, hint?: string): CliError =>
   new CliError(ExitCode.usage, message, hint === undefined ? {} : { hint })
 
+/**
+ * A value the user gave, quoted for a message, cut to its first 100 characters: an argument can be
+ * any length, and a message that echoes it whole buries the problem (and floods the journal).
+ */
+export function shown(value: string): string {
+  const max = 100
+  const chars = [...value]
+  return chars.length <= max ? JSON.stringify(value) : `${JSON.stringify(chars.slice(0, max).join(''))}…(${chars.length} characters)`
+}
+
 /** The one place that maps anything thrown to an exit code. */
 export function exitCodeOf(error: unknown): ExitCodeValue {
   return error instanceof CliError ? error.exitCode : ExitCode.unexpected

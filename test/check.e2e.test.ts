@@ -1,6 +1,6 @@
 // `check` through the built CLI, against the IMDS simulator, real files, and (for --probe) the real
 // registry with token auth. Also the journald priority prefixes and the --json schemas.
-import { chmodSync, closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { type Server, createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -151,6 +151,34 @@ describe('check', () => {
     expect(run.stdout).toBe('')
     expect(run.stderr).toContain(`warn  config    ${config}: mode 0644 lets group or others read the credentials\n                fix: chmod 600 ${config}\n`)
     expect(run.stderr).toMatch(/^fail  config    .*no entry for pierone\.example\.com$/m)
+  })
+})
+
+describe.runIf(rootOrCi)('check and the unit’s environment file (in a private mount namespace, never this machine’s)', () => {
+  /** Runs check with `text` as /etc/default/iid-docker-auth, bind-mounted over /etc/default for this process only. */
+  async function checkWithFile(text: string, env: Record<string, string> = {}) {
+    const etcDefault = join(dir, 'etc-default')
+    mkdirSync(etcDefault)
+    writeFileSync(join(etcDefault, 'iid-docker-auth'), text)
+    const prefix = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/default && exec "$@"', etcDefault]
+    const run = await runCli(['check', '--endpoint', sim.url, '--timeout', '2', '--json'], { prefix, env })
+    return validJson(run.stdout, 'check') as { registries: string[]; checks: Check[] }
+  }
+
+  it('trims the file’s list items and names the file as their source', async () => {
+    const other = join(dir, 'other.json')
+    expect((await write()).code).toBe(0)
+    expect((await write('--config', other)).code).toBe(0)
+    const report = await checkWithFile(`IID_DOCKER_AUTH_REGISTRIES="pierone.example.com"\nIID_DOCKER_AUTH_CONFIG="${config}, ${other}"\n`)
+    expect(report.registries).toEqual(['pierone.example.com'])
+    const sources = report.checks.filter((c) => c.area === 'config' && / \(from /.test(c.message)).map((c) => c.message)
+    expect(sources).toEqual([`${config} (from /etc/default/iid-docker-auth)`, `${other} (from /etc/default/iid-docker-auth)`])
+  })
+
+  it('lets the environment win over the file, naming the variable', async () => {
+    expect((await write()).code).toBe(0)
+    const report = await checkWithFile('IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_CONFIG=/nonexistent/config.json\n', { IID_DOCKER_AUTH_CONFIG: ` ${config} ,` })
+    expect(report.checks.find((c) => c.area === 'config' && / \(from /.test(c.message))!.message).toBe(`${config} (from IID_DOCKER_AUTH_CONFIG)`)
   })
 })
 

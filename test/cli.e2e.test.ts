@@ -495,3 +495,79 @@ describe('output', () => {
     expect(usage.stderr).toMatch(/^iid-docker-auth: error: unknown option '--no-such-flag'/)
   })
 })
+
+describe('what the user asked, read the same way by every command', () => {
+  const r = ['-r', 'pierone.example.com']
+  const all = ['write', 'check', 'remove', 'prepare-dirs']
+  it.each<[string, string[], Record<string, string>, string[], RegExp]>([
+    ['an empty IID_DOCKER_AUTH_CONFIG', r, { IID_DOCKER_AUTH_CONFIG: '' }, all, /IID_DOCKER_AUTH_CONFIG "" names no config file/],
+    ['IID_DOCKER_AUTH_CONFIG=,', r, { IID_DOCKER_AUTH_CONFIG: ',' }, all, /IID_DOCKER_AUTH_CONFIG "," names no config file/],
+    ["-c ''", [...r, '-c', ''], {}, all, /--config "" names no config file/],
+    ["-r ''", ['-r', ''], {}, ['write', 'check', 'remove'], /--registry "" names no registry/],
+    ['-r ,', ['-r', ','], {}, ['write', 'check', 'remove'], /--registry "," names no registry/],
+    ['an empty IID_DOCKER_AUTH_REGISTRIES', [], { IID_DOCKER_AUTH_REGISTRIES: ' ' }, ['write', 'check', 'remove'], /IID_DOCKER_AUTH_REGISTRIES " " names no registry/],
+  ])('refuses %s with 64, never falling back to a default file', async (_, args, env, commands, message) => {
+    for (const command of commands) {
+      const imds = command === 'write' || command === 'check' ? ['--endpoint', sim.url, '--timeout', '1'] : []
+      const run = await runCli([command, ...(command === 'prepare-dirs' ? args.filter((a) => !r.includes(a)) : args), ...imds], { env: { DOCKER_CONFIG: join(dir, 'docker'), ...env } })
+      expect(run.code, `${command}: ${run.stderr}`).toBe(64)
+      expect(run.stderr).toMatch(message)
+    }
+    expect(existsSync(join(dir, 'docker'))).toBe(false)
+    expect(sim.requests).toEqual([])
+  })
+
+  it('refuses a repository path and a non-ASCII name, keeps Docker’s own URL spellings, and caps what it echoes', async () => {
+    const path = await write(['-r', 'reg.example.com/team/app'])
+    expect(path.code).toBe(64)
+    expect(path.stderr).toMatch(/names a repository path \("\/team\/app"\); a credential is per registry host/)
+    const idn = await write(['-r', 'bücher.example'])
+    expect(idn.code).toBe(64)
+    expect(idn.stderr).toContain('fix: use its punycode form: --registry xn--bcher-kva.example')
+    const long = await write(['-r', 'a'.repeat(100_000)])
+    expect(long.code).toBe(64)
+    expect(long.stderr).toContain('…(100000 characters)')
+    expect(long.stderr.length).toBeLessThan(1000)
+    for (const spelling of ['https://pierone.example.com/', 'https://pierone.example.com/v1/', 'https://pierone.example.com/v2/']) {
+      const run = await runCli(['-r', spelling, '-c', config, '--endpoint', sim.url, '--json'])
+      expect(run.code).toBe(0)
+      expect(run.stderr).toContain(`registry ${JSON.stringify(spelling)} reduced to pierone.example.com`)
+      expect(validJson(run.stdout, 'write').registries).toEqual(['pierone.example.com'])
+    }
+  })
+
+  it('says a mistyped command is not one, and suggests the nearest', async () => {
+    const run = await runCli(['instal', '-r', 'pierone.example.com'])
+    expect(run.code).toBe(64)
+    expect(run.stderr).toContain('"instal" is not a command; did you mean `install`?')
+    const far = await runCli(['frobnicate'])
+    expect(far.code).toBe(64)
+    expect(far.stderr).toMatch(/"frobnicate" is not a command; the commands are write, check, install/)
+  })
+
+  it('check --help names check’s own IMDS deadline', async () => {
+    const help = await runCli(['check', '--help'])
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/--timeout <seconds> overall deadline for getting the identity from IMDS \(default 10\)/)
+  })
+
+  it('does not crash in a deleted working directory; a relative --config there is a usage error', async () => {
+    const gone = join(dir, 'gone')
+    const inGone = (args: string) => runProgram('sh', ['-c', `mkdir "$0" && cd "$0" && rmdir "$0" && exec "${process.execPath}" "${cliPath}" ${args}`, gone])
+    const version = await inGone('--version')
+    expect(version.status, version.stderr).toBe(0)
+    expect(version.stderr).toBe('')
+    const relative = await inGone(`-r pierone.example.com -c rel.json --endpoint ${sim.url}`)
+    expect(relative.status).toBe(64)
+    expect(relative.stderr).toContain('--config "rel.json" is a relative path, and the working directory no longer exists')
+    const absolute = await inGone(`-r pierone.example.com -c "${config}" --endpoint ${sim.url}`)
+    expect(absolute.status, absolute.stderr).toBe(0)
+  })
+
+  it('-c /dev/stdout on a pipe is not a regular file (78), not a lock failure', async () => {
+    const run = await runProgram('sh', ['-c', `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`])
+    expect(run.status).toBe(0)
+    const piped = await runProgram('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`])
+    expect(piped.status).toBe(78)
+    expect(piped.stderr).toContain('/dev/stdout is a pipe, not a regular file; nothing was changed')
+  })
+})

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
 import { resolveConfigLocations } from '../src/config/locations.js'
-import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
+import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions, withEnvironmentFile } from '../src/cli/options.js'
+import { shown } from '../src/errors.js'
 
 const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)
 
@@ -21,7 +22,7 @@ describe('resolveWriteOptions', () => {
   it('has the documented defaults', () => {
     expect(resolve({ registry: ['r.example.com'] })).toEqual({
       registries: [{ key: 'r.example.com' }],
-      configPaths: [],
+      config: undefined,
       username: 'instance-identity-document',
       signature: 'pkcs7',
       stripNewlines: false,
@@ -52,7 +53,7 @@ describe('resolveWriteOptions', () => {
     )
     expect(options).toMatchObject({
       registries: [{ key: 'a.example.com' }, { key: 'b.example.com:5000' }],
-      configPaths: ['/root/.docker/config.json', '/var/lib/kubelet/config.json'],
+      config: { items: ['/root/.docker/config.json', '/var/lib/kubelet/config.json'], source: 'IID_DOCKER_AUTH_CONFIG', label: 'IID_DOCKER_AUTH_CONFIG' },
       username: 'svc',
       signature: 'rsa2048',
       stripNewlines: true,
@@ -92,6 +93,10 @@ describe('resolveWriteOptions', () => {
     [{ registry: ['r'], endpoint: 'not a url' }, {}, /--endpoint "not a url" is not a URL/],
     [{ registry: ['r'], endpoint: 'ftp://x' }, {}, /not an http\(s\) URL/],
     [{ registry: ['r'], endpoint: 'http://u:p@x' }, {}, /credentials/],
+    [{ registry: [''] }, {}, /^--registry "" names no registry$/],
+    [{ registry: [','] }, {}, /^--registry "," names no registry$/],
+    [{}, { IID_DOCKER_AUTH_REGISTRIES: '' }, /^IID_DOCKER_AUTH_REGISTRIES "" names no registry$/],
+    [{ registry: ['r'], endpoint: `http://${'a'.repeat(100_000)}:x` }, {}, /…\(100009 characters\) is not a URL/],
   ])('refuses %j %j', (flags, env, message) => {
     expectUsage(() => resolve(flags, env), message)
   })
@@ -116,13 +121,49 @@ describe('resolveEndpoint', () => {
 
 describe('resolveConfigLocations', () => {
   const home = () => '/home/from-passwd'
+  const locations = (flags: WriteFlags, env: Record<string, string>, cwd: string | null = '/cwd') => resolveConfigLocations(resolve({ registry: ['r'], ...flags }, env).config, env, cwd ?? undefined, home)
   it('prefers --config, then DOCKER_CONFIG, then the passwd home (never $HOME)', () => {
-    expect(resolveConfigLocations(['rel/c.json', '/abs/c.json'], { DOCKER_CONFIG: '/d' }, '/cwd', home)).toEqual([
+    expect(locations({ config: ['rel/c.json', '/abs/c.json'] }, { DOCKER_CONFIG: '/d' })).toEqual([
       { path: '/cwd/rel/c.json', source: '--config' },
       { path: '/abs/c.json', source: '--config' },
     ])
-    expect(resolveConfigLocations([], { DOCKER_CONFIG: 'relative/dir', HOME: '/h' }, '/cwd', home)).toEqual([{ path: '/cwd/relative/dir/config.json', source: 'DOCKER_CONFIG' }])
-    expect(resolveConfigLocations([], { HOME: '/h' }, '/cwd', home)).toEqual([{ path: '/home/from-passwd/.docker/config.json', source: 'passwd home of the effective user' }])
+    expect(locations({}, { DOCKER_CONFIG: 'relative/dir', HOME: '/h' })).toEqual([{ path: '/cwd/relative/dir/config.json', source: 'DOCKER_CONFIG' }])
+    expect(locations({}, { HOME: '/h' })).toEqual([{ path: '/home/from-passwd/.docker/config.json', source: 'passwd home of the effective user' }])
+  })
+
+  it('trims the variable’s items and names the variable, or the file it came from', () => {
+    expect(locations({}, { IID_DOCKER_AUTH_CONFIG: 'a.json, /b.json ,' })).toEqual([
+      { path: '/cwd/a.json', source: 'IID_DOCKER_AUTH_CONFIG' },
+      { path: '/b.json', source: 'IID_DOCKER_AUTH_CONFIG' },
+    ])
+    const { env, origin } = withEnvironmentFile({ IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' }, { IID_DOCKER_AUTH_CONFIG: ' /x.json', IID_DOCKER_AUTH_REGISTRIES: 'file.example.com' }, '/etc/default/iid-docker-auth')
+    const options = resolveWriteOptions({}, env, origin)
+    expect(options.registries).toEqual([{ key: 'env.example.com' }])
+    expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([{ path: '/x.json', source: '/etc/default/iid-docker-auth' }])
+    expectUsage(() => resolveWriteOptions({}, withEnvironmentFile({}, { IID_DOCKER_AUTH_REGISTRIES: ',' }, '/etc/default/iid-docker-auth').env, withEnvironmentFile({}, { IID_DOCKER_AUTH_REGISTRIES: ',' }, '/etc/default/iid-docker-auth').origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth "," names no registry$/)
+  })
+
+  it.each<[WriteFlags, Record<string, string>, RegExp]>([
+    [{}, { IID_DOCKER_AUTH_CONFIG: '' }, /^IID_DOCKER_AUTH_CONFIG "" names no config file$/],
+    [{}, { IID_DOCKER_AUTH_CONFIG: ' , ' }, /^IID_DOCKER_AUTH_CONFIG " , " names no config file$/],
+    [{ config: [''] }, {}, /^--config "" names no config file$/],
+    [{ config: ['/a.json', ' '] }, {}, /^--config " " names no config file$/],
+  ])('refuses an empty config %j %j instead of falling back to the default', (flags, env, message) => {
+    expectUsage(() => locations(flags, env), message)
+  })
+
+  it('needs the working directory only for a relative path', () => {
+    expect(locations({ config: ['/abs.json'] }, {}, null)).toEqual([{ path: '/abs.json', source: '--config' }])
+    expectUsage(() => locations({ config: ['rel.json'] }, {}, null), /--config "rel.json" is a relative path, and the working directory no longer exists/)
+    expectUsage(() => locations({ config: ['/' + 'a'.repeat(5000)] }, {}), /is longer than any path can be/)
+  })
+})
+
+describe('shown', () => {
+  it('quotes a value and cuts it to 100 characters, saying how long it was', () => {
+    expect(shown('a b')).toBe('"a b"')
+    expect(shown('x'.repeat(100))).toBe(JSON.stringify('x'.repeat(100)))
+    expect(shown('é'.repeat(100_000))).toBe(`${JSON.stringify('é'.repeat(100))}…(100000 characters)`)
   })
 })
 

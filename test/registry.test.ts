@@ -10,7 +10,9 @@ describe('normalizeRegistry', () => {
     ['https://pierone.example.com/v1/', 'pierone.example.com', true],
     ['http://host:8080', 'host:8080', true],
     ['host/', 'host', true],
-    ['host/team/app', 'host', true],
+    ['https://host/', 'host', true],
+    ['https://host/v2', 'host', true],
+    ['HOST/V1/', 'host', true],
     ['localhost', 'localhost', false],
     ['127.0.0.1:5000', '127.0.0.1:5000', false],
     ['[::1]:5000', '[::1]:5000', false],
@@ -70,6 +72,23 @@ describe('normalizeRegistry', () => {
       expect((error as CliError).message).toMatch(/is Docker Hub, which does not verify EC2 instance identities/)
       expect((error as CliError).message).not.toContain('\n')
       expect((error as CliError).hint).toMatch(/your own registry/)
+    }
+  })
+
+  it.each([
+    ['reg.example.com/team/app', /names a repository path \("\/team\/app"\)/, /--registry reg\.example\.com$/],
+    ['https://reg.example.com/v2/team/app', /names a repository path \("\/v2\/team\/app"\)/, /--registry reg\.example\.com$/],
+    ['bücher.example', /"bücher\.example" is not ASCII/, /punycode form: --registry xn--bcher-kva\.example$/],
+    ['https://BÜCHER.example:5000/', /is not ASCII/, /--registry xn--bcher-kva\.example:5000$/],
+    [`${'a'.repeat(100_000)}.example`, /^registry "a{100}"…\(100008 characters\) is not a valid host\[:port\]$/, /host\[:port\]/],
+  ])('refuses %j, saying why and what to give instead', (input, message, hint) => {
+    try {
+      normalizeRegistry(input)
+      expect.unreachable('accepted')
+    } catch (error) {
+      expect((error as CliError).exitCode).toBe(64)
+      expect((error as CliError).message).toMatch(message)
+      expect((error as CliError).hint).toMatch(hint)
     }
   })
 

@@ -8,7 +8,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
   readonly env: Env
-  readonly cwd: string
+  /** undefined when the working directory has been deleted: only a relative path needs it. */
+  readonly cwd: string | undefined
   /** stderr is the journal stream (prefix lines with their priority). */
   readonly journal: boolean
 }

@@ -1,7 +1,9 @@
-// Options for `write`: flags win over IID_DOCKER_AUTH_* variables, which win over defaults.
+// What the user asked for: flags win over IID_DOCKER_AUTH_* variables (for check, then over the
+// unit's environment file), which win over defaults. One resolver for every command, so each value
+// is read, trimmed and named by its real source the same way everywhere.
 // Pure: takes the parsed flags and an environment, returns validated settings or a usage error.
 
-import { usageError } from '../errors.js'
+import { shown, usageError } from '../errors.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type NormalizedRegistry, parseRegistryList } from '../config/registry-keys.js'
 
@@ -21,9 +23,10 @@ export interface WriteFlags extends OutputFlags {
 }
 
 export interface WriteOptions {
+  /** Empty only where the caller allowed it (check). */
   readonly registries: readonly NormalizedRegistry[]
-  /** Explicit config paths; empty means the default location. */
-  readonly configPaths: readonly string[]
+  /** Explicit config paths; undefined means the default location. */
+  readonly config: ListSetting | undefined
   readonly username: string
   readonly signature: SignatureKind
   readonly stripNewlines: boolean
@@ -38,6 +41,71 @@ export interface WriteOptions {
 }
 
 export type Env = Readonly<Record<string, string | undefined>>
+
+/** Where a variable was found: its own name (the process environment), or the file it came from. */
+export type VariableOrigin = (name: string) => string
+
+export const processOrigin: VariableOrigin = (name) => name
+
+/**
+ * check's settings: the process environment, then the unit's environment file, each variable named
+ * by where it really came from.
+ */
+export function withEnvironmentFile(env: Env, file: Env, path: string): { env: Env; origin: VariableOrigin } {
+  return { env: { ...file, ...env }, origin: (name) => (env[name] === undefined && file[name] !== undefined ? path : name) }
+}
+
+/** A variable as messages name it: `IID_DOCKER_AUTH_CONFIG`, or `IID_DOCKER_AUTH_CONFIG in /etc/default/iid-docker-auth`. */
+const variableLabel = (name: string, origin: VariableOrigin): string => (origin(name) === name ? name : `${name} in ${origin(name)}`)
+
+/** A list the user gave (registries, config files): its items, trimmed, and where they came from. */
+export interface ListSetting {
+  readonly items: readonly string[]
+  /** `--config`, `IID_DOCKER_AUTH_CONFIG`, `/etc/default/iid-docker-auth`, ... */
+  readonly source: string
+  /** For messages: the flag, or the variable and where it was set. */
+  readonly label: string
+}
+
+/**
+ * The flag's values (each split on commas when `splitFlag`), else the variable's comma-separated
+ * items; undefined when neither is given. Stray commas (`a, b,`) are tolerated; a value that names
+ * nothing (`''`, `,`) is a usage error, never a silent fall-back to the default.
+ */
+export function listSetting(
+  flagValues: readonly string[] | undefined,
+  flag: string,
+  splitFlag: boolean,
+  name: string,
+  env: Env,
+  origin: VariableOrigin,
+  what: string,
+): ListSetting | undefined {
+  const items = (value: string, label: string, split: boolean): string[] => {
+    const parts = (split ? value.split(',') : [value]).map((s) => s.trim()).filter((s) => s !== '')
+    if (parts.length === 0) throw usageError(`${label} ${shown(value)} names no ${what}`, what === 'registry' ? 'give at least one registry as host[:port]' : `give a path, or leave ${label} out for the default location`)
+    return parts
+  }
+  if (flagValues !== undefined && flagValues.length > 0) return { items: flagValues.flatMap((v) => items(v, flag, splitFlag)), source: flag, label: flag }
+  const value = env[name]
+  if (value === undefined) return undefined
+  const label = variableLabel(name, origin)
+  return { items: items(value, label, true), source: origin(name), label }
+}
+
+export const registrySetting = (flags: { registry?: readonly string[] | undefined }, env: Env, origin: VariableOrigin = processOrigin): ListSetting | undefined =>
+  listSetting(flags.registry, '--registry', true, envNames.registries, env, origin, 'registry')
+
+/** A --config value is one path (a path may hold a comma); the variable is a comma-separated list. */
+export const configSetting = (flags: { config?: readonly string[] | undefined }, env: Env, origin: VariableOrigin = processOrigin): ListSetting | undefined =>
+  listSetting(flags.config, '--config', false, envNames.config, env, origin, 'config file')
+
+/** The registries to act on; a usage error when none are given. */
+export function requireRegistries(flags: { registry?: readonly string[] | undefined }, env: Env, origin: VariableOrigin = processOrigin): NormalizedRegistry[] {
+  const setting = registrySetting(flags, env, origin)
+  if (setting === undefined) throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  return parseRegistryList(setting.items)
+}
 
 /** The IID_DOCKER_AUTH_* family, one per option a unit file would set. */
 export const envNames = {
@@ -67,7 +135,7 @@ export function parseBoolean(name: string, value: string): boolean {
   const v = value.trim().toLowerCase()
   if (['1', 'true', 'yes', 'on'].includes(v)) return true
   if (['0', 'false', 'no', 'off', ''].includes(v)) return false
-  throw usageError(`${name}=${JSON.stringify(value)} is not a boolean`, `set ${name} to true or false`)
+  throw usageError(`${name}=${shown(value)} is not a boolean`, `set ${name} to true or false`)
 }
 
 /** Validates an IMDS base URL; the SDK appends `latest/...` to its path, so it must end in `/`. */
@@ -76,13 +144,13 @@ export function normalizeEndpoint(value: string, source: string): string {
   try {
     url = new URL(value.trim())
   } catch {
-    throw usageError(`${source} ${JSON.stringify(value)} is not a URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
+    throw usageError(`${source} ${shown(value)} is not a URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw usageError(`${source} ${JSON.stringify(value)} is not an http(s) URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
+    throw usageError(`${source} ${shown(value)} is not an http(s) URL`, 'give the IMDS base URL, e.g. http://169.254.169.254')
   }
   if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw usageError(`${source} ${JSON.stringify(value)} has credentials, a query or a fragment`, 'give only scheme, host, port and an optional base path')
+    throw usageError(`${source} ${shown(value)} has credentials, a query or a fragment`, 'give only scheme, host, port and an optional base path')
   }
   const base = `${url.protocol}//${url.host}${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}`
   return base
@@ -99,7 +167,7 @@ export function resolveEndpoint(flag: string | undefined, env: Env): string {
   if (mode !== undefined) {
     if (mode.toLowerCase() === 'ipv6') return normalizeEndpoint(ipv6Endpoint, 'default')
     if (mode.toLowerCase() !== 'ipv4') {
-      throw usageError(`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=${JSON.stringify(mode)} is neither IPv4 nor IPv6`, 'set it to IPv4 or IPv6, or unset it')
+      throw usageError(`AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=${shown(mode)} is neither IPv4 nor IPv6`, 'set it to IPv4 or IPv6, or unset it')
     }
   }
   return normalizeEndpoint(ipv4Endpoint, 'default')
@@ -114,7 +182,7 @@ export function parseSeconds(value: string, source: string, defaultSeconds: numb
   const seconds = /^[0-9]+(\.[0-9]+)?$/.test(text) ? Number(text) : NaN
   if (!(seconds <= 86400) || seconds < 0 || (seconds === 0 && !allowZero)) {
     const range = allowZero ? 'from 0 to 86400' : 'above 0, up to 86400'
-    throw usageError(`${source} ${JSON.stringify(value)} is not a number of seconds ${range}`, `give plain decimal seconds; the default is ${defaultSeconds} (e.g. ${source.startsWith('-') ? `${source} ${defaultSeconds}` : `${source}=${defaultSeconds}`})`)
+    throw usageError(`${source} ${shown(value)} is not a number of seconds ${range}`, `give plain decimal seconds; the default is ${defaultSeconds} (e.g. ${source.startsWith('-') ? `${source} ${defaultSeconds}` : `${source}=${defaultSeconds}`})`)
   }
   return Math.round(seconds * 1000)
 }
@@ -130,7 +198,7 @@ export function lockTimeoutMs(env: Env): number {
 function parseSignature(value: string, source: string): SignatureKind {
   const v = value.trim().toLowerCase()
   if (v === 'pkcs7' || v === 'rsa2048') return v
-  throw usageError(`${source} ${JSON.stringify(value)} is not a signature kind`, 'use pkcs7 (default) or rsa2048')
+  throw usageError(`${source} ${shown(value)} is not a signature kind`, 'use pkcs7 (default) or rsa2048')
 }
 
 function parseUsername(value: string, source: string): string {
@@ -139,12 +207,6 @@ function parseUsername(value: string, source: string): string {
   }
   return value
 }
-
-const splitList = (value: string): string[] =>
-  value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
 
 export interface OutputFlags {
   json?: boolean
@@ -162,7 +224,7 @@ export function resolveOutput(flags: OutputFlags, env: Env): { verbosity: Verbos
   if (!flags.quiet && !flags.verbose && levelEnv !== undefined) {
     const v = levelEnv.trim().toLowerCase()
     if (v !== 'quiet' && v !== 'normal' && v !== 'verbose') {
-      throw usageError(`${envNames.verbosity}=${JSON.stringify(levelEnv)} is not a log level`, 'use quiet, normal or verbose')
+      throw usageError(`${envNames.verbosity}=${shown(levelEnv)} is not a log level`, 'use quiet, normal or verbose')
     }
     verbosity = v
   }
@@ -177,9 +239,9 @@ export function installSettings(flags: WriteFlags, configFiles: readonly string[
   if (!flags.registry?.length) throw usageError('install needs the registries the unit will authenticate', 'pass --registry <host[:port]> (repeatable)')
   const options = resolveWriteOptions({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
   for (const file of configFiles) {
-    if (!file.startsWith('/')) throw usageError(`--config ${JSON.stringify(file)} must be an absolute path for the unit`, 'give the full path, e.g. /root/.docker/config.json')
+    if (!file.startsWith('/')) throw usageError(`--config ${shown(file)} must be an absolute path for the unit`, 'give the full path, e.g. /root/.docker/config.json')
     // The unit reads the files back from one comma-separated variable.
-    if (file.includes(',')) throw usageError(`--config ${JSON.stringify(file)} contains a comma, which the unit's ${envNames.config} list cannot hold`, 'rename the directory or point --config at a path without commas')
+    if (file.includes(',')) throw usageError(`--config ${shown(file)} contains a comma, which the unit's ${envNames.config} list cannot hold`, 'rename the directory or point --config at a path without commas')
   }
   const settings: Array<readonly [string, string]> = [
     [envNames.registries, options.registries.map((r) => r.key).join(',')],
@@ -193,36 +255,35 @@ export function installSettings(flags: WriteFlags, configFiles: readonly string[
   return settings
 }
 
-export function resolveWriteOptions(flags: WriteFlags, env: Env): WriteOptions {
-  const registryValues = flags.registry?.length ? flags.registry : nonEmpty(env[envNames.registries]) !== undefined ? [env[envNames.registries]!] : []
-  if (registryValues.length === 0) {
-    throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
-  }
-  const registries = parseRegistryList(registryValues)
-  if (registries.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> or set ${envNames.registries}`)
-
-  const configPaths = flags.config?.length ? flags.config : splitList(env[envNames.config] ?? '')
+/**
+ * Every setting of write (and check, which passes `registryRequired: false`) from the flags and
+ * `env`; `origin` names where each variable came from, for messages.
+ */
+export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: VariableOrigin = processOrigin, registryRequired = true): WriteOptions {
+  const label = (name: string): string => variableLabel(name, origin)
+  const registries = registryRequired ? requireRegistries(flags, env, origin) : parseRegistryList(registrySetting(flags, env, origin)?.items ?? [])
+  const config = configSetting(flags, env, origin)
 
   const usernameFlag = flags.username ?? env[envNames.username]
-  const username = usernameFlag === undefined ? defaultUsername : parseUsername(usernameFlag, flags.username !== undefined ? '--username' : envNames.username)
+  const username = usernameFlag === undefined ? defaultUsername : parseUsername(usernameFlag, flags.username !== undefined ? '--username' : label(envNames.username))
 
   const signatureValue = flags.signature ?? nonEmpty(env[envNames.signature])
-  const signature = signatureValue === undefined ? 'pkcs7' : parseSignature(signatureValue, flags.signature !== undefined ? '--signature' : envNames.signature)
+  const signature = signatureValue === undefined ? 'pkcs7' : parseSignature(signatureValue, flags.signature !== undefined ? '--signature' : label(envNames.signature))
 
   const stripEnv = env[envNames.stripNewlines]
-  const stripNewlines = flags.stripNewlines ?? (stripEnv === undefined ? false : parseBoolean(envNames.stripNewlines, stripEnv))
+  const stripNewlines = flags.stripNewlines ?? (stripEnv === undefined ? false : parseBoolean(label(envNames.stripNewlines), stripEnv))
 
   const timeoutValue = flags.timeout ?? nonEmpty(env[envNames.timeout])
-  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseSeconds(timeoutValue, flags.timeout !== undefined ? '--timeout' : envNames.timeout, defaultTimeoutSeconds)
+  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseSeconds(timeoutValue, flags.timeout !== undefined ? '--timeout' : label(envNames.timeout), defaultTimeoutSeconds)
 
   const { verbosity, json } = resolveOutput(flags, env)
   const attemptValue = nonEmpty(env[envNames.attemptTimeout])
-  const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseSeconds(attemptValue, envNames.attemptTimeout, defaultAttemptTimeoutSeconds)
+  const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseSeconds(attemptValue, label(envNames.attemptTimeout), defaultAttemptTimeoutSeconds)
 
   const disabled = env['AWS_EC2_METADATA_DISABLED']
   return {
     registries,
-    configPaths,
+    config,
     username,
     signature,
     stripNewlines,

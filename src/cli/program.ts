@@ -8,13 +8,13 @@ import type { InstallFlags } from '../commands/install.js'
 import { prepareDirs } from '../commands/prepare-dirs.js'
 import type { RemoveFlags } from '../commands/remove.js'
 import { write } from '../commands/write.js'
-import { CliError, ExitCode, exitCodeOf } from '../errors.js'
+import { CliError, ExitCode, exitCodeOf, shown, usageError } from '../errors.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
 import { type CliIo, loggerFor } from './io.js'
 import { stderrIsJournal } from './log.js'
-import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames } from './options.js'
-import { reportError } from './report.js'
+import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
+import { type JsonCommand, failureReport, reportError } from './report.js'
 import { version } from './version.js'
 
 export type { CliIo } from './io.js'
@@ -30,11 +30,20 @@ function writeTo(stream: NodeJS.WriteStream, onBrokenPipe: () => void): (text: s
   }
 }
 
+/** process.cwd() throws once the working directory is deleted; only a relative path needs it. */
+function workingDirectory(): string | undefined {
+  try {
+    return process.cwd()
+  } catch {
+    return undefined
+  }
+}
+
 const processIo = (): CliIo => ({
   stdout: writeTo(process.stdout, () => process.exit(0)),
   stderr: writeTo(process.stderr, () => {}),
   env: process.env,
-  cwd: process.cwd(),
+  cwd: workingDirectory(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
 
@@ -46,13 +55,13 @@ function addRegistryAndConfig(cmd: Command): Command {
     .addOption(new Option('-c, --config <file>', 'config file; repeatable (default $DOCKER_CONFIG/config.json, else <passwd home>/.docker/config.json)').argParser(collect))
 }
 
-function addCredentialOptions(cmd: Command): Command {
+function addCredentialOptions(cmd: Command, timeoutSeconds = defaultTimeoutSeconds): Command {
   return addRegistryAndConfig(cmd)
     .option('--username <name>', 'user name in the credential (default instance-identity-document)')
     .option('--signature <kind>', 'pkcs7 (default) or rsa2048')
     .option('--strip-newlines', 'send the PKCS7 as one line instead of verbatim')
     .option('--endpoint <url>', 'IMDS base URL (default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254)')
-    .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${defaultTimeoutSeconds})`)
+    .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${timeoutSeconds})`)
 }
 
 function addOutputOptions(cmd: Command, dryRun: string | undefined): Command {
@@ -71,6 +80,27 @@ function addLayoutOptions(cmd: Command): Command {
 }
 
 
+const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs']
+
+/** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1)
+    }
+  }
+  return d[a.length]![b.length]!
+}
+
+function notACommand(word: string): CliError {
+  const nearest = word.length > 100 ? undefined : commandNames.map((name) => ({ name, d: distance(word.toLowerCase(), name) })).sort((x, y) => x.d - y.d)[0]
+  const suggestion = nearest !== undefined && nearest.d <= 2 ? `did you mean \`${nearest.name}\`?` : `the commands are ${commandNames.join(', ')}`
+  return usageError(`${shown(word)} is not a command; ${suggestion}`, 'run iid-docker-auth --help for usage')
+}
+
 function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
   const program = new Command('iid-docker-auth')
     .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
@@ -84,7 +114,9 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     'print the resulting config file(s) with credentials redacted; write nothing',
   )
     .addHelpText('after', helpFooter)
-    .action((flags: WriteFlags) => run(write(flags, io)))
+    // write is the default command, so a mistyped command name arrives here as an operand.
+    .allowExcessArguments(true)
+    .action((flags: WriteFlags, command: Command) => run(command.args.length > 0 ? Promise.reject(notACommand(command.args[0]!)) : write(flags, io)))
   program
     .command('prepare-dirs')
     .description("create each config file's missing directory, owned by the owner of the directory it is created in (the unit runs this before its sandbox)")
@@ -107,7 +139,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .action((flags: InstallFlags) => run(import('../commands/install.js').then((m) => m.install(flags, io))))
 
   addOutputOptions(
-    addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing')).option(
+    addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing'), checkTimeoutSeconds).option(
       '--probe',
       'also ask each registry whether it accepts the credential (GET /v2/ and its token realm)',
     ),
@@ -135,31 +167,62 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   return program
 }
 
+/** Whether --json (or IID_DOCKER_AUTH_JSON) asked for the one object on stdout, read from argv for a run that failed before its flags were parsed. */
+function jsonRequested(argv: readonly string[], env: CliIo['env']): boolean {
+  const end = argv.indexOf('--')
+  if ((end < 0 ? argv : argv.slice(0, end)).includes('--json')) return true
+  const value = env[envNames.json]
+  try {
+    return value !== undefined && parseBoolean(envNames.json, value)
+  } catch {
+    return false
+  }
+}
+
 /** Runs the CLI with `argv` (process.argv layout) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const started = Date.now()
   let pending: Promise<number> = Promise.resolve(ExitCode.ok)
-  const program = buildProgram(
-    io,
-    (action) => {
-      pending = action
+  // What was printed on stdout: a command that already printed its --json object must not get a second.
+  let printed = false
+  const tracked: CliIo = {
+    ...io,
+    stdout: (text) => {
+      printed = true
+      io.stdout(text)
     },
-  )
+  }
+  let command: JsonCommand | 'prepare-dirs' = 'write'
+  const program = buildProgram(tracked, (action) => {
+    pending = action
+  })
+  program.hook('preSubcommand', (_, sub) => {
+    command = sub.name() as typeof command
+  })
+  const args = argv.slice(2)
+  const json = jsonRequested(args, io.env)
+  // Every outcome that did not print its own --json object prints one here, in the command's schema.
+  const reportJson = (exitCode: number, error: { message: string; hint?: string | undefined }): number => {
+    if (json && !printed && command !== 'prepare-dirs') io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), Date.now() - started))}\n`)
+    return exitCode
+  }
   try {
     await program.parseAsync([...argv])
     return await pending
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
-      return ExitCode.usage
+      return reportJson(ExitCode.usage, { message: error.message.replace(/^error: /, ''), hint: `run iid-docker-auth ${command === 'write' ? '' : `${command} `}--help for usage` })
     }
-    const log = loggerFor(argv.includes('--quiet') || argv.includes('-q') ? 'quiet' : 'normal', io)
+    const log = loggerFor(args.includes('--quiet') || args.includes('-q') ? 'quiet' : 'normal', io)
     if (error instanceof CliError) {
       reportError(error, log)
-      return error.exitCode
+      return reportJson(error.exitCode, error)
     }
-    log.error(`unexpected error (a bug): ${error instanceof Error ? error.message : String(error)}`)
-    if (argv.includes('--verbose') || argv.includes('-v')) io.stderr(`${error instanceof Error ? error.stack : ''}\n`)
+    const message = `unexpected error (a bug): ${error instanceof Error ? error.message : String(error)}`
+    log.error(message)
+    if (args.includes('--verbose') || args.includes('-v')) io.stderr(`${error instanceof Error ? error.stack : ''}\n`)
     else log.error('run again with --verbose for the stack trace, and report it')
-    return exitCodeOf(error)
+    return reportJson(exitCodeOf(error), { message, hint: 'run again with --verbose for the stack trace, and report it' })
   }
 }

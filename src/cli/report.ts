@@ -12,6 +12,28 @@ export function reportError(error: { message: string; hint?: string | undefined 
 
 export const jsonError = (error: ErrorInfo | undefined) => (error === undefined ? null : { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null })
 
+export type JsonCommand = 'write' | 'check' | 'install' | 'uninstall' | 'remove'
+
+/**
+ * The --json object of a run that ended before its command could report (a usage error, a parse
+ * error, a bug): the command's own schema, with nothing done and the error.
+ */
+export function failureReport(command: JsonCommand, exitCode: number, error: { message: string; hint?: string | undefined }, dryRun: boolean, durationMs: number): object {
+  const base = { ok: false, exitCode, command }
+  const jsonErr = { exitCode, message: error.message, hint: error.hint ?? null }
+  switch (command) {
+    case 'write':
+      return { ...base, dryRun, endpoint: null, registries: [], identity: null, configs: [], error: jsonErr, durationMs }
+    case 'check':
+      return { ...base, endpoint: null, registries: [], identity: null, checks: [], error: jsonErr, durationMs }
+    case 'remove':
+      return { ...base, dryRun, configs: [], error: jsonErr }
+    case 'install':
+    case 'uninstall':
+      return { ...base, dryRun, root: null, steps: [], error: jsonErr }
+  }
+}
+
 export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
   configs.map((c) => ({
     path: c.path,
@@ -25,8 +47,11 @@ export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
     error: jsonError(c.error),
   }))
 
-/** Human lines for each config file: warnings, errors, what changed; and the --dry-run preview. */
-export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove', log: Logger, io: CliIo): void {
+/**
+ * Human lines for each config file: warnings, errors, what changed; and the --dry-run preview, on
+ * stdout unless stdout carries the one --json object.
+ */
+export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove', log: Logger, io: CliIo, json: boolean): void {
   const would = (done: string, planned: string): string => (dryRun ? planned : done)
   for (const config of configs) {
     for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
@@ -42,6 +67,6 @@ export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean
       const touched = [...c.added, ...c.updated]
       if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
     }
-    if (dryRun && config.preview !== undefined) io.stdout(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
+    if (dryRun && config.preview !== undefined) (json ? io.stderr : io.stdout)(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
   }
 }

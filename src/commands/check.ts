@@ -6,7 +6,7 @@ import { withRightsFor } from '../fs/acting-user.js'
 import { readConfigFile, resolveTarget } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type Env, type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
+import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions, withEnvironmentFile } from '../cli/options.js'
 import { fetchIdentity } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
@@ -18,6 +18,7 @@ import { tokenTtlSeconds } from '../imds/client.js'
 import { getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
 import { readEnvironmentFile } from '../systemd/environment-file.js'
+import { environmentFilePath } from '../systemd/names.js'
 import { unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -195,10 +196,9 @@ export interface CheckFlags extends WriteFlags {
 export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
-  const env: Env = { ...readEnvironmentFile(), ...io.env }
-  const registryValues = flags.registry?.length ? flags.registry : env[envNames.registries] ? [env[envNames.registries]!] : []
-  const options = resolveWriteOptions({ ...flags, registry: registryValues.length ? registryValues : ['placeholder.invalid'], timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env)
-  const registries = registryValues.length ? options.registries.map((r) => r.key) : []
+  const { env, origin } = withEnvironmentFile(io.env, readEnvironmentFile(environmentFilePath), environmentFilePath)
+  const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false)
+  const registries = options.registries.map((r) => r.key)
   const log = loggerFor(options.verbosity, io)
   const lines: CheckLine[] = []
   const emit = (line: CheckLine): void => {
@@ -227,7 +227,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
   const writeHint = (registry: string): string => `iid-docker-auth --registry ${registry}`
   const facts = []
-  for (const location of locationsFor({ config: flags.config ?? (env[envNames.config] ? env[envNames.config]!.split(',') : undefined) }, { ...io, env })) {
+  for (const location of locationsFor(options.config, io)) {
     const f = await configFacts(location)
     facts.push(f)
     configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`).forEach(emit)
@@ -255,6 +255,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
       registries,
       identity: identity === undefined ? null : { instanceId: identity.instanceId, accountId: identity.accountId, region: identity.region, availabilityZone: identity.availabilityZone ?? null },
       checks: lines.map((l) => ({ area: l.area, verdict: l.verdict, message: l.message, fix: l.fix ?? null, exitCode: l.exitCode ?? null })),
+      error: null,
       durationMs: Date.now() - started,
     }
     io.stdout(`${JSON.stringify(report)}\n`)

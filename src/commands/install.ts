@@ -3,11 +3,12 @@
 
 import { readFileSync, realpathSync, statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
-import { type OutputFlags, type WriteFlags, defaultTimeoutSeconds, envNames, installSettings, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, resolveOutput } from '../cli/options.js'
+import { absolute } from '../config/locations.js'
 import { jsonError, reportError } from '../cli/report.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { walkPath } from '../fs/acting-user.js'
@@ -227,7 +228,7 @@ async function applySteps(command: string, layout: Layout, steps: readonly Step[
 function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
   if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
   if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
-  const root = flags.root === undefined ? undefined : resolve(io.cwd, flags.root)
+  const root = flags.root === undefined ? undefined : absolute(flags.root, '--root', io.cwd)
   // A mistyped --root would otherwise become a new tree (install) or an empty one (uninstall).
   if (root !== undefined) {
     const stat = statSync(root, { throwIfNoEntry: false })
@@ -247,7 +248,7 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
       return undefined
     }
   })()
-  const configFiles = flags.config?.length ? flags.config : [join(rootHome(passwd), '.docker', 'config.json')]
+  const configFiles = configSetting(flags, {})?.items ?? [join(rootHome(passwd), '.docker', 'config.json')]
   const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
   const node = flags.node ?? process.execPath
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)

@@ -2,7 +2,7 @@
 // only an existing directory writable).
 
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, configSetting, resolveOutput } from '../cli/options.js'
 import { reportError } from '../cli/report.js'
 import { locationsFor } from '../config/locations.js'
 import { CliError, ExitCode } from '../errors.js'
@@ -15,7 +15,7 @@ import { prepareDirectory } from '../fs/update.js'
 export async function prepareDirs(flags: { config?: string[] } & OutputFlags, io: CliIo): Promise<number> {
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   let exitCode: number = ExitCode.ok
-  for (const location of locationsFor(flags, io)) {
+  for (const location of locationsFor(configSetting(flags, io.env), io)) {
     try {
       const created = await prepareDirectory(location.path)
       if (created !== undefined) log.info(`created ${created} for ${location.path}`)

@@ -3,13 +3,12 @@
 
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, envNames, lockTimeoutMs, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, configSetting, envNames, lockTimeoutMs, requireRegistries, resolveOutput } from '../cli/options.js'
 import { jsonConfigs, jsonError, reportConfigs } from '../cli/report.js'
-import { parseRegistryList } from '../config/registry-keys.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
 import { planRemove } from '../config/docker-config.js'
-import { ExitCode, usageError } from '../errors.js'
+import { ExitCode } from '../errors.js'
 import type { Logger } from '../cli/log.js'
 import type { NormalizedRegistry } from '../config/registry-keys.js'
 
@@ -40,14 +39,14 @@ export interface RemoveFlags extends OutputFlags {
 export async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   const output = resolveOutput(flags, io.env)
   const log = loggerFor(output.verbosity, io)
-  const registryValues = flags.registry?.length ? flags.registry : io.env[envNames.registries] ? [io.env[envNames.registries]!] : []
-  if (registryValues.length === 0) throw usageError('no registry given', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  const registries = requireRegistries(flags, io.env)
+  const locations = locationsFor(configSetting(flags, io.env), io)
   const username = flags.username ?? io.env[envNames.username] ?? defaultUsername
-  const result = await runRemove({ registries: parseRegistryList(registryValues), username, dryRun: flags.dryRun ?? false }, locationsFor(flags, io), {
+  const result = await runRemove({ registries, username, dryRun: flags.dryRun ?? false }, locations, {
     log,
     lockTimeoutMs: lockTimeoutMs(io.env),
   })
-  reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io)
+  reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io, output.json)
   if (output.json) {
     io.stdout(`${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`)
   }

@@ -71,12 +71,12 @@ export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   const options = resolveWriteOptions(flags, io.env)
   const log = loggerFor(options.verbosity, io)
-  const result = await runWrite(options, locationsFor(flags, io), {
+  const result = await runWrite(options, locationsFor(options.config, io), {
     log,
     lockTimeoutMs: lockTimeoutMs(io.env),
     fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log }),
   })
-  reportConfigs(result.configs, options.dryRun, 'write', log, io)
+  reportConfigs(result.configs, options.dryRun, 'write', log, io, options.json)
   if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)
   if (options.json) {
     const id = result.identity

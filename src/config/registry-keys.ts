@@ -2,7 +2,8 @@
 // form that Docker, containers/image (skopeo, podman), kubelet and regclient all look up.
 
 import { isIPv6 } from 'node:net'
-import { usageError } from '../errors.js'
+import { domainToASCII } from 'node:url'
+import { shown, usageError } from '../errors.js'
 
 export interface NormalizedRegistry {
   /** The auths key, e.g. `registry.example.com:5000`. */
@@ -43,31 +44,49 @@ export function isHostPort(hostPort: string): boolean {
   return true
 }
 
+/** The paths Docker itself puts after a registry host (`https://index.docker.io/v1/`); any other is a repository. */
+const registryPaths = new Set(['', '/', '/v1', '/v1/', '/v2', '/v2/'])
+
 /**
  * Reduces `https://Registry.example.com:5000/v1/` to `registry.example.com:5000`.
- * Throws a usage error for anything that is not a host[:port] once scheme and path are gone.
+ * Throws a usage error for anything that is not a host[:port] once scheme and Docker's own paths are gone.
  */
 export function normalizeRegistry(input: string): NormalizedRegistry {
   const fix = 'give a registry as host[:port], e.g. --registry pierone.example.com'
+  const quoted = shown(input)
   if (input.trim() === '') throw usageError('empty registry name', fix)
-  if (/[\s\u0000-\u001f\u007f]/.test(input)) throw usageError(`registry ${JSON.stringify(input)} contains white space or control characters`, fix)
+  if (/[\s\u0000-\u001f\u007f]/.test(input)) throw usageError(`registry ${quoted} contains white space or control characters`, fix)
   let rest = input
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(rest)
   if (scheme !== null) {
     const name = scheme[1]!.toLowerCase()
-    if (name !== 'https' && name !== 'http') throw usageError(`registry ${JSON.stringify(input)} has the scheme ${name}://; only http(s) URLs or a bare host[:port] are accepted`, fix)
+    if (name !== 'https' && name !== 'http') throw usageError(`registry ${quoted} has the scheme ${shown(name)}://; only http(s) URLs or a bare host[:port] are accepted`, fix)
     rest = rest.slice(scheme[0].length)
   }
   const slash = rest.indexOf('/')
-  if (slash >= 0) rest = rest.slice(0, slash)
-  if (rest.includes('@')) throw usageError(`registry ${JSON.stringify(input)} contains credentials (user@host); credentials never go on the command line`, fix)
-  if (rest.includes('*')) throw usageError(`registry ${JSON.stringify(input)} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
+  if (slash >= 0) {
+    const path = rest.slice(slash)
+    rest = rest.slice(0, slash)
+    // Every reader looks a credential up by host: one under host/team/app would be read for the
+    // whole host by Docker and not at all by others, so a path is refused rather than cut off.
+    if (!registryPaths.has(path.toLowerCase())) {
+      throw usageError(`registry ${quoted} names a repository path (${shown(path)}); a credential is per registry host`, `give the host alone, e.g. --registry ${rest.length <= 100 ? rest.toLowerCase() : '<host[:port]>'}`)
+    }
+  }
+  if (rest.includes('@')) throw usageError(`registry ${quoted} contains credentials (user@host); credentials never go on the command line`, fix)
+  if (rest.includes('*')) throw usageError(`registry ${quoted} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
   const key = rest.toLowerCase()
-  if (!isHostPort(key)) throw usageError(`registry ${JSON.stringify(input)} is not a valid host[:port]`, fix)
+  if (/[^\u0000-\u007f]/.test(key)) {
+    // Docker, containers/image and kubelet compare keys as ASCII text: only the punycode form matches.
+    const port = /:[0-9]+$/.exec(key)?.[0] ?? ''
+    const ascii = domainToASCII(key.slice(0, key.length - port.length))
+    throw usageError(`registry ${quoted} is not ASCII`, ascii === '' ? fix : `use its punycode form: --registry ${ascii}${port}`)
+  }
+  if (!isHostPort(key)) throw usageError(`registry ${quoted} is not a valid host[:port]`, fix)
   if (isDockerHub(key)) {
     // Docker reads Hub's credential only under "https://index.docker.io/v1/", so an entry here would
     // be dead weight at best, and under index.docker.io it would replace a person's Hub login.
-    throw usageError(`registry ${JSON.stringify(input)} is Docker Hub, which does not verify EC2 instance identities`, 'name your own registry, e.g. --registry pierone.example.com; log in to Docker Hub with docker login')
+    throw usageError(`registry ${quoted} is Docker Hub, which does not verify EC2 instance identities`, 'name your own registry, e.g. --registry pierone.example.com; log in to Docker Hub with docker login')
   }
   return key === input ? { key } : { key, reducedFrom: input }
 }

@@ -111,8 +111,14 @@ export async function resolveTarget(path: string, fs: FileSystem = nodeFileSyste
     try {
       stats = await fs.lstat(current)
     } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return current
-      throw cannotWrite(path, error)
+      if (errnoOf(error) !== 'ENOENT') throw cannotWrite(path, error)
+      // A /proc link (/dev/stdout -> /proc/self/fd/1 -> "pipe:[123]") names no path, yet the
+      // kernel follows it: what is there is a pipe, socket or deleted file, never a config file.
+      if (hops > 0) {
+        const real = await fs.stat(path).catch(() => undefined)
+        if (real !== undefined) throw notRegular(path, real.isFIFO() ? 'a pipe' : real.isSocket() ? 'a socket' : 'a file without a path of its own')
+      }
+      return current
     }
     if (!stats.isSymbolicLink()) return current
     // Relative to the real directory, as the kernel follows it: a `..` in the link climbs from
