@@ -60,14 +60,14 @@ describe('check', () => {
     expect(report.exitCode).toBe(69)
     const line = find('imds', /connected but got no answer/)!
     expect(line.verdict).toBe('fail')
-    expect(line.fix).toMatch(/HttpPutResponseHopLimit.*--http-put-response-hop-limit 2/)
+    expect(line.fix).toMatch(/^aws ec2 modify-instance-metadata-options .*--http-put-response-hop-limit 2.*HttpPutResponseHopLimit is 1/)
   })
 
   it('names IMDS as disabled on a token 403', async () => {
     sim.setFaults({ routes: { token: { status: 403 } } })
     const { report, find } = await check()
     expect(report.exitCode).toBe(69)
-    expect(find('imds', /HTTP 403/)!.fix).toMatch(/metadata endpoint is disabled.*--http-endpoint enabled/)
+    expect(find('imds', /HTTP 403/)!.fix).toMatch(/^aws ec2 modify-instance-metadata-options .*--http-endpoint enabled \(IMDS refuses tokens when its endpoint is disabled/)
   })
 
   it('fails IMDS with exit 65 for a PKCS7 that embeds another document', async () => {

@@ -242,6 +242,7 @@ describe('write', () => {
     expect(run.code).toBe(69)
     expect(run.stderr).toMatch(/HTTP 403/)
     expect(run.stderr).toMatch(/fix: .*--http-endpoint enabled/)
+    expect(run.stderr.match(/fix/g)).toHaveLength(1)
     expect(readFileSync(config).equals(before)).toBe(true)
   })
 
