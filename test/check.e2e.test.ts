@@ -47,7 +47,8 @@ describe('check', () => {
     expect(find('identity', /instance i-0123456789abcdef0, account 123456789012, region eu-central-1, zone eu-central-1a/)).toBeTruthy()
     expect(find('identity', /PKCS7: base64 of \d+ bytes of ASN\.1, embeds the served document/)).toBeTruthy()
     expect(find('config', /\(from --config\)/)).toBeTruthy()
-    expect(find('config', /mode 0600, owner 0:0, parses/)).toBeTruthy()
+    // The file was written by this test's own user: root in CI, anyone else on a workstation.
+    expect(find('config', new RegExp(`mode 0600, owner ${process.getuid!()}:${process.getgid!()}, parses`))).toBeTruthy()
     expect(find('config', /the entry for pierone\.example\.com is current/)).toBeTruthy()
     expect(find('unit', /systemd is not running here/)).toBeTruthy()
     expect(readFileSync(config).equals(before)).toBe(true)
@@ -60,14 +61,14 @@ describe('check', () => {
     expect(report.exitCode).toBe(69)
     const line = find('imds', /connected but got no answer/)!
     expect(line.verdict).toBe('fail')
-    expect(line.fix).toMatch(/HttpPutResponseHopLimit.*--http-put-response-hop-limit 2/)
+    expect(line.fix).toMatch(/^aws ec2 modify-instance-metadata-options .*--http-put-response-hop-limit 2.*HttpPutResponseHopLimit is 1/)
   })
 
   it('names IMDS as disabled on a token 403', async () => {
     sim.setFaults({ routes: { token: { status: 403 } } })
     const { report, find } = await check()
     expect(report.exitCode).toBe(69)
-    expect(find('imds', /HTTP 403/)!.fix).toMatch(/metadata endpoint is disabled.*--http-endpoint enabled/)
+    expect(find('imds', /HTTP 403/)!.fix).toMatch(/^aws ec2 modify-instance-metadata-options .*--http-endpoint enabled \(IMDS refuses tokens when its endpoint is disabled/)
   })
 
   it('fails IMDS with exit 65 for a PKCS7 that embeds another document', async () => {
@@ -142,6 +143,21 @@ describe('check', () => {
     const report = validJson(run.stdout, 'check')
     expect(report.registries).toEqual(['pierone.example.com'])
     expect(report.exitCode).toBe(0)
+  })
+
+  it('escapes control characters from IMDS in its lines; --json stays JSON', async () => {
+    const instanceId = 'i-0\u001b[31mred\u001b[0m\nok    config    forged\u2028\u202e'
+    const hostile = await startImdsSimulator({ document: { instanceId } })
+    try {
+      const run = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', hostile.url])
+      expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/)
+      expect(run.stderr).toContain('ok    identity  instance i-0\\u001b[31mred\\u001b[0m\\u000aok    config    forged\\u2028\\u202e, account')
+      expect(run.stderr).not.toMatch(/^ok {4}config {4}forged/m)
+      const json = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', hostile.url, '--json'])
+      expect(validJson(json.stdout, 'check').identity.instanceId).toBe(instanceId)
+    } finally {
+      await hostile.close()
+    }
   })
 
   it('prints human lines with the fix under each non-ok line', async () => {
@@ -285,6 +301,29 @@ describe('check --probe against a fake registry on loopback', () => {
     expect(run.stderr).toMatch(/fix: the registry operator must fix the realm in its WWW-Authenticate header/)
     expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
     expect(seen).toEqual([{ path: '/v2/', authorization: undefined }])
+  })
+})
+
+describe('check --probe against a registry that refuses with hostile words', () => {
+  let server: Server | undefined
+  afterEach(async () => {
+    server?.closeAllConnections()
+    await new Promise((resolve) => server?.close(resolve))
+    server = undefined
+  })
+
+  it('prints the refusal escaped', async () => {
+    server = createServer((req, res) => {
+      if (req.headers.authorization === undefined) res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"' }).end()
+      else res.writeHead(401).end(JSON.stringify({ errors: [{ message: 'denied\u001b[2J\u202eevil\u2029ok    probe     forged' }] }))
+    })
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+    expect((await runCli(['-r', host, '-c', config, '--endpoint', sim.url])).code).toBe(0)
+    const run = await runCli(['check', '--probe', '-r', host, '-c', config, '--endpoint', sim.url])
+    expect(run.code).toBe(77)
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2029\u202e]/)
+    expect(run.stderr).toContain('(HTTP 401): denied\\u001b[2J\\u202eevil\\u2029ok    probe     forged\n')
   })
 })
 

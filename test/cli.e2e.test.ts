@@ -242,6 +242,7 @@ describe('write', () => {
     expect(run.code).toBe(69)
     expect(run.stderr).toMatch(/HTTP 403/)
     expect(run.stderr).toMatch(/fix: .*--http-endpoint enabled/)
+    expect(run.stderr.match(/fix/g)).toHaveLength(1)
     expect(readFileSync(config).equals(before)).toBe(true)
   })
 
@@ -485,6 +486,19 @@ describe('whatever sits at the lock path, when the entry is already current', ()
 })
 
 describe('output', () => {
+  it('escapes control characters from IMDS in -v lines: no colour, no forged line', async () => {
+    const hostile = await startImdsSimulator({ document: { instanceId: 'i-0\u001b[31mred\u001b[0m\niid-docker-auth: wrote pierone.example.com to /etc/passwd\u202e' } })
+    try {
+      const run = await runCli(['-v', '--registry', 'pierone.example.com', '--config', config, '--endpoint', hostile.url, '--timeout', '5'])
+      expect(run.code).toBe(0)
+      expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/)
+      expect(run.stderr).toContain('identity: instance i-0\\u001b[31mred\\u001b[0m\\u000aiid-docker-auth: wrote pierone.example.com to /etc/passwd\\u202e, account')
+      expect(run.stderr.split('\n').filter((l) => l.startsWith('iid-docker-auth: wrote'))).toEqual([`iid-docker-auth: wrote pierone.example.com to ${config}`])
+    } finally {
+      await hostile.close()
+    }
+  })
+
   it('ends with 0 and no noise when the reader of stdout has gone away (`| true`), and 64 still goes to stderr', async () => {
     // `true` exits without reading, so the CLI's write to stdout meets a closed pipe (EPIPE).
     const gone = await runProgram('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" --help | true`])

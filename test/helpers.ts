@@ -75,8 +75,9 @@ export interface ProgramRun {
 }
 
 /** Runs a program (through execa) without blocking the event loop: servers in this process must keep answering. */
-export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ProgramRun> {
+export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<ProgramRun> {
   const result = await execa(command, [...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: options.env ?? process.env,
     extendEnv: false,
     stdin: 'ignore',

@@ -1,7 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './helpers.js'
+import { spawn } from 'node:child_process'
 import { Agent, createServer, request } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, type Socket, connect } from 'node:net'
+import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { type FetchIdentityOptions, fetchIdentity, limitResponses } from '../src/imds/client.js'
 import { type Logger } from '../src/cli/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../sim/imds-simulator.js'
@@ -212,7 +214,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
     const s = await start({ faults: { routes: { document: { status: 503 } } } })
     await rejection(fetchFrom(s, { timeoutMs: 1200, progressEveryMs: 400 }))
     expect(lines.filter((l) => l.startsWith('info still waiting for IMDS')).length).toBeGreaterThanOrEqual(1)
-    expect(lines.join('\n')).toMatch(/still waiting for IMDS at .*: the identity document got HTTP 503/)
+    expect(lines.join('\n')).toMatch(/still waiting for IMDS at .*: the request for the identity document got HTTP 503/)
   })
 
   it.each([
@@ -280,5 +282,80 @@ describe('fetchIdentity against the IMDS simulator', () => {
     const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
     const clientSockets = handles.filter((h) => h?.constructor?.name === 'Socket' && (h as { remotePort?: number }).remotePort === s.port)
     expect(clientSockets).toEqual([])
+  })
+})
+
+describe('classification does not depend on the SDK\'s wording', () => {
+  // Every SDK failure reworded: what the client saw on the wire must still tell the classes apart.
+  const reworded = () => {
+    for (const method of ['fetchMetadataToken', 'request'] as const) {
+      const original = MetadataService.prototype[method] as (...args: unknown[]) => Promise<string>
+      vi.spyOn(MetadataService.prototype, method).mockImplementation(function (this: MetadataService, ...args: unknown[]) {
+        return original.apply(this, args).catch(() => {
+          throw new Error('the SDK said something else')
+        })
+      })
+    }
+  }
+  afterEach(() => {
+    vi.restoreAllMocks()
+  })
+
+  it('names the hop limit on a token PUT that connects but is never answered', async () => {
+    reworded()
+    const s = await start({ faults: { routes: { token: { hang: true } } } })
+    const error = await rejection(fetchFrom(s, { timeoutMs: 1000 }))
+    expect(error.exitCode).toBe(69)
+    expect(error.message).toMatch(/the token request \(PUT latest\/api\/token\) connected but got no answer in time$/)
+    expect(error.hint).toMatch(/--http-put-response-hop-limit 2/)
+  })
+
+  it.each([
+    ['token', 403, /--http-endpoint enabled/],
+    ['document', 404, /does not serve this path/],
+    ['pkcs7', 403, /instance metadata options/],
+  ] as const)('gives up at once on a %s %i', async (route, status, hint) => {
+    reworded()
+    const s = await start({ faults: { routes: { [route]: { status } } } })
+    const started = Date.now()
+    const error = await rejection(fetchFrom(s, { timeoutMs: 10_000 }))
+    expect(Date.now() - started).toBeLessThan(1000)
+    expect(error.exitCode).toBe(69)
+    expect(error.message).toContain(`got HTTP ${status}`)
+    expect(error.hint).toMatch(hint)
+  })
+
+  it('names a refused connection and a reset', async () => {
+    reworded()
+    const s = await start({ faults: { routes: { document: { reset: true } } } })
+    lines.length = 0
+    const reset = await rejection(fetchFrom(s, { timeoutMs: 500 }))
+    expect(reset.message).toMatch(/the request for the identity document was cut off: connection reset$/)
+    const url = s.url
+    await s.close()
+    sim = undefined
+    const refused = await rejection(fetchIdentity({ endpoint: `${url}/`, signature: 'pkcs7', timeoutMs: 500, attemptTimeoutMs: 300, log }))
+    expect(refused.message).toMatch(/the token request \(PUT latest\/api\/token\) could not connect: connection refused$/)
+  })
+
+  it('names a connection that is never accepted as a connect timeout, not the hop limit', async () => {
+    reworded()
+    // A listener whose accept queue is full: further SYNs are dropped, so connecting hangs. Its
+    // process blocks after listening, so nothing is ever accepted.
+    const listener = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})"], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const fillers: Socket[] = []
+    try {
+      const port = Number(await new Promise<string>((resolve) => listener.stdout!.once('data', (d: Buffer) => resolve(d.toString()))))
+      // Fill the queue (backlog 1 holds two connections; Node takes a backlog of 0 as its default).
+      for (let i = 0; i < 4; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => {}))
+      await Promise.all(fillers.slice(0, 2).map((socket) => new Promise((resolve) => socket.once('connect', resolve))))
+      const error = await rejection(fetchIdentity({ endpoint: `http://127.0.0.1:${port}/`, signature: 'pkcs7', timeoutMs: 800, attemptTimeoutMs: 300, log }))
+      expect(error.exitCode).toBe(69)
+      expect(error.message).toMatch(/the token request \(PUT latest\/api\/token\) could not connect in time$/)
+      expect(error.hint).not.toMatch(/hop-limit/)
+    } finally {
+      for (const socket of fillers) socket.destroy()
+      listener.kill('SIGKILL')
+    }
   })
 })

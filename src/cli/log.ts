@@ -1,9 +1,11 @@
 // Human output: short lines on stderr. Callers never pass secrets (auth, PKCS7, token) here.
 // Under systemd, when stderr really is the journal stream, each line starts with its syslog
 // priority (<3> error, <4> warning, <6> info, <7> debug) so journald records the right level.
+// Control characters in a message are escaped (logLine).
 
 import { fstatSync } from 'node:fs'
 import type { Verbosity } from './options.js'
+import { printable } from '../printable.js'
 
 export interface Logger {
   error(message: string): void
@@ -31,8 +33,14 @@ export function stderrIsJournal(journalStream: string | undefined, fd = 2): bool
   }
 }
 
+/**
+ * One line as the logger and `check` print it: messages carry values from IMDS, registries and
+ * files, so every control character (a line break too) is escaped here, where no caller can forget.
+ */
+export const logLine = (priority: number, text: string, journal: boolean): string => `${journal ? `<${priority}>` : ''}${printable(text)}\n`
+
 export function createLogger(verbosity: Verbosity, write: (line: string) => void, journal = false): Logger {
-  const line = (priority: number, text: string): void => write(`${journal ? `<${priority}>` : ''}iid-docker-auth: ${text}\n`)
+  const line = (priority: number, text: string): void => write(logLine(priority, `iid-docker-auth: ${text}`, journal))
   return {
     error: (m) => line(3, `error: ${m}`),
     fix: (m) => line(3, `fix: ${m}`),

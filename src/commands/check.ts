@@ -6,6 +6,7 @@ import { withRightsFor } from '../fs/acting-user.js'
 import { readConfigFile, resolveTarget } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
+import { logLine } from '../cli/log.js'
 import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions, withEnvironmentFile } from '../cli/options.js'
 import { fetchIdentity } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
@@ -205,9 +206,8 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
     lines.push(line)
     if (options.verbosity === 'quiet' && line.verdict === 'ok') return
     const priority = { ok: 6, warn: 4, fail: 3 }[line.verdict]
-    const prefix = io.journal ? `<${priority}>` : ''
-    io.stderr(`${prefix}${line.verdict.padEnd(5)} ${line.area.padEnd(9)} ${line.message}\n`)
-    if (line.fix !== undefined) io.stderr(`${prefix}${' '.repeat(16)}fix: ${line.fix}\n`)
+    io.stderr(logLine(priority, `${line.verdict.padEnd(5)} ${line.area.padEnd(9)} ${line.message}`, io.journal))
+    if (line.fix !== undefined) io.stderr(logLine(priority, `${' '.repeat(16)}fix: ${line.fix}`, io.journal))
   }
   if (registries.length === 0) emit({ area: 'config', verdict: 'warn', message: 'no registry given, so no entry was checked', fix: `pass --registry <host[:port]> or set ${envNames.registries}`, exitCode: undefined })
 

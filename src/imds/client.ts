@@ -9,7 +9,7 @@ import type { Socket } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
-import { type AttemptFailure, type ImdsPhase, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
+import { type AttemptFailure, type ImdsPhase, type WireFacts, answer, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
 import type { Logger } from '../cli/log.js'
 import { type SignatureKind, defaultAttemptTimeoutSeconds } from '../cli/options.js'
 
@@ -55,13 +55,17 @@ const maxResponseText = '64 KiB'
 export interface ResponseLimit {
   /** Paths of the requests whose response went over the limit and was cut off. */
   readonly tooLarge: ReadonlySet<string>
+  /** What each request (by path, the last one on it) showed on the wire, for classifyError. */
+  readonly wire: ReadonlyMap<string, WireFacts>
   stop(): void
 }
 
 const requestChannel = channel('http.client.request.start')
 
 /**
- * Counts every byte that each HTTP request made from now on receives, and destroys its socket
+ * Watches every HTTP request made from now on. It records whether the request connected, its
+ * status and its first error, as Node raised them: the SDK passes on only its own words for these.
+ * And it counts every byte that each request receives, and destroys its socket
  * once the response goes over `maxBytes`. Node's http client reads its socket through 'data'
  * events, so another listener sees the same bytes; the count restarts with each request that
  * gets the socket, so a kept-alive socket is judged per response. It sees every request the
@@ -69,6 +73,7 @@ const requestChannel = channel('http.client.request.start')
  */
 export function limitResponses(maxBytes: number): ResponseLimit {
   const tooLarge = new Set<string>()
+  const wire = new Map<string, { connected: boolean; status?: number; error?: unknown }>()
   const current = new WeakMap<Socket, { path: string; bytes: number }>()
   let stopped = false
   const count = (socket: Socket) => (chunk: Buffer): void => {
@@ -84,15 +89,36 @@ export function limitResponses(maxBytes: number): ResponseLimit {
     if (!current.has(socket)) socket.on('data', count(socket))
     current.set(socket, { path: request.path, bytes: 0 })
   }
+  const record = (request: ClientRequest): void => {
+    const facts: { connected: boolean; status?: number; error?: unknown } = { connected: false }
+    wire.set(request.path, facts)
+    const failed = (error: unknown): void => {
+      facts.error ??= error
+    }
+    request.on('error', failed)
+    const onSocket = (socket: Socket): void => {
+      if (socket.connecting) socket.once('connect', () => (facts.connected = true))
+      else facts.connected = true
+    }
+    if (request.socket !== null) onSocket(request.socket as Socket)
+    else request.once('socket', (socket) => onSocket(socket as Socket))
+    request.once('response', (response) => {
+      facts.connected = true
+      facts.status = response.statusCode
+      response.on('error', failed)
+    })
+  }
   const onRequest = (message: unknown): void => {
     const request = (message as { request?: ClientRequest }).request
     if (request === undefined) return
+    record(request)
     if (request.socket !== null) watch(request, request.socket as Socket)
     else request.once('socket', (socket) => watch(request, socket as Socket))
   }
   requestChannel.subscribe(onRequest)
   return {
     tooLarge,
+    wire,
     stop: () => {
       stopped = true
       requestChannel.unsubscribe(onRequest)
@@ -117,7 +143,7 @@ async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit
   try {
     result = await withWatchdog(work(), timeoutMs + watchdogGraceMs)
   } catch (error) {
-    throw tooLarge() ?? stepFailure(phase, error)
+    throw tooLarge() ?? stepFailure(phase, error, [...limit.wire].findLast(([path]) => phaseOfPath(path) === phase)?.[1])
   }
   // The chunk that crosses the limit may still complete the response, so a success is checked too.
   const over = tooLarge()
@@ -125,9 +151,9 @@ async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit
   return result
 }
 
-function stepFailure(phase: ImdsPhase, error: unknown): AttemptError {
-  if (error instanceof WatchdogTimeout) return failure({ phase, kind: 'stalled', detail: `the ${phase} response started but did not finish in time` })
-  return failure(classifyError(phase, error))
+function stepFailure(phase: ImdsPhase, error: unknown, wire: WireFacts | undefined): AttemptError {
+  if (error instanceof WatchdogTimeout) return failure({ phase, kind: 'stalled', detail: `${answer[phase]} started to arrive but did not finish in time` })
+  return failure(classifyError(phase, error, wire))
 }
 
 class AttemptError extends Error {

@@ -2,6 +2,8 @@
 // follow a Bearer challenge to its token realm with the Basic credential (or send Basic directly).
 // Nothing else is contacted. The credential goes only into the Authorization header.
 
+import { printable } from '../printable.js'
+
 export type ProbeOutcome =
   | 'accepted'
   | 'refused'
@@ -38,9 +40,6 @@ const isLoopback = (hostPort: string): boolean => isLoopbackHostname(new URL(`ht
  * Anything else would hand it, readable, to whoever is on the path to a host the registry named.
  */
 export const credentialMayGo = (realm: URL): boolean => realm.protocol === 'https:' || (realm.protocol === 'http:' && isLoopbackHostname(realm.hostname))
-
-/** Registry-provided text, made safe for a terminal: C0 controls, DEL and C1 controls escaped. */
-export const printable = (text: string): string => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 
 /** Parses `Bearer realm="...",service="..."` into its scheme and parameters. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
