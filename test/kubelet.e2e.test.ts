@@ -2,11 +2,11 @@
 // stdin, against the IMDS simulator. Responses are decoded as strictly as kubelet decodes them
 // (k8s.io/kubelet/pkg/apis/credentialprovider/v1). Every run names its own environment file, so
 // this machine's /etc/default/iid-docker-auth is never read.
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { renderEnvironmentFile } from '../src/systemd/environment-file.js'
-import { type CliRun, expectImdsV2Only, runCli, useSimulator, useTempDir } from './helpers.js'
+import { type CliRun, expectImdsV2Only, repoRoot, runCli, useSimulator, useTempDir } from './helpers.js'
 
 const sim = useSimulator()
 let envFile: string
@@ -253,6 +253,13 @@ describe('kubelet-config', () => {
       ].join('\n'),
     )
     checkConfig(parseYaml(run.stdout))
+  })
+
+  it('the README shows what it prints', async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+    const command = 'iid-docker-auth kubelet-config --registry pierone.example.com >'
+    const shown = /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf(command)))![1]
+    expect((await config(['--registry', 'pierone.example.com'])).stdout).toBe(shown)
   })
 
   it('YAML and JSON (--json, --format json) hold the same config; the registries come from the variables and the environment file too', async () => {
