@@ -30,6 +30,8 @@ export interface CliRun {
   readonly stdout: string
   readonly stderr: string
   readonly ms: number
+  /** stdout is a protocol channel that carries the credential by design (test/setup.ts checks it for tokens and auth values only). */
+  readonly protocolStdout: boolean
 }
 
 const runs: CliRun[] = []
@@ -37,13 +39,27 @@ const runs: CliRun[] = []
 /** Every run since the last call, so an afterEach hook can check them all for secrets. */
 export const takeRuns = (): CliRun[] => runs.splice(0)
 
-export async function runCli(args: readonly string[], options: { env?: Record<string, string | undefined>; timeoutMs?: number; prefix?: readonly string[] } = {}): Promise<CliRun> {
+export interface RunCliOptions {
+  readonly env?: Record<string, string | undefined>
+  readonly timeoutMs?: number
+  readonly prefix?: readonly string[]
+  /** Written to stdin, which is then closed (else stdin is /dev/null). */
+  readonly input?: string
+  /** The command answers a credential protocol on stdout (kubelet-credential-provider); stderr is still checked in full. */
+  readonly protocolStdout?: boolean
+}
+
+export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
   const started = Date.now()
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v
   const [command, ...prefixArgs] = options.prefix ?? [process.execPath]
-  const result = await runProgram(command!, [...prefixArgs, ...(options.prefix ? [process.execPath] : []), cliPath, ...args], { env, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) })
-  const run = { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started }
+  const result = await runProgram(command!, [...prefixArgs, ...(options.prefix ? [process.execPath] : []), cliPath, ...args], {
+    env,
+    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.input !== undefined ? { input: options.input } : {}),
+  })
+  const run = { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started, protocolStdout: options.protocolStdout ?? false }
   runs.push(run)
   return run
 }
@@ -75,12 +91,12 @@ export interface ProgramRun {
 }
 
 /** Runs a program (through execa) without blocking the event loop: servers in this process must keep answering. */
-export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<ProgramRun> {
+export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<ProgramRun> {
   const result = await execa(command, [...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: options.env ?? process.env,
     extendEnv: false,
-    stdin: 'ignore',
+    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     timeout: options.timeoutMs ?? 30_000,
     killSignal: 'SIGKILL',
     stripFinalNewline: false,

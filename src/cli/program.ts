@@ -12,6 +12,7 @@ import { CliError, ExitCode, exitCodeOf, shown, usageError } from '../errors.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
 import { type CliIo, loggerFor } from './io.js'
+import { addKubeletCommands } from './kubelet-commands.js'
 import { stderrIsJournal } from './log.js'
 import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
@@ -161,6 +162,8 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   )
     .addHelpText('after', helpFooter)
     .action((flags: RemoveFlags) => run(import('../commands/remove.js').then((m) => m.remove(flags, io))))
+
+  addKubeletCommands(program, io, run)
 
   // The default command's options are what people look for in the top-level help.
   program.addHelpText('after', () => `\nThe default command, write:\n${writeCommand.helpInformation()}${helpFooter}`)

@@ -1,0 +1,163 @@
+// The kubelet modes: `kubelet-credential-provider`, which kubelet runs for each image pull that
+// its CredentialProviderConfig routes here (request on stdin, response on stdout), and
+// `kubelet-config`, which prints that config. Both take their settings as `write` does: flags,
+// then IID_DOCKER_AUTH_* variables, then the unit's environment file.
+
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { type Env, type WriteFlags, type WriteOptions, parseSeconds, resolveWriteOptions } from '../cli/options.js'
+import { CliError, ExitCode, usageError } from '../errors.js'
+import { fetchIdentity } from '../imds/client.js'
+import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
+import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
+import { readEnvironmentFile } from '../systemd/environment-file.js'
+import { environmentFilePath } from '../systemd/names.js'
+
+export const kubeletEnvNames = {
+  cacheDuration: 'IID_DOCKER_AUTH_CACHE_DURATION',
+  /** Which environment file to read; tests point it at their own. */
+  environmentFile: 'IID_DOCKER_AUTH_ENV_FILE',
+} as const
+
+/** The identity does not expire by itself; an hour bounds how long a stopped-and-started instance's old one is reused. */
+export const defaultCacheDuration = '1h'
+/**
+ * The provider's own deadline. Kubelet kills it after a minute and then has nothing, so the
+ * deadline stays well inside that; IID_DOCKER_AUTH_TIMEOUT is the boot unit's (longer) deadline
+ * and is not used here.
+ */
+export const providerTimeoutSeconds = 20
+const maxProviderTimeoutSeconds = 50
+export const commandName = 'kubelet-credential-provider'
+
+export interface KubeletFlags extends Pick<WriteFlags, 'registry' | 'username' | 'signature' | 'stripNewlines' | 'endpoint' | 'timeout'> {
+  cacheDuration?: string
+}
+
+export interface KubeletConfigFlags extends KubeletFlags {
+  name?: string
+  format?: string
+  json?: boolean
+}
+
+interface KubeletOptions {
+  readonly write: WriteOptions
+  readonly cacheDurationMs: number
+}
+
+/** Flags, then the process environment, then the unit's environment file (where readable). */
+function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
+  const env: Env = { ...readEnvironmentFile(processEnv[kubeletEnvNames.environmentFile] || environmentFilePath), ...processEnv }
+  const timeoutMs = flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
+  if (timeoutMs > maxProviderTimeoutSeconds * 1000) {
+    throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`)
+  }
+  // Output settings from the file (--json, the log level) are not this mode's: it prints a protocol.
+  const write = resolveWriteOptions({ ...flags, timeout: String(timeoutMs / 1000), json: false, quiet: true }, env)
+  const durationEnv = env[kubeletEnvNames.cacheDuration]
+  const cacheDurationMs =
+    flags.cacheDuration !== undefined
+      ? parseGoDuration(flags.cacheDuration, '--cache-duration')
+      : durationEnv !== undefined && durationEnv.trim() !== ''
+        ? parseGoDuration(durationEnv, kubeletEnvNames.cacheDuration)
+        : parseGoDuration(defaultCacheDuration, 'default')
+  return { write, cacheDurationMs }
+}
+
+/** Reads stdin to its end, refusing more than `maxBytes` or a writer that does not close it in time. */
+async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeoutMs: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  const read = (async () => {
+    for await (const chunk of stdin) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
+      size += buffer.length
+      if (size > maxBytes) throw usageError(`the request on stdin is larger than ${maxBytes / 1024} KiB`, 'kubelet sends a small CredentialProviderRequest; check what runs this command')
+      chunks.push(buffer)
+    }
+  })()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(usageError(`stdin was not closed within ${timeoutMs / 1000} s`, 'the caller must write the CredentialProviderRequest and close stdin')), timeoutMs)
+  })
+  read.catch(() => {}) // its failure is reported through the race; one that comes after the deadline is moot
+  try {
+    await Promise.race([read, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks))
+  } catch {
+    throw usageError('the request on stdin is not UTF-8', 'kubelet sends a JSON CredentialProviderRequest')
+  }
+}
+
+/**
+ * One line on stderr, because kubelet shows a provider's stderr only when it fails, inside its
+ * own error message.
+ */
+const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}\n`)
+
+/**
+ * Answers one CredentialProviderRequest. The credential goes only to a configured registry and
+ * only to stdout; anything that goes wrong prints nothing on stdout, so kubelet never caches a
+ * half answer.
+ */
+export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
+  const started = Date.now()
+  try {
+    const options = resolveKubeletOptions(flags, io.env)
+    const request = parseProviderRequest(await readRequest(stdin, maxRequestBytes, options.write.timeoutMs))
+    const registry = imageRegistry(request.image)
+    const configured = new Set(options.write.registries.map((r) => r.key))
+    let auth: Record<string, ProviderCredential> = {}
+    // Docker Hub is never configured (normalizeRegistry refuses it), so its images get nothing.
+    if (registry.kind === 'host' && configured.has(registry.host.toLowerCase())) {
+      const o = options.write
+      if (o.imdsDisabled) throw new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', { hint: 'unset AWS_EC2_METADATA_DISABLED in the environment kubelet runs providers with' })
+      const remaining = Math.max(100, o.timeoutMs - (Date.now() - started))
+      const identity = await fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: remaining, attemptTimeoutMs: o.attemptTimeoutMs, log: loggerFor('quiet', io) })
+      const password = o.stripNewlines ? identity.signature.replace(/[\r\n]/g, '') : identity.signature
+      auth = { [registry.host]: { username: o.username, password } }
+    }
+    io.stdout(`${JSON.stringify(providerResponse(request, formatGoDuration(options.cacheDurationMs), auth))}\n`)
+    return ExitCode.ok
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    reportOneLine(error, io)
+    return error.exitCode
+  }
+}
+
+const validName = /^[A-Za-z0-9._-]+$/
+
+/**
+ * Prints the CredentialProviderConfig. The registries always go into `args` as well as
+ * `matchImages`, so the two cannot drift apart when the environment file changes; so does the
+ * cache duration, which is also `defaultCacheDuration`. The other
+ * settings go into `args` only where a flag gave them, and otherwise come from the variables and
+ * the environment file when kubelet runs the provider.
+ */
+export function kubeletConfig(flags: KubeletConfigFlags, io: CliIo): number {
+  const format = flags.format?.trim().toLowerCase() ?? (flags.json ? 'json' : 'yaml')
+  if (format !== 'yaml' && format !== 'json') throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
+  if (flags.json && format !== 'json') throw usageError('--json and --format yaml contradict each other', 'pass one of them')
+  const name = flags.name ?? 'iid-docker-auth'
+  if (!validName.test(name) || name === '.' || name === '..') {
+    throw usageError(`--name ${JSON.stringify(name)} is not a file name`, "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth")
+  }
+  const options = resolveKubeletOptions(flags, io.env)
+  const o = options.write
+  const args = [commandName, ...o.registries.flatMap((r) => ['--registry', r.key])]
+  if (flags.username !== undefined) args.push('--username', o.username)
+  if (flags.signature !== undefined) args.push('--signature', o.signature)
+  if (flags.stripNewlines) args.push('--strip-newlines')
+  if (flags.endpoint !== undefined) args.push('--endpoint', o.endpoint)
+  if (flags.timeout !== undefined) args.push('--timeout', String(o.timeoutMs / 1000))
+  // Always in args: the provider's answer overrides defaultCacheDuration, so the two must agree.
+  const duration = formatGoDuration(options.cacheDurationMs)
+  args.push('--cache-duration', duration)
+  const config = providerConfig({ name, matchImages: o.registries.map((r) => r.key), defaultCacheDuration: duration, args })
+  io.stdout(format === 'json' ? renderJson(config) : renderYaml(config))
+  return ExitCode.ok
+}
