@@ -182,6 +182,9 @@ function jsonRequested(argv: readonly string[], env: CliIo['env']): boolean {
   }
 }
 
+const jsonCommands: readonly string[] = ['write', 'check', 'remove', 'install', 'uninstall'] satisfies readonly JsonCommand[]
+const isJsonCommand = (name: string): name is JsonCommand => jsonCommands.includes(name)
+
 /** Runs the CLI with `argv` (process.argv layout) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const started = Date.now()
@@ -195,18 +198,19 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
       io.stdout(text)
     },
   }
-  let command: JsonCommand | 'prepare-dirs' = 'write'
+  let command: string = 'write'
   const program = buildProgram(tracked, (action) => {
     pending = action
   })
   program.hook('preSubcommand', (_, sub) => {
-    command = sub.name() as typeof command
+    command = sub.name()
   })
   const args = argv.slice(2)
   const json = jsonRequested(args, io.env)
   // Every outcome that did not print its own --json object prints one here, in the command's schema.
   const reportJson = (exitCode: number, error: { message: string; hint?: string | undefined }): number => {
-    if (json && !printed && command !== 'prepare-dirs') io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), Date.now() - started))}\n`)
+    // Only the commands with a --json schema; the kubelet commands' stdout is their protocol.
+    if (json && !printed && isJsonCommand(command)) io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), Date.now() - started))}\n`)
     return exitCode
   }
   try {
