@@ -29,7 +29,7 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(run.stderr).toContain(`wrote ${envFile()} (mode 0600)`)
     expect(run.stderr).toContain(`ran systemctl --root ${root} enable iid-docker-auth.service`)
     expect(statSync(unit()).mode & 0o777).toBe(0o644)
-    expect(statSync(envFile()).mode & 0o777).toBe(0o600)
+    expect(statSync(envFile()).mode & 0o777).toBe(0o644)
     const text = readFileSync(unit(), 'utf8')
     expect(text).toContain(`ExecStart=${process.execPath} ${cliPath} write`)
     expect(text).toContain('ReadWritePaths=-/var/lib/kubelet')
