@@ -38,7 +38,7 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   for (const registry of registries) {
     const helper = helperFor(registry)
     if (helper !== undefined && !ours(registry)) {
-      findings.push({ verdict: 'fail', message: `"credHelpers" maps ${registry} to ${helper.kind === 'string' ? `docker-credential-${helper.value}` : `a JSON ${helper.kind === 'literal' ? helper.raw : helper.kind}`}, so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${helper.kind === 'string' ? `docker-credential-${helper.value}` : `a JSON ${helper.kind === 'literal' ? helper.raw : helper.kind}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
     }
   }
   for (const dup of duplicateKeys(root)) {
