@@ -22,14 +22,14 @@ const envFile = () => join(root, 'etc/default/iid-docker-auth')
 const install = (...args: string[]) => runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...args])
 
 describe.runIf(haveOrCi('systemctl'))('install --root', () => {
-  it('renders the unit for the running node and CLI, writes the environment file 0600, and enables it', async () => {
+  it('renders the unit for the running node and CLI, writes the environment file 0644 (settings only), and enables it', async () => {
     const run = await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', '--timeout', '90', '--signature', 'rsa2048')
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toContain(`wrote ${unit()} (mode 0644)`)
-    expect(run.stderr).toContain(`wrote ${envFile()} (mode 0600)`)
+    expect(run.stderr).toContain(`wrote ${envFile()} (mode 0644)`)
     expect(run.stderr).toContain(`ran systemctl --root ${root} enable iid-docker-auth.service`)
     expect(statSync(unit()).mode & 0o777).toBe(0o644)
-    expect(statSync(envFile()).mode & 0o777).toBe(0o600)
+    expect(statSync(envFile()).mode & 0o777).toBe(0o644)
     const text = readFileSync(unit(), 'utf8')
     expect(text).toContain(`ExecStart=${process.execPath} ${cliPath} write`)
     expect(text).toContain('ReadWritePaths=-/var/lib/kubelet')

@@ -120,11 +120,11 @@ describe('rootHome', () => {
 describe('planInstall', () => {
   const request = (layout: Layout, extra: Partial<Parameters<typeof planInstall>[0]> = {}) => ({ layout, paths, settings, enable: true, now: false, force: false, ...extra })
 
-  it('on this machine: unit 0644, environment 0600, daemon-reload, enable, and start with --now', () => {
+  it('on this machine: unit 0644, environment 0644 (settings only, read by docker-credential-iid), daemon-reload, enable, and start with --now', () => {
     const steps = planInstall(request(machine, { now: true }), { unit: undefined, environment: undefined }, template)
     expect(steps.map((s) => (s.kind === 'systemctl' ? `systemctl ${s.args.join(' ')}` : s.kind === 'write' ? `write ${s.path} ${s.mode.toString(8)}` : s.kind))).toEqual([
       'write /etc/systemd/system/iid-docker-auth.service 644',
-      'write /etc/default/iid-docker-auth 600',
+      'write /etc/default/iid-docker-auth 644',
       'systemctl daemon-reload',
       'systemctl enable iid-docker-auth.service',
       'systemctl start iid-docker-auth.service',

@@ -133,7 +133,8 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
       .option('--no-enable', 'install the unit without enabling it')
       .option('--now', 'also start it now')
       .option('--node <path>', 'node binary for ExecStart (default: the one running)')
-      .option('--cli <path>', 'CLI script for ExecStart (default: the one running)'),
+      .option('--cli <path>', 'CLI script for ExecStart (default: the one running)')
+      .option('--credential-helper', 'instead of the boot unit: write the environment file and map each registry to docker-credential-iid (credHelpers) in the config file(s)'),
     'print the steps; change nothing',
   )
     .addHelpText('after', helpFooter)

@@ -51,7 +51,7 @@ export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
  * Human lines for each config file: warnings, errors, what changed; and the --dry-run preview, on
  * stdout unless stdout carries the one --json object.
  */
-export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove', log: Logger, io: CliIo, json: boolean): void {
+export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove' | 'install', log: Logger, io: CliIo, json: boolean): void {
   const would = (done: string, planned: string): string => (dryRun ? planned : done)
   for (const config of configs) {
     for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
@@ -59,11 +59,12 @@ export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean
     const c = config.changes
     if (c === undefined) continue
     if (config.action === 'unchanged') {
-      log.info(command === 'write' ? `${config.path} already current` : `${config.path} has no entry of this tool to remove`)
+      log.info(command !== 'remove' ? `${config.path} already current` : `${config.path} has no entry of this tool to remove`)
     } else if (command === 'remove') {
       log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
     } else {
-      if (c.removed.length > 0) log.info(`${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
+      if (c.removed.length > 0 && command === 'install') log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
+      else if (c.removed.length > 0) log.info(`${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
       const touched = [...c.added, ...c.updated]
       if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
     }

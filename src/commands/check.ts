@@ -2,6 +2,7 @@
 // Writes nothing. The verdicts are pure functions of gathered facts; gathering is the only effect.
 
 import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { withRightsFor } from '../fs/acting-user.js'
 import { readConfigFile, resolveTarget } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
@@ -12,7 +13,7 @@ import { fetchIdentity } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
-import { credentialOwner, diagnose, dockerAuthProblem, isOwnEntry } from '../config/diagnostics.js'
+import { type CredentialSource, authsSource, credentialOwner, credentialSource, diagnose, dockerAuthProblem, isOwnEntry, ourHelper } from '../config/diagnostics.js'
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import { tokenTtlSeconds } from '../imds/client.js'
@@ -69,7 +70,29 @@ export interface ConfigFacts {
   readonly error: CliError | undefined
 }
 
-export function configLines(facts: ConfigFacts, registries: readonly string[], username: string, expectedAuth: string | undefined, writeHint: (registry: string) => string): CheckLine[] {
+const helperClients = 'Docker CLI, skopeo/podman/buildah, crane, nerdctl and BuildKit'
+
+/**
+ * Which way each client gets the credential for `registry` from this file: clients that honour
+ * credHelpers/credsStore (docker/cli's order), and kubelet and containerd CRI, which read only auths.
+ */
+export function routeLines(path: string, registry: string, source: CredentialSource, auths: CredentialSource, helperOnPath: boolean): CheckLine[] {
+  const lines: CheckLine[] = []
+  if (source.kind === 'helper' && source.helper === ourHelper) {
+    lines.push(ok('config', `${path}: ${helperClients} get ${registry}'s credential from docker-credential-${ourHelper} (${source.via})`))
+    if (!helperOnPath) lines.push(fail('config', `${path}: docker-credential-${ourHelper} is not on PATH, so those clients fail for ${registry}`, 'npm install -g iid-docker-auth, or link bin/docker-credential-iid.cjs into a PATH directory as docker-credential-iid', ExitCode.configUnusable))
+  } else if (source.kind === 'helper') {
+    // diagnose() reports this shadowing as a failure with its fix.
+    lines.push(ok('config', `${path}: ${helperClients} ask docker-credential-${source.helper} (${source.via}) for ${registry}`))
+  } else if (source.kind === 'auths') {
+    lines.push(ok('config', `${path}: ${helperClients} use the auths entry for ${registry}`))
+  }
+  const kubelet = auths.kind === 'auths' ? (auths.own ? "this tool's auths entry" : 'an auths entry this tool did not write') : 'nothing (no auths entry; they do not run credential helpers)'
+  lines.push(ok('config', `${path}: kubelet and containerd CRI get ${kubelet} for ${registry}`))
+  return lines
+}
+
+export function configLines(facts: ConfigFacts, registries: readonly string[], username: string, expectedAuth: string | undefined, writeHint: (registry: string) => string, helperOnPath = true): CheckLine[] {
   const { path, source } = facts.location
   const lines: CheckLine[] = [ok('config', `${path} (from ${source})${facts.target !== path ? ` -> ${facts.target}` : ''}`)]
   if (facts.error !== undefined) return [...lines, fail('config', facts.error.message, facts.error.hint, facts.error.exitCode)]
@@ -86,8 +109,12 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
   const entries = auths?.kind === 'object' ? auths.members : []
   for (const registry of registries) {
     const entry = [...entries].reverse().find((m) => m.key === registry)
+    const source = credentialSource(root, registry, username)
+    const viaHelper = source.kind === 'helper' && source.helper === ourHelper
+    lines.push(...routeLines(path, registry, source, authsSource(root, registry, username), helperOnPath))
     if (entry === undefined) {
-      lines.push(fail('config', `${path}: no entry for ${registry}`, `run ${writeHint(registry)}`, ExitCode.configUnusable))
+      // In credential-helper mode no entry is the intended state (routeLines says who still needs one).
+      if (!viaHelper) lines.push(fail('config', `${path}: no entry for ${registry}`, `run ${writeHint(registry)}`, ExitCode.configUnusable))
     } else {
       const auth = entry.value.kind === 'object' ? getMember(entry.value, 'auth') : undefined
       const value = auth?.kind === 'string' ? auth.value : undefined
@@ -227,10 +254,11 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
   const writeHint = (registry: string): string => `iid-docker-auth --registry ${registry}`
   const facts = []
+  const helperOnPath = (io.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'docker-credential-iid')))
   for (const location of locationsFor(options.config, io)) {
     const f = await configFacts(location)
     facts.push(f)
-    configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`).forEach(emit)
+    configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`, helperOnPath).forEach(emit)
   }
   unitLines(existsSync('/run/systemd/system') ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus']) : undefined).forEach(emit)
   if (flags.probe) {

@@ -1,15 +1,19 @@
 // `install` and `uninstall`: put the unit and its environment file in place (or take them away)
 // and tell systemd. A pure plan from what is on disk now, then the steps run in order, nypm-style.
 
-import { readFileSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
-import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, lockTimeoutMs, resolveOutput } from '../cli/options.js'
 import { absolute } from '../config/locations.js'
-import { jsonError, reportError } from '../cli/report.js'
+import { jsonError, reportConfigs, reportError } from '../cli/report.js'
+import { planCredentialHelper } from '../config/docker-config.js'
+import { defaultUsername } from '../imds/identity.js'
+import { firstFailure, updateAll } from '../fs/update.js'
+import { helperCommand } from './credential-helper.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { walkPath } from '../fs/acting-user.js'
 import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
@@ -89,20 +93,28 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
   const unit = renderUnit(template, request.paths, { deadlineSeconds, ...(endpoint === undefined ? {} : { endpoint }) })
   steps.push(state.unit === unit ? { kind: 'unchanged', path: unitFile } : { kind: 'write', path: unitFile, content: unit, mode: 0o644 })
 
-  const envFile = environmentPath(layout)
-  const environment = renderEnvironmentFile(request.settings)
-  if (state.environment !== undefined && state.environment !== environment && !isUneditedEnvironmentFile(state.environment) && !request.force) {
-    throw new CliError(ExitCode.cannotWrite, `${envFile} was edited by hand; nothing was changed`, {
-      hint: 'keep your edits (the unit reads that file), or pass --force to replace it with the settings given now',
-    })
-  }
-  steps.push(state.environment === environment ? { kind: 'unchanged', path: envFile } : { kind: 'write', path: envFile, content: environment, mode: 0o600 })
+  steps.push(environmentStep(layout, request.settings, state.environment, request.force))
 
   if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })
   if (request.enable) steps.push({ kind: 'systemctl', args: withRoot(layout, ['enable', unitName]) })
   // `start` returns when the unit has run, which it may take up to its TimeoutStartSec to do.
   if (request.now) steps.push({ kind: 'systemctl', args: ['start', unitName], timeoutSeconds: startTimeoutSeconds(template, deadlineSeconds) + startMarginSeconds })
   return steps
+}
+
+/**
+ * The environment file's step. Mode 0644: it holds settings, never a secret, and
+ * docker-credential-iid reads it with the rights of whoever runs docker.
+ */
+export function environmentStep(layout: Layout, settings: ReadonlyArray<readonly [string, string]>, current: string | undefined, force: boolean): Step {
+  const envFile = environmentPath(layout)
+  const environment = renderEnvironmentFile(settings)
+  if (current !== undefined && current !== environment && !isUneditedEnvironmentFile(current) && !force) {
+    throw new CliError(ExitCode.cannotWrite, `${envFile} was edited by hand; nothing was changed`, {
+      hint: 'keep your edits (the unit and docker-credential-iid read that file), or pass --force to replace it with the settings given now',
+    })
+  }
+  return current === environment ? { kind: 'unchanged', path: envFile } : { kind: 'write', path: envFile, content: environment, mode: 0o644 }
 }
 
 export function planUninstall(layout: Layout, state: InstalledState, force: boolean): Step[] {
@@ -193,6 +205,7 @@ export interface InstallFlags extends WriteFlags {
   force?: boolean
   node?: string
   cli?: string
+  credentialHelper?: boolean
 }
 
 const jsonStep = (step: Step) =>
@@ -249,9 +262,15 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
     }
   })()
   const configFiles = configSetting(flags, {})?.items ?? [join(rootHome(passwd), '.docker', 'config.json')]
+  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
+  if (flags.credentialHelper) {
+    for (const name of ['now', 'node', 'cli', 'unitDir'] as const) {
+      if (flags[name] !== undefined) throw usageError(`--${name === 'unitDir' ? 'unit-dir' : name} is for the boot unit, which --credential-helper does not install`, 'drop it, or run install without --credential-helper for the unit')
+    }
+    return installCredentialHelper(flags, io, layout, installSettings(flags, configFiles), configFiles)
+  }
   const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
   const node = flags.node ?? process.execPath
-  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   if (/\/_npx\//.test(cli)) log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
   for (const path of [node, cli]) {
     if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
@@ -268,4 +287,49 @@ export async function uninstall(flags: InstallFlags, io: CliIo): Promise<number>
   resolveOutput(flags, io.env)
   const layout = layoutFrom(flags, io)
   return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io)
+}
+
+/**
+ * `install --credential-helper`: the settings file docker-credential-iid reads, then
+ * credHelpers["<registry>"] = "iid" in each config file (the locked merge `write` uses). No unit:
+ * nothing needs to run at boot when clients ask for the credential on demand.
+ */
+async function installCredentialHelper(flags: InstallFlags, io: CliIo, layout: Layout, settings: ReadonlyArray<readonly [string, string]>, configFiles: readonly string[]): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = loggerFor(output.verbosity, io)
+  const dryRun = flags.dryRun ?? false
+  const registries = settings.find(([name]) => name === envNames.registries)![1].split(',')
+  const username = settings.find(([name]) => name === envNames.username)?.[1] ?? defaultUsername
+  const steps = [environmentStep(layout, settings, (await readInstalledState(layout)).environment, flags.force ?? false)]
+  const done: Step[] = []
+  let error: ErrorInfo | undefined
+  try {
+    if (dryRun) steps.forEach((step) => log.info(describeStep(step, true)))
+    else await runSteps(steps, runSystemctl, log, (step) => done.push(step))
+    const locations = configFiles.map((path) => ({ path: hostPath(layout, path), source: '--config' }))
+    const outcomes = await updateAll(locations, (doc) => planCredentialHelper(doc, registries, username), { dryRun, log, lockTimeoutMs: lockTimeoutMs(io.env) })
+    reportConfigs(outcomes, dryRun, 'install', log, io, output.json)
+    for (const outcome of outcomes) {
+      if (outcome.action === 'written' || outcome.action === 'would-write') done.push({ kind: 'write', path: outcome.path, content: '', mode: 0 })
+      else if (outcome.action === 'unchanged') done.push({ kind: 'unchanged', path: outcome.path })
+    }
+    error = firstFailure(outcomes)
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e
+    error = { exitCode: e.exitCode, message: e.message, hint: e.hint }
+    reportError(error, log)
+  }
+  if (error === undefined && !hasCommand(helperCommand, io.env['PATH'])) {
+    log.warn(`${helperCommand} is not on PATH here; clients run it by that name (npm install -g iid-docker-auth puts it there, or link bin/${helperCommand}.cjs)`)
+  }
+  const exitCode = error?.exitCode ?? ExitCode.ok
+  if (output.json) {
+    io.stdout(`${JSON.stringify({ ok: exitCode === 0, exitCode, command: 'install', dryRun, root: layout.root ?? null, steps: (dryRun ? [...steps, ...done] : done).map(jsonStep), error: jsonError(error) })}\n`)
+  }
+  return exitCode
+}
+
+/** Whether a program of that name is on a PATH. */
+function hasCommand(name: string, path: string | undefined): boolean {
+  return (path ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, name)))
 }

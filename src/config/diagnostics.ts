@@ -23,19 +23,22 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
   const credsStore = getMember(root, 'credsStore')
-  if (credsStore?.kind === 'string' && credsStore.value !== '') {
+  const credHelpers = getMember(root, 'credHelpers')
+  const helperFor = (registry: string): JsonNode | undefined => (credHelpers?.kind === 'object' ? getMember(credHelpers, registry) : undefined)
+  // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
+  const ours = (registry: string): boolean => isString(helperFor(registry), ourHelper)
+  const shadowed = registries.filter((r) => !ours(r))
+  if (credsStore?.kind === 'string' && credsStore.value !== '' && credsStore.value !== ourHelper && shadowed.length > 0) {
     findings.push({
       verdict: 'fail',
       message: `"credsStore": ${credsStore.raw} is set, so Docker asks docker-credential-${credsStore.value} and ignores the entries in this file (skopeo and kubelet still use them)`,
-      fix: 'remove "credsStore" from the file',
+      fix: `remove "credsStore" from the file, or map the registry to this tool's helper: iid-docker-auth install --credential-helper --registry ${shadowed[0]}`,
     })
   }
-  const credHelpers = getMember(root, 'credHelpers')
-  if (credHelpers?.kind === 'object') {
-    for (const registry of registries) {
-      if (getMember(credHelpers, registry) !== undefined) {
-        findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry}, so Docker and skopeo ask that helper and ignore the entry for it here`, fix: `remove credHelpers["${registry}"]` })
-      }
+  for (const registry of registries) {
+    const helper = helperFor(registry)
+    if (helper !== undefined && !ours(registry)) {
+      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${helper.kind === 'string' ? `docker-credential-${helper.value}` : `a JSON ${helper.kind === 'literal' ? helper.raw : helper.kind}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
     }
   }
   for (const dup of duplicateKeys(root)) {
@@ -71,6 +74,37 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     }
   }
   return findings
+}
+
+/** The suffix of this package's Docker credential helper, docker-credential-iid. */
+export const ourHelper = 'iid'
+
+const isString = (node: JsonNode | undefined, value: string): boolean => node?.kind === 'string' && node.value === value
+
+export type CredentialSource =
+  | { readonly kind: 'helper'; readonly helper: string; readonly via: 'credHelpers' | 'credsStore' }
+  | { readonly kind: 'auths'; readonly own: boolean }
+  | { readonly kind: 'none' }
+
+/**
+ * Where a client that honours credHelpers (Docker CLI, containers/image, crane, nerdctl, BuildKit)
+ * gets the credential for `registry` from this file: an exact credHelpers key, else credsStore,
+ * else the auths entry (docker/cli configfile/file.go). kubelet and containerd CRI read only auths.
+ */
+export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
+  const helpers = getMember(root, 'credHelpers')
+  const helper = helpers?.kind === 'object' ? getMember(helpers, registry) : undefined
+  if (helper?.kind === 'string' && helper.value !== '') return { kind: 'helper', helper: helper.value, via: 'credHelpers' }
+  const store = getMember(root, 'credsStore')
+  if (store?.kind === 'string' && store.value !== '') return { kind: 'helper', helper: store.value, via: 'credsStore' }
+  return authsSource(root, registry, username)
+}
+
+/** The auths entry for `registry`, as kubelet and containerd CRI (which ignore helpers) see it. */
+export function authsSource(root: JsonObject, registry: string, username: string): CredentialSource {
+  const auths = getMember(root, 'auths')
+  const entry = auths?.kind === 'object' ? getMember(auths, registry) : undefined
+  return entry === undefined ? { kind: 'none' } : { kind: 'auths', own: isOwnEntry(entry, username) }
 }
 
 /**

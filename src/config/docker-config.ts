@@ -13,7 +13,7 @@ import {
   parseJson,
   serializeJson,
 } from './json-document.js'
-import { asWarning, credentialOwner, diagnose, isOwnEntry } from './diagnostics.js'
+import { asWarning, credentialOwner, diagnose, isOwnEntry, ourHelper } from './diagnostics.js'
 import { isCompetingKey } from './registry-keys.js'
 
 /** Larger files are refused (78) rather than read into memory at boot. */
@@ -152,8 +152,20 @@ function holdsOnly(value: JsonNode, auth: string): boolean {
 export function planRemove(doc: ConfigDocument, keys: readonly string[], username: string): MergePlan {
   const changes: MergeChanges = { added: [], updated: [], removed: [] }
   const warnings: string[] = []
-  const auths = getMember(doc.root, 'auths')
-  if (auths?.kind !== 'object') return { root: doc.root, changes, warnings }
+  let root = doc.root
+  // Our credential-helper mapping goes too; another helper's entry for the same host is not ours.
+  const helpers = credHelpersOf(doc.root)
+  if (helpers !== undefined) {
+    const kept = helpers.members.filter((m) => {
+      if (!keys.includes(m.key) || !(m.value.kind === 'string' && m.value.value === helperName)) return true
+      changes.removed.push(`credHelpers[${JSON.stringify(m.key)}]`)
+      return false
+    })
+    if (kept.length !== helpers.members.length) root = kept.length === 0 ? withoutMember(root, 'credHelpers') : withMember(root, 'credHelpers', { kind: 'object', members: kept })
+  }
+  const auths = getMember(root, 'auths')
+  if (auths?.kind !== 'object') return { root, changes, warnings }
+  const before = changes.removed.length
   const members = auths.members.filter((m) => {
     if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
     if (isOwnEntry(m.value, username)) {
@@ -163,8 +175,68 @@ export function planRemove(doc: ConfigDocument, keys: readonly string[], usernam
     warnings.push(`auths[${JSON.stringify(m.key)}] was not written by this tool (${credentialOwner(m.value)}); left alone`)
     return true
   })
-  const root = changes.removed.length > 0 ? withMember(doc.root, 'auths', { kind: 'object', members }) : doc.root
+  if (changes.removed.length > before) root = withMember(root, 'auths', { kind: 'object', members })
   return { root, changes, warnings }
+}
+
+/** Drops every occurrence of `key` from an object: an empty credHelpers says nothing to any reader. */
+function withoutMember(obj: JsonObject, key: string): JsonObject {
+  return { kind: 'object', members: obj.members.filter((m) => m.key !== key) }
+}
+
+/** The helper name this package answers as: `credHelpers[host] = "iid"` runs docker-credential-iid. */
+const helperName = ourHelper
+
+/** The `credHelpers` object, or undefined when absent or null; anything else makes the file unusable to us. */
+function credHelpersOf(root: JsonObject): JsonObject | undefined {
+  const node = getMember(root, 'credHelpers')
+  if (node === undefined || (node.kind === 'literal' && node.raw === 'null')) return undefined
+  if (node.kind !== 'object') throw new CliError(ExitCode.configUnusable, `"credHelpers" is a JSON ${kindOf(node)}, not an object; nothing was changed`, { hint: 'fix or remove "credHelpers" in that file' })
+  return node
+}
+
+/**
+ * Credential-helper mode: maps each registry to docker-credential-iid in `credHelpers` and removes
+ * this tool's own `auths` entries for it (and competing spellings), which the helper replaces.
+ * Others' `auths` entries stay: the helper shadows them for Docker, and a warning says so.
+ */
+export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[], username: string): MergePlan {
+  const changes: MergeChanges = { added: [], updated: [], removed: [] }
+  const warnings: string[] = []
+  const helpers = credHelpersOf(doc.root)
+  let members: readonly JsonMember[] = helpers?.members ?? []
+  for (const key of keys) {
+    const current = members.filter((m) => m.key === key)
+    const last = current.at(-1)
+    if (current.length === 1 && last!.value.kind === 'string' && last!.value.value === helperName) continue
+    const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: jsonString(helperName) }
+    if (last === undefined) {
+      members = [...members, entry]
+      changes.added.push(`credHelpers[${JSON.stringify(key)}]`)
+    } else {
+      if (!(last.value.kind === 'string' && last.value.value === helperName)) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${last.value.kind === 'string' ? `docker-credential-${last.value.value}` : `a JSON ${kindOf(last.value)}`}`)
+      const first = members.findIndex((m) => m.key === key)
+      members = members.flatMap((m, i) => (i === first ? [entry] : m.key === key ? [] : [m]))
+      changes.updated.push(`credHelpers[${JSON.stringify(key)}]`)
+    }
+  }
+  let root = changes.added.length + changes.updated.length > 0 ? withMember(doc.root, 'credHelpers', { kind: 'object', members }) : doc.root
+
+  const auths = getMember(root, 'auths')
+  if (auths?.kind === 'object') {
+    const kept = auths.members.filter((m) => {
+      if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
+      if (isOwnEntry(m.value, username)) {
+        changes.removed.push(`auths[${JSON.stringify(m.key)}]`)
+        return false
+      }
+      warnings.push(`auths[${JSON.stringify(m.key)}] holds a login this tool did not write (${credentialOwner(m.value)}); kept, but Docker and skopeo now ask docker-credential-${helperName} instead`)
+      return true
+    })
+    if (kept.length !== auths.members.length) root = withMember(root, 'auths', { kind: 'object', members: kept })
+  }
+  const findings = diagnose(root, keys, username, 'run iid-docker-auth install --credential-helper again').filter((f) => !f.message.startsWith('older entries of this tool'))
+  return { root, changes, warnings: [...warnings, ...findings.map(asWarning)] }
 }
 
 /** Sets `key` in an object: replaces the last occurrence in place, or appends. */
