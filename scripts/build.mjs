@@ -35,6 +35,8 @@ const result = await build({
   // The AWS SDK's ES module builds, which esbuild tree-shakes to a fraction of the CommonJS ones.
   mainFields: ['module', 'main'],
   plugins: [minifyDependencies],
+  // Shorter forms and dead branches dropped; names and line breaks stay, so stack traces stay readable.
+  minifySyntax: true,
   // The unit file travels inside the bundle, so install needs no file beside it.
   define: { __UNIT_TEMPLATE__: JSON.stringify(unitTemplate) },
   banner: { js: "/* iid-docker-auth: bundled dependencies' licences are in THIRD_PARTY_LICENSES.txt */" },
@@ -58,7 +60,9 @@ for (const dir of [...packages].sort()) {
   const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'))
   const licenceFile = readdirSync(join(root, dir)).find((f) => /^licen[cs]e/i.test(f))
   const text = licenceFile ? readFileSync(join(root, dir, licenceFile), 'utf8').trim() : `${manifest.license} (no licence file in the package)`
-  const normalized = text.replace(/^Copyright.*$/gim, '').replace(/\s+/g, ' ').trim()
+  // Grouped by the licence's terms: copyright lines (listed with each package) and what follows
+  // Apache-2.0's "END OF TERMS AND CONDITIONS" (how to apply it) differ between copies.
+  const normalized = text.split('END OF TERMS AND CONDITIONS')[0].replace(/^\s*Copyright.*$/gim, '').replace(/\s+/g, ' ').trim()
   const entry = byText.get(normalized) ?? { text, names: [] }
   entry.names.push(`${manifest.name}@${manifest.version} (${manifest.license})${/^Copyright/im.test(text) ? `: ${text.match(/^Copyright.*$/gim).join('; ')}` : ''}`)
   byText.set(normalized, entry)
