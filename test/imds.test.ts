@@ -239,8 +239,9 @@ describe('fetchIdentity against the IMDS simulator', () => {
   ] as const)('cuts off a %s response larger than 64 KiB, retries it, and exits 65 by the deadline', async (route, phase) => {
     const s = await start({ faults: { routes: { [route]: { oversizedBytes: 1024 * 1024 } } } })
     const started = Date.now()
-    const error = await rejection(fetchFrom(s, { timeoutMs: 1000 }))
-    expect(Date.now() - started).toBeLessThan(3000)
+    // A deadline long enough for a retry on a loaded machine; the point is the retry and the end.
+    const error = await rejection(fetchFrom(s, { timeoutMs: 2500 }))
+    expect(Date.now() - started).toBeLessThan(6000)
     expect(error.exitCode).toBe(65)
     expect(error.message).toContain(`the ${phase} response is larger than 64 KiB`)
     expect(s.requests.filter((r) => r.route === route).length).toBeGreaterThan(1)

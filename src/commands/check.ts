@@ -19,8 +19,7 @@ import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/ident
 import { tokenTtlSeconds } from '../imds/client.js'
 import { getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
-import { readEnvironmentFile } from '../systemd/environment-file.js'
-import { environmentFilePath } from '../systemd/names.js'
+import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -224,7 +223,8 @@ export interface CheckFlags extends WriteFlags {
 export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
-  const { env, origin } = withEnvironmentFile(io.env, readEnvironmentFile(environmentFilePath), environmentFilePath)
+  const settingsFile = environmentFileFor(io.env)
+  const { env, origin } = withEnvironmentFile(io.env, readEnvironmentFile(settingsFile), settingsFile)
   const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false)
   const registries = options.registries.map((r) => r.key)
   const log = loggerFor(options.verbosity, io)

@@ -10,7 +10,7 @@ import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { fetchIdentity } from '../imds/client.js'
 import type { InstanceIdentity } from '../imds/identity.js'
 import { environmentFilePath } from '../systemd/names.js'
-import { readEnvironmentFile } from '../systemd/environment-file.js'
+import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 import { version } from '../cli/version.js'
 
 export const helperCommand = 'docker-credential-iid'
@@ -184,7 +184,7 @@ export async function helperMain(args: readonly string[]): Promise<number> {
     stderr: (text) => process.stderr.write(text),
     env,
     readStdin,
-    readSettingsFile: () => readSettingsFile(),
+    readSettingsFile: () => readSettingsFile(environmentFileFor(env)),
     fetchIdentity: (o) => fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: o.timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log }),
   })
 }

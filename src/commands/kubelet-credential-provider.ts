@@ -9,13 +9,10 @@ import { CliError, ExitCode, usageError } from '../errors.js'
 import { fetchIdentity } from '../imds/client.js'
 import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
-import { readEnvironmentFile } from '../systemd/environment-file.js'
-import { environmentFilePath } from '../systemd/names.js'
+import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 
 export const kubeletEnvNames = {
   cacheDuration: 'IID_DOCKER_AUTH_CACHE_DURATION',
-  /** Which environment file to read; tests point it at their own. */
-  environmentFile: 'IID_DOCKER_AUTH_ENV_FILE',
 } as const
 
 /** The identity does not expire by itself; an hour bounds how long a stopped-and-started instance's old one is reused. */
@@ -46,7 +43,7 @@ interface KubeletOptions {
 
 /** Flags, then the process environment, then the unit's environment file (where readable). */
 function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
-  const env: Env = { ...readEnvironmentFile(processEnv[kubeletEnvNames.environmentFile] || environmentFilePath), ...processEnv }
+  const env: Env = { ...readEnvironmentFile(environmentFileFor(processEnv)), ...processEnv }
   const timeoutMs = flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
   if (timeoutMs > maxProviderTimeoutSeconds * 1000) {
     throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`)

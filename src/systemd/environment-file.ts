@@ -34,6 +34,9 @@ export function isUneditedEnvironmentFile(text: string): boolean {
   return text.endsWith('\n') && recorded === checksum(text.slice(0, at))
 }
 
+/** The unit's settings file; IID_DOCKER_AUTH_ENV_FILE names another (tests, unusual layouts). */
+export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string => env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
+
 /** A value as systemd reads it from an EnvironmentFile line: double quotes with \\ and \" escapes. */
 function unquote(value: string): string {
   if (!(value.startsWith('"') && value.endsWith('"') && value.length >= 2)) return value
