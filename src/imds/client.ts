@@ -194,6 +194,9 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   const deadline = started + options.timeoutMs
   let failures = 0
   let last: AttemptFailure | undefined
+  // IMDS that answered with unusable data is not unavailable, even when the attempt the deadline
+  // cut short ended in a timeout: the answer it gave decides the exit code.
+  let lastUnusable: AttemptFailure | undefined
   let hopLimitSuspected = false
   let lastProgress = started
 
@@ -215,6 +218,7 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
     } catch (error) {
       if (!(error instanceof AttemptError)) throw error
       last = error.failure
+      if (last.kind === 'unusable') lastUnusable = last
     } finally {
       limit.stop()
       socketChannel.unsubscribe(trackSocket)
@@ -241,8 +245,8 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   }
 
   const waited = seconds(options.timeoutMs)
-  if (last?.kind === 'unusable') {
-    throw new CliError(ExitCode.imdsUnusable, `IMDS at ${endpoint} answered with unusable data for ${waited}: ${last.detail}`, {
+  if (lastUnusable !== undefined) {
+    throw new CliError(ExitCode.imdsUnusable, `IMDS at ${endpoint} answered with unusable data for ${waited}: ${lastUnusable.detail}`, {
       hint: 'a proxy or cache between this host and IMDS may be answering; check --endpoint',
     })
   }
