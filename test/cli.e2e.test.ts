@@ -30,6 +30,22 @@ function seed(text: string, mode = 0o600): Buffer {
 }
 
 describe('write', () => {
+  it('with several config files, a broken one does not stop the others: they are written, and the exit code is the broken one\'s', async () => {
+    const good = join(dir, 'good', 'config.json')
+    const bad = join(dir, 'bad', 'config.json')
+    mkdirSync(join(dir, 'bad'), { mode: 0o700 })
+    writeFileSync(bad, '{bad', { mode: 0o600 })
+    const run = await runCli(['--registry', 'pierone.example.com', '--config', good, '--config', bad, '--endpoint', sim.url, '--timeout', '5'])
+    expect(run.code, run.stderr).toBe(78)
+    expect(authOf(good, 'pierone.example.com')).toBeTruthy()
+    expect(readFileSync(bad, 'utf8')).toBe('{bad')
+    expect(run.stderr).toMatch(/is not valid JSON/)
+    // With only broken files, nothing is asked of IMDS.
+    sim.requests.splice(0)
+    expect((await runCli(['--registry', 'pierone.example.com', '--config', bad, '--endpoint', sim.url, '--timeout', '5'])).code).toBe(78)
+    expect(sim.requests).toEqual([])
+  })
+
   it('writes the entry: base64 of "instance-identity-document:<pkcs7 verbatim>", 0600 in a new 0700 directory', async () => {
     const run = await write()
     expect(run.code).toBe(0)

@@ -170,6 +170,22 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(file.stderr).toMatch(/error: --root .*typo is not a directory/)
   })
 
+  it('reads the IID_DOCKER_AUTH_* variables as every command does: a flag wins, an empty list is 64', async () => {
+    const fromEnv = await runCli(['install', '--root', root], { env: { IID_DOCKER_AUTH_REGISTRIES: ' a.example.com , b.example.com', IID_DOCKER_AUTH_CONFIG: '/var/lib/kubelet/config.json', IID_DOCKER_AUTH_TIMEOUT: '600' } })
+    expect(fromEnv.code, fromEnv.stderr).toBe(0)
+    const env = readFileSync(envFile(), 'utf8')
+    expect(env).toMatch(/^IID_DOCKER_AUTH_REGISTRIES=a\.example\.com,b\.example\.com$/m)
+    expect(env).toMatch(/^IID_DOCKER_AUTH_CONFIG=\/var\/lib\/kubelet\/config\.json$/m)
+    expect(env).toMatch(/^IID_DOCKER_AUTH_TIMEOUT=600$/m)
+    expect(readFileSync(unit(), 'utf8')).toMatch(/^TimeoutStartSec=660$/m)
+    for (const empty of ['', ',', ' , ']) {
+      const run = await runCli(['install', '--root', root, '-r', 'a.example.com', '--force'], { env: { IID_DOCKER_AUTH_CONFIG: empty } })
+      expect(run.code, run.stderr).toBe(64)
+      expect(run.stderr).toMatch(/IID_DOCKER_AUTH_CONFIG .* names no config file/)
+    }
+    expect(readFileSync(envFile(), 'utf8')).toBe(env)
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)

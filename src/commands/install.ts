@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
-import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, lockTimeoutMs, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, lockTimeoutMs, resolveOutput, withVariables } from '../cli/options.js'
 import { absolute } from '../config/locations.js'
 import { jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { planCredentialHelper } from '../config/docker-config.js'
@@ -252,6 +252,7 @@ function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, i
 }
 
 export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
+  flags = withVariables(flags, io.env)
   resolveOutput(flags, io.env)
   const layout = layoutFrom(flags, io)
   const passwd = (() => {

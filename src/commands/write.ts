@@ -4,7 +4,7 @@ import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { fetchIdentity } from '../imds/client.js'
-import { type ConfigOutcome, type ErrorInfo, type FirstLook, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
+import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
@@ -34,13 +34,10 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
   }
   for (const l of locations) log.debug(`config file ${l.path} (from ${l.source})`)
 
-  let looks: FirstLook[]
-  try {
-    looks = await preflight(locations)
-  } catch (error) {
-    if (!(error instanceof CliError)) throw error
-    return failedEarly(error)
-  }
+  // Every file is tried; only when none can be used does the run end before asking IMDS.
+  const looks = await preflight(locations)
+  const usable = looks.filter((look) => !(look instanceof CliError))
+  if (usable.length === 0 && looks[0] instanceof CliError) return failedEarly(looks[0])
   if (options.imdsDisabled) {
     return failedEarly(
       new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', {

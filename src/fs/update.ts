@@ -68,12 +68,20 @@ async function load(target: string, path: string): Promise<FirstLook> {
 }
 
 /**
- * Reads and parses every config file before anything slow happens, so that a broken file is
- * reported at once (exit 78) rather than after a long wait for IMDS. The update starts from these.
+ * Reads and parses every config file before anything slow happens: when none can be used, the run
+ * ends at once (exit 78) rather than after a long wait for IMDS; a broken one among good ones is
+ * reported with their outcomes, and the good ones are still written. The update starts from these.
  */
-export async function preflight(locations: readonly ConfigLocation[]): Promise<FirstLook[]> {
-  const looks: FirstLook[] = []
-  for (const location of locations) looks.push(await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path)))
+export async function preflight(locations: readonly ConfigLocation[]): Promise<Array<FirstLook | CliError>> {
+  const looks: Array<FirstLook | CliError> = []
+  for (const location of locations) {
+    try {
+      looks.push(await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path)))
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error
+      looks.push(error)
+    }
+  }
   return looks
 }
 
@@ -183,11 +191,12 @@ export function prepareDirectory(path: string): Promise<string | undefined> {
 }
 
 /** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */
-export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions, looks: readonly FirstLook[] = []): Promise<ConfigOutcome[]> {
+export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions, looks: ReadonlyArray<FirstLook | CliError> = []): Promise<ConfigOutcome[]> {
   const outcomes: ConfigOutcome[] = []
   for (const [i, location] of locations.entries()) {
     const firstLook = looks[i]
     try {
+      if (firstLook instanceof CliError) throw firstLook
       outcomes.push(await withRightsFor(location.path, () => updateConfigFile(location, plan, firstLook === undefined ? options : { ...options, firstLook })))
     } catch (error) {
       if (!(error instanceof CliError)) throw error
