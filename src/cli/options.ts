@@ -153,6 +153,8 @@ export function normalizeEndpoint(value: string, source: string): string {
     throw usageError(`${source} ${shown(value)} has credentials, a query or a fragment`, 'give only scheme, host, port and an optional base path')
   }
   const base = `${url.protocol}//${url.host}${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}`
+  // Every IMDS line names the endpoint; no real one comes near this.
+  if (base.length > 200) throw usageError(`${source} ${shown(value)} is longer than 200 characters`, 'give the IMDS base URL, e.g. http://169.254.169.254')
   return base
 }
 
@@ -202,7 +204,7 @@ function parseSignature(value: string, source: string): SignatureKind {
 }
 
 function parseUsername(value: string, source: string): string {
-  if (value === '' || value.includes(':') || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (value === '' || value.includes(':') || /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/.test(value)) {
     throw usageError(`${source} must be non-empty, without ':' or control characters`, `the default is ${defaultUsername}`)
   }
   return value
@@ -281,7 +283,7 @@ export function withVariables<F extends WriteFlags>(flags: F, env: Env): F {
  * Every setting of write (and check, which passes `registryRequired: false`) from the flags and
  * `env`; `origin` names where each variable came from, for messages.
  */
-export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: VariableOrigin = processOrigin, registryRequired = true): WriteOptions {
+export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: VariableOrigin = processOrigin, registryRequired = true, timeoutDefault = defaultTimeoutSeconds): WriteOptions {
   const label = (name: string): string => variableLabel(name, origin)
   const registries = registryRequired ? requireRegistries(flags, env, origin) : parseRegistryList(registrySetting(flags, env, origin)?.items ?? [])
   const config = configSetting(flags, env, origin)
@@ -296,7 +298,7 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: Variabl
   const stripNewlines = flags.stripNewlines ?? (stripEnv === undefined ? false : parseBoolean(label(envNames.stripNewlines), stripEnv))
 
   const timeoutValue = flags.timeout ?? nonEmpty(env[envNames.timeout])
-  const timeoutMs = timeoutValue === undefined ? defaultTimeoutSeconds * 1000 : parseSeconds(timeoutValue, flags.timeout !== undefined ? '--timeout' : label(envNames.timeout), defaultTimeoutSeconds)
+  const timeoutMs = timeoutValue === undefined ? timeoutDefault * 1000 : parseSeconds(timeoutValue, flags.timeout !== undefined ? '--timeout' : label(envNames.timeout), timeoutDefault)
 
   const { verbosity, json } = resolveOutput(flags, env)
   const attemptValue = nonEmpty(env[envNames.attemptTimeout])

@@ -13,7 +13,7 @@ import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
 import { type CliIo, loggerFor } from './io.js'
 import { addKubeletCommands } from './kubelet-commands.js'
-import { stderrIsJournal } from './log.js'
+import { logLine, stderrIsJournal } from './log.js'
 import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
 import { version } from './version.js'
@@ -81,7 +81,7 @@ function addLayoutOptions(cmd: Command): Command {
 }
 
 
-const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs']
+const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs', 'kubelet-credential-provider', 'kubelet-config']
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
 function distance(a: string, b: string): number {
@@ -107,8 +107,15 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
     .version(version, '-V, --version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (message, write) => write(`iid-docker-auth: ${message}`) })
-    .showHelpAfterError('(run iid-docker-auth --help for usage)')
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      // commander's own errors (unknown option, missing value) as every other error: one line, a fix, the journal's priority.
+      outputError: (message) => {
+        io.stderr(logLine(3, `iid-docker-auth: error: ${message.trim().replace(/^error: /, '')}`, io.journal))
+        io.stderr(logLine(3, 'iid-docker-auth: fix: run iid-docker-auth --help (or <command> --help) for the options', io.journal))
+      },
+    })
 
   const writeCommand = addOutputOptions(
     addCredentialOptions(program.command('write', { isDefault: true }).description('get the identity from IMDS and merge the credential into the config file(s) (the default command)')),

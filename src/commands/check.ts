@@ -225,7 +225,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
   const settingsFile = environmentFileFor(io.env)
   const { env, origin } = withEnvironmentFile(io.env, readEnvironmentFile(settingsFile), settingsFile)
-  const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false)
+  const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false, checkTimeoutSeconds)
   const registries = options.registries.map((r) => r.key)
   const log = loggerFor(options.verbosity, io)
   const lines: CheckLine[] = []

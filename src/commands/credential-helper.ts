@@ -2,6 +2,7 @@
 // answering `get` with a fresh instance identity for the registries the operator configured.
 // Pure parts first (what to answer), the effects (stdin, IMDS, exit) at the end.
 
+import { printable } from '../printable.js'
 import { readFileSync } from 'node:fs'
 import { type Env, type WriteOptions, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
 import { createLogger } from '../cli/log.js'
@@ -75,7 +76,8 @@ export interface HelperIo {
 }
 
 const usage = `usage: ${helperCommand} get|store|erase|list|version (a Docker credential helper; see iid-docker-auth --help)`
-const line = (text: string): string => `${helperCommand}: ${text}\n`
+/** One line on stderr, which Docker shows the user: outside text escaped like every log line. */
+const line = (text: string): string => `${printable(`${helperCommand}: ${text}`)}\n`
 
 /** Runs one verb; returns the exit code. Only the protocol answer goes to stdout. */
 export async function runHelper(args: readonly string[], io: HelperIo): Promise<number> {

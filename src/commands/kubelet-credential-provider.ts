@@ -9,6 +9,7 @@ import { CliError, ExitCode, usageError } from '../errors.js'
 import { fetchIdentity } from '../imds/client.js'
 import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
+import { printable } from '../printable.js'
 import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 
 export const kubeletEnvNames = {
@@ -93,7 +94,7 @@ async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeo
  * One line on stderr, because kubelet shows a provider's stderr only when it fails, inside its
  * own error message.
  */
-const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}\n`)
+const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`${printable(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}`)}\n`)
 
 /**
  * Answers one CredentialProviderRequest. The credential goes only to a configured registry and

@@ -83,6 +83,8 @@ const explanations: Record<string, [string, string]> = {
   EXDEV: ['the file and its temporary copy are on different filesystems', 'pass --config with the real path of the file'],
   ENOTDIR: ['a component of the path is not a directory', 'check the path given with --config or DOCKER_CONFIG'],
   EIO: ['an I/O error occurred', 'check the disk (dmesg)'],
+  ELOOP: ['too many levels of symbolic links on the way to it', 'fix the symlink loop'],
+  ENAMETOOLONG: ['the path is too long', 'use a shorter path'],
 }
 
 /** What went wrong, for a message ("permission denied (EACCES)"), and how to fix it. */

@@ -169,6 +169,8 @@ async function attempt(endpoint: string, signature: SignatureKind, budget: () =>
   const tokenClient = new MetadataService({ endpoint, httpOptions: { timeout: tokenTimeout }, retries: 0, ec2MetadataV1Disabled: true, tokenTtl: tokenTtlSeconds })
   const token = await step('token', tokenTimeout, limit, () => tokenClient.fetchMetadataToken())
   if (token.trim() === '') throw failure({ phase: 'token', kind: 'unusable', detail: 'the token came back empty' })
+  // IMDS tokens are printable ASCII; anything else cannot travel in a header (Node refuses to send it).
+  if (!/^[\x21-\x7e]+$/.test(token)) throw failure({ phase: 'token', kind: 'unusable', detail: 'the token holds characters an HTTP header cannot carry' })
   // disableFetchToken stops the SDK from fetching (and falling back) on its own; we always send
   // the token ourselves. (With ec2MetadataV1Disabled the SDK refuses that combination outright.)
   const getTimeout = budget()

@@ -37,8 +37,10 @@ export function isUneditedEnvironmentFile(text: string): boolean {
 /** The unit's settings file; IID_DOCKER_AUTH_ENV_FILE names another (tests, unusual layouts). */
 export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string => env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
 
-/** A value as systemd reads it from an EnvironmentFile line: double quotes with \\ and \" escapes. */
+/** A value as systemd reads it from an EnvironmentFile line: single quotes, or double quotes with \\ and \" escapes. */
 function unquote(value: string): string {
+  // Single quotes too, as systemd reads them: no escapes inside.
+  if (value.startsWith("'") && value.endsWith("'") && value.length >= 2) return value.slice(1, -1)
   if (!(value.startsWith('"') && value.endsWith('"') && value.length >= 2)) return value
   return value.slice(1, -1).replace(/\\(["\\])/g, '$1')
 }
