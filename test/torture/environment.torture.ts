@@ -116,7 +116,12 @@ describe('environment faults', () => {
     if (haveOrCi('systemctl')) expect((await runCli(['install', '--root', root, '-r', 'pierone.example.com', '--no-enable'])).code).toBe(0)
     stop = true
     await watcher
-    if (haveOrCi('systemctl')) expect(statSync(join(root, 'etc/default/iid-docker-auth')).mode & 0o077).toBe(0)
+    // The environment file is the one exception, on purpose: settings only (no secret), 0644 so that a
+    // docker user's credential helper can read which registries to answer for.
+    if (haveOrCi('systemctl')) {
+      expect(statSync(join(root, 'etc/default/iid-docker-auth')).mode & 0o777).toBe(0o644)
+      expect(readFileSync(join(root, 'etc/default/iid-docker-auth'), 'utf8')).not.toMatch(/auth"|pkcs7|MII/)
+    }
     const kinds = { temp: 0, lock: 0, config: 0 }
     for (const name of seen.keys()) {
       if (name.endsWith('.tmp')) kinds.temp++
