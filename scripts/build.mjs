@@ -34,6 +34,9 @@ const result = await build({
   format: 'cjs',
   // The AWS SDK's ES module builds, which esbuild tree-shakes to a fraction of the CommonJS ones.
   mainFields: ['module', 'main'],
+  // import() as require(): the SDK's import('node:http') would otherwise start Node's ES module
+  // loader at every boot, and on Node 22 its facade of node:http loads undici (fetch) as well.
+  supported: { 'dynamic-import': false },
   plugins: [minifyDependencies],
   // Shorter forms and dead branches dropped; names and line breaks stay, so stack traces stay readable.
   minifySyntax: true,
