@@ -50,6 +50,12 @@ const result = await build({
   logOverride: { 'empty-import-meta': 'silent' },
 })
 
+// Node holds a module's source in memory for as long as it runs, as one byte per character only
+// when every character is ASCII: a single non-ASCII one (esbuild escapes them in strings, not in
+// regular expressions) doubles what the whole bundle costs there.
+const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(outfile, 'utf8'))
+if (nonAscii !== null) throw new Error(`build: ${relative(root, outfile)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`)
+
 // One notice per bundled package, from its own LICENSE file.
 const packages = new Set()
 for (const input of Object.keys(result.metafile.inputs)) {

@@ -42,6 +42,9 @@ describe('Go durations', () => {
     ['0', 0, '0s'],
     ['0s', 0, '0s'],
     ['1000ms', 1000, '1s'],
+    // Go's two micro signs: U+00B5 and U+03BC.
+    ['1000000\u00b5s', 1000, '1s'],
+    ['2000000\u03bcs', 2000, '2s'],
     ['8760h', 8760 * 3_600_000, '8760h0m0s'],
   ])('%s is %i ms, printed %s', (text, ms, printed) => {
     expect(parseGoDuration(text, '--cache-duration')).toBe(ms)

@@ -108,7 +108,9 @@ export function providerResponse(request: ProviderRequest, cacheDuration: string
   }
 }
 
-const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+// Go accepts both micro signs, U+00B5 and U+03BC. They are written as escapes because the bundle
+// must stay ASCII (scripts/build.mjs says why).
+const unitMs: Record<string, number> = { ns: 1e-6, us: 1e-3, '\u00b5s': 1e-3, '\u03bcs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
 /** A year: far beyond any sensible cache, and small enough that milliseconds stay exact. */
 const maxDurationMs = 8760 * 3_600_000
 
@@ -122,9 +124,9 @@ export function parseGoDuration(value: string, source: string): number {
   const fail = () =>
     usageError(`${source} ${JSON.stringify(value)} is not a Go duration of 0 or 1s to 8760h`, `write it as kubelet does, e.g. ${source.startsWith('-') ? `${source} 1h` : `${source}=1h`} or 30m or 1h30m; 0 disables kubelet's cache`)
   if (text === '0') return 0
-  if (!/^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|µs|μs|ms|s|m|h))+$/.test(text)) throw fail()
+  if (!/^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.test(text)) throw fail()
   let ms = 0
-  for (const match of text.matchAll(/([0-9]*\.?[0-9]*)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(match[1]) * unitMs[match[2]!]!
+  for (const match of text.matchAll(/([0-9]*\.?[0-9]*)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/g)) ms += Number(match[1]) * unitMs[match[2]!]!
   ms = Math.round(ms)
   if (!(ms === 0 || (ms >= 1000 && ms <= maxDurationMs))) throw fail()
   return ms
