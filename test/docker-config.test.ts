@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/config/docker-config.js'
 import { asWarning, diagnose, dockerAuthProblem } from '../src/config/diagnostics.js'
 import { CliError } from '../src/errors.js'
-import { parseJson } from '../src/config/json-document.js'
+import { asObject, parseJson } from '../src/config/json-document.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
@@ -286,8 +286,8 @@ describe('redact', () => {
   })
 
   it('hides every credential value and nothing else', () => {
-    const root = parseJson('{"auths":{"a":{"auth":"c2VjcmV0OnM=","password":"p","identitytoken":"t","username":"u","email":"e"},"b":"odd"},"credsStore":"x"}')
-    if (root.kind !== 'object') throw new Error('not an object')
+    const root = asObject(parseJson('{"auths":{"a":{"auth":"c2VjcmV0OnM=","password":"p","identitytoken":"t","username":"u","email":"e"},"b":"odd"},"credsStore":"x"}'))
+    if (root === undefined) throw new Error('not an object')
     const out = renderConfig(redact(root))
     expect(out).not.toMatch(/c2VjcmV0OnM=|"p"|"t"/)
     expect(JSON.parse(out)).toEqual({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { JsonSyntaxError, duplicateKeys, getMember, maxJsonDepth, parseJson, serializeJson } from '../src/config/json-document.js'
+import { JsonSyntaxError, asObject, duplicateKeys, getMember, jsonString, kindOf, maxJsonDepth, parseJson, serializeJson, stringValue } from '../src/config/json-document.js'
 
 const roundTrip = (text: string): string => serializeJson(parseJson(text))
 
@@ -26,11 +26,21 @@ describe('parseJson + serializeJson', () => {
   })
 
   it('decodes keys for lookup, and the last duplicate wins', () => {
-    const root = parseJson('{"k\\u0041":1,"x":1,"x":2}')
-    if (root.kind !== 'object') throw new Error('not an object')
-    expect(getMember(root, 'kA')).toEqual({ kind: 'number', raw: '1' })
-    expect(getMember(root, 'x')).toEqual({ kind: 'number', raw: '2' })
+    const root = asObject(parseJson('{"k\\u0041":1,"x":1,"x":2}'))
+    if (root === undefined) throw new Error('not an object')
+    expect(getMember(root, 'kA')).toBe('1')
+    expect(getMember(root, 'x')).toBe('2')
     expect(duplicateKeys(root)).toEqual(['x'])
+  })
+
+  it('keeps each scalar as its source text, and reads strings through their escapes', () => {
+    const root = asObject(parseJson('{"s":"a\\u0062\\n","n":-1.5e+300,"big":12345678901234567890123,"t":true,"f":false,"z":null,"o":{},"a":[]}'))
+    if (root === undefined) throw new Error('not an object')
+    expect(root.members.map((m) => m.value)).toEqual(['"a\\u0062\\n"', '-1.5e+300', '12345678901234567890123', 'true', 'false', 'null', { kind: 'object', members: [] }, { kind: 'array', items: [] }])
+    expect(root.members.map((m) => kindOf(m.value))).toEqual(['string', 'number', 'number', 'true', 'false', 'null', 'object', 'array'])
+    expect(stringValue(getMember(root, 's'))).toBe('ab\n')
+    expect(root.members.slice(1).map((m) => stringValue(m.value))).toEqual(Array(7).fill(undefined))
+    expect(stringValue(jsonString('quote " and \\'))).toBe('quote " and \\')
   })
 
   it.each([

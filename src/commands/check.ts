@@ -17,7 +17,7 @@ import { type CredentialSource, authsSource, credentialOwner, credentialSource, 
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import { tokenTtlSeconds } from '../imds/client.js'
-import { getMember } from '../config/json-document.js'
+import { asObject, getMember, stringValue } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
 import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
@@ -105,7 +105,7 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
 
   const root = facts.document!.root
   const auths = getMember(root, 'auths')
-  const entries = auths?.kind === 'object' ? auths.members : []
+  const entries = asObject(auths)?.members ?? []
   for (const registry of registries) {
     const entry = [...entries].reverse().find((m) => m.key === registry)
     const source = credentialSource(root, registry, username)
@@ -115,8 +115,8 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
       // In credential-helper mode no entry is the intended state (routeLines says who still needs one).
       if (!viaHelper) lines.push(fail('config', `${path}: no entry for ${registry}`, `run ${writeHint(registry)}`, ExitCode.configUnusable))
     } else {
-      const auth = entry.value.kind === 'object' ? getMember(entry.value, 'auth') : undefined
-      const value = auth?.kind === 'string' ? auth.value : undefined
+      const fields = asObject(entry.value)
+      const value = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
       if (expectedAuth !== undefined && value === expectedAuth) lines.push(ok('config', `${path}: the entry for ${registry} is current`))
       else if (expectedAuth === undefined) lines.push(warn('config', `${path}: has an entry for ${registry}; whether it is current needs IMDS`, 'fix the IMDS line above'))
       else {
@@ -206,11 +206,12 @@ export async function configFacts(location: ConfigLocation): Promise<ConfigFacts
  */
 export function probeCredential(facts: readonly ConfigFacts[], registry: string, identity: InstanceIdentity | undefined, username: string, stripNewlines: boolean): { auth: string; from: string } | undefined {
   for (const f of facts) {
-    const auths = f.document === undefined ? undefined : getMember(f.document.root, 'auths')
-    const entry = auths?.kind === 'object' ? getMember(auths, registry) : undefined
+    const auths = f.document === undefined ? undefined : asObject(getMember(f.document.root, 'auths'))
+    const entry = auths === undefined ? undefined : getMember(auths, registry)
     if (entry === undefined || !isOwnEntry(entry, username)) continue
-    const auth = entry.kind === 'object' ? getMember(entry, 'auth') : undefined
-    if (auth?.kind === 'string' && auth.value !== '' && dockerAuthProblem(auth.value) === undefined) return { auth: auth.value, from: `the entry in ${f.location.path}` }
+    const fields = asObject(entry)
+    const auth = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
+    if (auth !== undefined && auth !== '' && dockerAuthProblem(auth) === undefined) return { auth, from: `the entry in ${f.location.path}` }
   }
   if (identity !== undefined) return { auth: buildAuth(username, identity.signature, stripNewlines), from: 'a fresh credential from IMDS' }
   return undefined

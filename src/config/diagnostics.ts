@@ -2,7 +2,7 @@
 // warnings (the entry is still written) and `check` as verdicts. Also the rules for reading an
 // entry: whose it is, and whether Docker can load it. Pure functions.
 
-import { type JsonNode, type JsonObject, duplicateKeys, getMember } from './json-document.js'
+import { type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
 import { isCompetingKey } from './registry-keys.js'
 
 export interface Finding {
@@ -23,29 +23,30 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
   const credsStore = getMember(root, 'credsStore')
-  const credHelpers = getMember(root, 'credHelpers')
-  const helperFor = (registry: string): JsonNode | undefined => (credHelpers?.kind === 'object' ? getMember(credHelpers, registry) : undefined)
+  const credHelpers = asObject(getMember(root, 'credHelpers'))
+  const helperFor = (registry: string): JsonNode | undefined => (credHelpers === undefined ? undefined : getMember(credHelpers, registry))
   // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
-  const ours = (registry: string): boolean => isString(helperFor(registry), ourHelper)
+  const ours = (registry: string): boolean => stringValue(helperFor(registry)) === ourHelper
   const shadowed = registries.filter((r) => !ours(r))
-  if (credsStore?.kind === 'string' && credsStore.value !== '' && credsStore.value !== ourHelper && shadowed.length > 0) {
+  const store = stringValue(credsStore)
+  if (store !== undefined && store !== '' && store !== ourHelper && shadowed.length > 0) {
     findings.push({
       verdict: 'fail',
-      message: `"credsStore": ${credsStore.raw} is set, so Docker asks docker-credential-${credsStore.value} and ignores the entries in this file (skopeo and kubelet still use them)`,
+      message: `"credsStore": ${credsStore as string} is set, so Docker asks docker-credential-${store} and ignores the entries in this file (skopeo and kubelet still use them)`,
       fix: `remove "credsStore" from the file, or map the registry to this tool's helper: iid-docker-auth install --credential-helper --registry ${shadowed[0]}`,
     })
   }
   for (const registry of registries) {
     const helper = helperFor(registry)
     if (helper !== undefined && !ours(registry)) {
-      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${helper.kind === 'string' ? `docker-credential-${helper.value}` : `a JSON ${helper.kind === 'literal' ? helper.raw : helper.kind}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${stringValue(helper) !== undefined ? `docker-credential-${stringValue(helper)}` : `a JSON ${kindOf(helper)}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
     }
   }
   for (const dup of duplicateKeys(root)) {
     findings.push({ verdict: 'warn', message: `the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`, fix: 'keep one of them' })
   }
-  const auths = getMember(root, 'auths')
-  if (auths?.kind !== 'object') return findings
+  const auths = asObject(getMember(root, 'auths'))
+  if (auths === undefined) return findings
   for (const dup of duplicateKeys(auths)) {
     findings.push({ verdict: 'warn', message: `auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
   }
@@ -79,8 +80,6 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
 /** The suffix of this package's Docker credential helper, docker-credential-iid. */
 export const ourHelper = 'iid'
 
-const isString = (node: JsonNode | undefined, value: string): boolean => node?.kind === 'string' && node.value === value
-
 export type CredentialSource =
   | { readonly kind: 'helper'; readonly helper: string; readonly via: 'credHelpers' | 'credsStore' }
   | { readonly kind: 'auths'; readonly own: boolean }
@@ -92,18 +91,18 @@ export type CredentialSource =
  * else the auths entry (docker/cli configfile/file.go). kubelet and containerd CRI read only auths.
  */
 export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const helpers = getMember(root, 'credHelpers')
-  const helper = helpers?.kind === 'object' ? getMember(helpers, registry) : undefined
-  if (helper?.kind === 'string' && helper.value !== '') return { kind: 'helper', helper: helper.value, via: 'credHelpers' }
-  const store = getMember(root, 'credsStore')
-  if (store?.kind === 'string' && store.value !== '') return { kind: 'helper', helper: store.value, via: 'credsStore' }
+  const helpers = asObject(getMember(root, 'credHelpers'))
+  const helper = stringValue(helpers === undefined ? undefined : getMember(helpers, registry))
+  if (helper !== undefined && helper !== '') return { kind: 'helper', helper, via: 'credHelpers' }
+  const store = stringValue(getMember(root, 'credsStore'))
+  if (store !== undefined && store !== '') return { kind: 'helper', helper: store, via: 'credsStore' }
   return authsSource(root, registry, username)
 }
 
 /** The auths entry for `registry`, as kubelet and containerd CRI (which ignore helpers) see it. */
 export function authsSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const auths = getMember(root, 'auths')
-  const entry = auths?.kind === 'object' ? getMember(auths, registry) : undefined
+  const auths = asObject(getMember(root, 'auths'))
+  const entry = auths === undefined ? undefined : getMember(auths, registry)
   return entry === undefined ? { kind: 'none' } : { kind: 'auths', own: isOwnEntry(entry, username) }
 }
 
@@ -114,8 +113,9 @@ export function authsSource(root: JsonObject, registry: string, username: string
 export const isOwnEntry = (value: JsonNode, username: string): boolean => authUser(value) === username && !hasIdentityToken(value)
 
 function hasIdentityToken(value: JsonNode): boolean {
-  const token = value.kind === 'object' ? getMember(value, 'identitytoken') : undefined
-  return token?.kind === 'string' && token.value !== ''
+  const entry = asObject(value)
+  const token = stringValue(entry === undefined ? undefined : getMember(entry, 'identitytoken'))
+  return token !== undefined && token !== ''
 }
 
 /** A key as one shell word, for a fix the user may paste: a config file's keys are anyone's text. */
@@ -130,20 +130,22 @@ export function credentialOwner(value: JsonNode): string {
 
 /** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
 export function authUser(entry: JsonNode): string | undefined {
-  if (entry.kind !== 'object') return undefined
-  const auth = getMember(entry, 'auth')
-  if (auth?.kind !== 'string' || dockerAuthProblem(auth.value) !== undefined || auth.value === '') return undefined
-  const decoded = Buffer.from(auth.value.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
+  const fields = asObject(entry)
+  const auth = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
+  if (auth === undefined || dockerAuthProblem(auth) !== undefined || auth === '') return undefined
+  const decoded = Buffer.from(auth.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
   return decoded.slice(0, decoded.indexOf(':'))
 }
 
 /** Why Docker could not load this `auths` entry, or undefined when it can. */
 export function entryProblem(value: JsonNode): string | undefined {
-  if (value.kind !== 'object') return `is a JSON ${value.kind === 'literal' ? value.raw : value.kind}, not an object`
-  const auth = getMember(value, 'auth')
-  if (auth === undefined || (auth.kind === 'literal' && auth.raw === 'null')) return undefined
-  if (auth.kind !== 'string') return `has an "auth" that is not a string`
-  const problem = dockerAuthProblem(auth.value)
+  const fields = asObject(value)
+  if (fields === undefined) return `is a JSON ${kindOf(value)}, not an object`
+  const auth = getMember(fields, 'auth')
+  if (auth === undefined || auth === 'null') return undefined
+  const text = stringValue(auth)
+  if (text === undefined) return `has an "auth" that is not a string`
+  const problem = dockerAuthProblem(text)
   return problem === undefined ? undefined : `has an "auth" that ${problem}`
 }
 

@@ -7,11 +7,14 @@ import {
   type JsonNode,
   type JsonObject,
   JsonSyntaxError,
+  asObject,
   getMember,
   jsonObject,
   jsonString,
+  kindOf,
   parseJson,
   serializeJson,
+  stringValue,
 } from './json-document.js'
 import { asWarning, credentialOwner, diagnose, isOwnEntry, ourHelper } from './diagnostics.js'
 import { isCompetingKey } from './registry-keys.js'
@@ -46,9 +49,6 @@ export interface MergePlan {
 const unusable = (path: string, problem: string, fix: string): CliError =>
   new CliError(ExitCode.configUnusable, `${path}: ${problem}; nothing was changed`, { hint: fix })
 
-/** "object", "array", "string", "number", or the literal itself ("null", "true", "false"). */
-const kindOf = (node: JsonNode): string => (node.kind === 'literal' ? node.raw : node.kind)
-
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept. */
@@ -74,9 +74,9 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
     if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
     throw error
   }
-  if (root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
+  if (typeof root !== 'object' || root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
   const auths = getMember(root, 'auths')
-  if (auths !== undefined && auths.kind !== 'object' && !(auths.kind === 'literal' && auths.raw === 'null')) {
+  if (auths !== undefined && asObject(auths) === undefined && auths !== 'null') {
     throw unusable(path, `has "auths" as a JSON ${kindOf(auths)}, not an object`, moveAside)
   }
   return { root }
@@ -94,7 +94,7 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
     if (!warnings.includes(text)) warnings.push(text)
   }
   const existing = getMember(doc.root, 'auths')
-  let members: readonly JsonMember[] = existing?.kind === 'object' ? existing.members : []
+  let members: readonly JsonMember[] = asObject(existing)?.members ?? []
 
   for (const { key, auth } of entries) {
     if (members.some((m) => isCompetingKey(m.key, key))) {
@@ -139,10 +139,9 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
 
 /** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
 function holdsOnly(value: JsonNode, auth: string): boolean {
-  if (value.kind !== 'object') return false
-  const fields = value.members
+  const fields = asObject(value)?.members ?? []
   const field = fields[0]
-  return fields.length === 1 && field !== undefined && field.key === 'auth' && field.value.kind === 'string' && field.value.value === auth
+  return fields.length === 1 && field !== undefined && field.key === 'auth' && stringValue(field.value) === auth
 }
 
 /**
@@ -157,14 +156,14 @@ export function planRemove(doc: ConfigDocument, keys: readonly string[], usernam
   const helpers = credHelpersOf(doc.root)
   if (helpers !== undefined) {
     const kept = helpers.members.filter((m) => {
-      if (!keys.includes(m.key) || !(m.value.kind === 'string' && m.value.value === helperName)) return true
+      if (!keys.includes(m.key) || stringValue(m.value) !== helperName) return true
       changes.removed.push(`credHelpers[${JSON.stringify(m.key)}]`)
       return false
     })
     if (kept.length !== helpers.members.length) root = kept.length === 0 ? withoutMember(root, 'credHelpers') : withMember(root, 'credHelpers', { kind: 'object', members: kept })
   }
-  const auths = getMember(root, 'auths')
-  if (auths?.kind !== 'object') return { root, changes, warnings }
+  const auths = asObject(getMember(root, 'auths'))
+  if (auths === undefined) return { root, changes, warnings }
   const before = changes.removed.length
   const members = auths.members.filter((m) => {
     if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
@@ -190,9 +189,10 @@ const helperName = ourHelper
 /** The `credHelpers` object, or undefined when absent or null; anything else makes the file unusable to us. */
 function credHelpersOf(root: JsonObject): JsonObject | undefined {
   const node = getMember(root, 'credHelpers')
-  if (node === undefined || (node.kind === 'literal' && node.raw === 'null')) return undefined
-  if (node.kind !== 'object') throw new CliError(ExitCode.configUnusable, `"credHelpers" is a JSON ${kindOf(node)}, not an object; nothing was changed`, { hint: 'fix or remove "credHelpers" in that file' })
-  return node
+  if (node === undefined || node === 'null') return undefined
+  const helpers = asObject(node)
+  if (helpers === undefined) throw new CliError(ExitCode.configUnusable, `"credHelpers" is a JSON ${kindOf(node)}, not an object; nothing was changed`, { hint: 'fix or remove "credHelpers" in that file' })
+  return helpers
 }
 
 /**
@@ -208,13 +208,14 @@ export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[
   for (const key of keys) {
     const current = members.filter((m) => m.key === key)
     const last = current.at(-1)
-    if (current.length === 1 && last!.value.kind === 'string' && last!.value.value === helperName) continue
+    if (current.length === 1 && stringValue(last!.value) === helperName) continue
     const entry: JsonMember = { key, rawKey: JSON.stringify(key), value: jsonString(helperName) }
     if (last === undefined) {
       members = [...members, entry]
       changes.added.push(`credHelpers[${JSON.stringify(key)}]`)
     } else {
-      if (!(last.value.kind === 'string' && last.value.value === helperName)) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${last.value.kind === 'string' ? `docker-credential-${last.value.value}` : `a JSON ${kindOf(last.value)}`}`)
+      const named = stringValue(last.value)
+      if (named !== helperName) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${named !== undefined ? `docker-credential-${named}` : `a JSON ${kindOf(last.value)}`}`)
       const first = members.findIndex((m) => m.key === key)
       members = members.flatMap((m, i) => (i === first ? [entry] : m.key === key ? [] : [m]))
       changes.updated.push(`credHelpers[${JSON.stringify(key)}]`)
@@ -222,8 +223,8 @@ export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[
   }
   let root = changes.added.length + changes.updated.length > 0 ? withMember(doc.root, 'credHelpers', { kind: 'object', members }) : doc.root
 
-  const auths = getMember(root, 'auths')
-  if (auths?.kind === 'object') {
+  const auths = asObject(getMember(root, 'auths'))
+  if (auths !== undefined) {
     const kept = auths.members.filter((m) => {
       if (!keys.some((key) => m.key === key || isCompetingKey(m.key, key))) return true
       if (isOwnEntry(m.value, username)) {
@@ -246,32 +247,28 @@ function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 
-
-
 const secretFields = new Set(['auth', 'password', 'identitytoken', 'registrytoken'])
 
 /** A copy with every credential value in `auths` replaced, for --dry-run output. */
 export function redact(root: JsonObject): JsonObject {
-  const auths = getMember(root, 'auths')
-  if (auths?.kind !== 'object') return root
+  const auths = asObject(getMember(root, 'auths'))
+  if (auths === undefined) return root
   const redacted: JsonObject = {
     kind: 'object',
-    members: auths.members.map((entry) =>
-      entry.value.kind !== 'object'
-        ? entry
-        : {
-            key: entry.key,
-            rawKey: entry.rawKey,
-            value: {
-              kind: 'object',
-              members: entry.value.members.map((field) =>
-                secretFields.has(field.key.toLowerCase()) && field.value.kind === 'string' && field.value.value !== ''
-                  ? { key: field.key, rawKey: field.rawKey, value: jsonString('<redacted>') }
-                  : field,
-              ),
-            },
-          },
-    ),
+    members: auths.members.map((entry) => {
+      const fields = asObject(entry.value)?.members
+      if (fields === undefined) return entry
+      return {
+        key: entry.key,
+        rawKey: entry.rawKey,
+        value: {
+          kind: 'object',
+          members: fields.map((field) =>
+            secretFields.has(field.key.toLowerCase()) && (stringValue(field.value) ?? '') !== '' ? { key: field.key, rawKey: field.rawKey, value: jsonString('<redacted>') } : field,
+          ),
+        },
+      }
+    }),
   }
   return withMember(root, 'auths', redacted)
 }

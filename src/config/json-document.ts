@@ -2,7 +2,13 @@
 // come back exactly: member order, duplicate keys, `__proto__` keys, integers beyond 2^53 and string
 // escapes all survive because scalars keep their source text. JSON.parse would lose all of those.
 
-export type JsonNode = JsonObject | JsonArray | JsonString | JsonNumber | JsonLiteral
+export type JsonNode = JsonObject | JsonArray | JsonScalar
+
+/**
+ * A string, number, true, false or null, as its JSON source text: `"a\u0062"`, `1e400`, `null`.
+ * Keeping the text is what makes it come back exactly; the string inside is read with stringValue.
+ */
+export type JsonScalar = string
 
 export interface JsonMember {
   readonly key: string
@@ -17,19 +23,6 @@ export interface JsonObject {
 export interface JsonArray {
   readonly kind: 'array'
   readonly items: readonly JsonNode[]
-}
-export interface JsonString {
-  readonly kind: 'string'
-  readonly value: string
-  readonly raw: string
-}
-export interface JsonNumber {
-  readonly kind: 'number'
-  readonly raw: string
-}
-export interface JsonLiteral {
-  readonly kind: 'literal'
-  readonly raw: 'true' | 'false' | 'null'
 }
 
 export class JsonSyntaxError extends Error {
@@ -80,10 +73,11 @@ export function parseJson(text: string): JsonNode {
     return `unexpected character ${JSON.stringify(text[at])}`
   }
 
-  const readString = (): JsonString => {
+  /** Reads the string at pos and returns its source text, quotes included. */
+  const readRawString = (): string => {
+    const start = pos
     stringToken.lastIndex = pos
-    const match = stringToken.exec(text)
-    if (match === null) {
+    if (!stringToken.test(text)) {
       // Find where the string goes wrong, for the message.
       for (let i = pos + 1; i < text.length; i++) {
         const c = text.charCodeAt(i)
@@ -95,12 +89,9 @@ export function parseJson(text: string): JsonNode {
       }
       return fail('unterminated string')
     }
-    const raw = match[0]
-    pos += raw.length
-    const value = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1)
-    return { kind: 'string', value, raw }
+    pos = stringToken.lastIndex
+    return text.slice(start, pos)
   }
-
   const readValue = (depth: number): JsonNode => {
     if (depth > maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
     skipWhitespace()
@@ -116,12 +107,12 @@ export function parseJson(text: string): JsonNode {
       for (;;) {
         skipWhitespace()
         if (text[pos] !== '"') fail(`${describe(pos)}; expected a quoted key`)
-        const key = readString()
+        const rawKey = readRawString()
         skipWhitespace()
         if (text[pos] !== ':') fail(`${describe(pos)}; expected ':'`)
         pos++
         const value = readValue(depth + 1)
-        members.push({ key: key.value, rawKey: key.raw, value })
+        members.push({ key: unquote(rawKey), rawKey, value })
         skipWhitespace()
         if (text[pos] === ',') {
           pos++
@@ -156,20 +147,18 @@ export function parseJson(text: string): JsonNode {
         fail(`${describe(pos)}; expected ',' or ']'`)
       }
     }
-    if (c === '"') return readString()
-    for (const raw of ['true', 'false', 'null'] as const) {
-      if (text.startsWith(raw, pos)) {
-        pos += raw.length
-        return { kind: 'literal', raw }
+    if (c === '"') return readRawString()
+    for (const literal of ['true', 'false', 'null']) {
+      if (text.startsWith(literal, pos)) {
+        pos += literal.length
+        return literal
       }
     }
+    const start = pos
     numberToken.lastIndex = pos
-    const number = numberToken.exec(text)
-    if (number !== null) {
-      pos += number[0].length
-      return { kind: 'number', raw: number[0] }
-    }
-    return fail(describe(pos))
+    if (!numberToken.test(text)) return fail(describe(pos))
+    pos = numberToken.lastIndex
+    return text.slice(start, pos)
   }
 
   const root = readValue(0)
@@ -182,6 +171,7 @@ export function parseJson(text: string): JsonNode {
 export function serializeJson(node: JsonNode): string {
   // String concatenation: V8 builds ropes, cheaper here than collecting parts for join().
   const write = (n: JsonNode, indent: string): string => {
+    if (typeof n === 'string') return n
     switch (n.kind) {
       case 'object': {
         if (n.members.length === 0) return '{}'
@@ -200,16 +190,28 @@ export function serializeJson(node: JsonNode): string {
         for (let i = 0; i < n.items.length; i++) out += `${inner}${write(n.items[i]!, inner)}${i === n.items.length - 1 ? '\n' : ',\n'}`
         return `${out}${indent}]`
       }
-      case 'string':
-      case 'number':
-      case 'literal':
-        return n.raw
     }
   }
   return `${write(node, '')}\n`
 }
 
-export const jsonString = (value: string): JsonString => ({ kind: 'string', value, raw: JSON.stringify(value) })
+/** The string a JSON string literal (quotes included, valid) stands for. */
+const unquote = (raw: string): string => (raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1))
+
+/** The string inside a JSON string; undefined for any other value (null included). */
+export const stringValue = (node: JsonNode | undefined): string | undefined => (typeof node === 'string' && node.startsWith('"') ? unquote(node) : undefined)
+
+/** The node if it is an object, else undefined. */
+export const asObject = (node: JsonNode | undefined): JsonObject | undefined => (typeof node === 'object' && node.kind === 'object' ? node : undefined)
+
+/** What a value is, for messages: "object", "array", "string", "number", "true", "false" or "null". */
+export function kindOf(node: JsonNode): string {
+  if (typeof node === 'object') return node.kind
+  if (node.startsWith('"')) return 'string'
+  return node === 'true' || node === 'false' || node === 'null' ? node : 'number'
+}
+
+export const jsonString = (value: string): JsonScalar => JSON.stringify(value)
 
 export const jsonObject = (entries: ReadonlyArray<readonly [string, JsonNode]>): JsonObject => ({
   kind: 'object',

@@ -8,7 +8,7 @@ import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig, planMerge, renderConfig } from '../../src/config/docker-config.js'
 import { isOwnEntry } from '../../src/config/diagnostics.js'
-import { type JsonMember, type JsonNode, type JsonObject, getMember, serializeJson } from '../../src/config/json-document.js'
+import { type JsonMember, type JsonNode, type JsonObject, getMember, jsonString, serializeJson } from '../../src/config/json-document.js'
 import { isCompetingKey } from '../../src/config/registry-keys.js'
 import { rootOrCi, runCli, useSimulator, useTempDir } from '../helpers.js'
 
@@ -28,10 +28,10 @@ const member = (k: fc.Arbitrary<string>, v: fc.Arbitrary<JsonNode>): fc.Arbitrar
 
 const { node } = fc.letrec<{ node: JsonNode; scalar: JsonNode }>((tie) => ({
   scalar: fc.oneof(
-    fc.string({ unit: 'grapheme', maxLength: 20 }).map((value): JsonNode => ({ kind: 'string', value, raw: JSON.stringify(value) })),
-    fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map((n): JsonNode => ({ kind: 'number', raw: n.toString() })),
-    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d): JsonNode => ({ kind: 'number', raw: JSON.stringify(d) })),
-    fc.constantFrom<JsonNode>({ kind: 'literal', raw: 'true' }, { kind: 'literal', raw: 'false' }, { kind: 'literal', raw: 'null' }),
+    fc.string({ unit: 'grapheme', maxLength: 20 }).map((value): JsonNode => jsonString(value)),
+    fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }).map((n): JsonNode => n.toString()),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((d): JsonNode => JSON.stringify(d)),
+    fc.constantFrom<JsonNode>('true', 'false', 'null'),
   ),
   node: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -43,7 +43,7 @@ const { node } = fc.letrec<{ node: JsonNode; scalar: JsonNode }>((tie) => ({
 
 const ownOlderEntry: fc.Arbitrary<JsonNode> = fc.string({ maxLength: 8 }).map((pkcs7): JsonNode => {
   const value = Buffer.from(`${username}:${pkcs7}`).toString('base64')
-  return { kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: { kind: 'string', value, raw: JSON.stringify(value) } }] }
+  return { kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(value) }] }
 })
 
 /** A config document: arbitrary members, usually an `auths` object with arbitrary entries. */
@@ -87,7 +87,7 @@ describe('merge properties', () => {
         const others = (ms: readonly JsonMember[]) => ms.filter((m) => !isOursOrOwnSpelling(m)).map((m) => `${m.rawKey}:${text(m.value)}`)
         expect(others(afterAuths.members)).toEqual(others(before))
         expect(afterAuths.members.filter(isOursOrOwnSpelling).map((m) => m.key)).toEqual([ours])
-        expect(text(getMember(afterAuths, ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: { kind: 'string', value: auth, raw: JSON.stringify(auth) } }] }))
+        expect(text(getMember(afterAuths, ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(auth) }] }))
 
         // Twice equals once.
         const again = planMerge({ root: after }, [{ key: ours, auth }], username)
