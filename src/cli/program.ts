@@ -21,13 +21,18 @@ import { version } from './version.js'
 export type { CliIo } from './io.js'
 
 /**
- * Output for a real run. A reader that went away (`| head`) ends the run as it would have ended
- * (exit 0 for stdout); stderr failing leaves nowhere to report anything.
+ * Output for a real run. The stream is made at the first write, so a run with nothing to say (a
+ * quiet boot) never sets one up. A reader that went away (`| head`) ends the run as it would have
+ * ended (exit 0 for stdout); stderr failing leaves nowhere to report anything.
  */
-function writeTo(stream: NodeJS.WriteStream, onBrokenPipe: () => void): (text: string) => void {
-  stream.on('error', onBrokenPipe)
+function writeTo(stream: () => NodeJS.WriteStream, onBrokenPipe: () => void): (text: string) => void {
+  let opened: NodeJS.WriteStream | undefined
   return (text) => {
-    stream.write(text)
+    if (opened === undefined) {
+      opened = stream()
+      opened.on('error', onBrokenPipe)
+    }
+    opened.write(text)
   }
 }
 
@@ -41,8 +46,8 @@ function workingDirectory(): string | undefined {
 }
 
 const processIo = (): CliIo => ({
-  stdout: writeTo(process.stdout, () => process.exit(0)),
-  stderr: writeTo(process.stderr, () => {}),
+  stdout: writeTo(() => process.stdout, () => process.exit(0)),
+  stderr: writeTo(() => process.stderr, () => {}),
   env: process.env,
   cwd: workingDirectory(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
