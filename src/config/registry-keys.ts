@@ -124,9 +124,9 @@ export function parseRegistryList(values: readonly string[]): NormalizedRegistry
 export function isCompetingKey(existing: string, key: string): boolean {
   if (existing === key) return false
   const lower = existing.toLowerCase()
-  const scheme = /^https?:\/\//.exec(lower)
-  if (scheme !== null) {
-    const rest = lower.slice(scheme[0].length)
+  const scheme = lower.startsWith('https://') ? 8 : lower.startsWith('http://') ? 7 : 0
+  if (scheme > 0) {
+    const rest = lower.slice(scheme)
     const slash = rest.indexOf('/')
     return (slash < 0 ? rest : rest.slice(0, slash)) === key
   }
