@@ -152,9 +152,8 @@ export function entryProblem(value: JsonNode): string | undefined {
 /** The reason Docker's decodeAuth would reject this `auth` value, or undefined if it is fine. */
 export function dockerAuthProblem(auth: string): string | undefined {
   if (auth === '') return undefined
-  // Go's decoder skips line breaks anywhere; most values have none, and need one test.
-  const compact = /^[A-Za-z0-9+/]*={0,2}$/.test(auth) ? auth : auth.replace(/[\r\n]/g, '')
-  if (compact.length % 4 !== 0 || (compact !== auth && !/^[A-Za-z0-9+/]*={0,2}$/.test(compact))) return 'is not padded standard base64'
+  const compact = /[\r\n]/.test(auth) ? auth.replace(/[\r\n]/g, '') : auth
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return 'is not padded standard base64'
   // atob decodes to a string of bytes: no Buffer per entry for a file with thousands of them.
   const colon = atob(compact).indexOf(':')
   if (colon < 0) return 'has no colon between user and password'
