@@ -100,5 +100,5 @@ for (const dir of [...packages].sort()) {
   byText.set(normalized, entry)
 }
 const notices = [...byText.values()].map(({ text, names }) => `${names.join('\n')}\n${'-'.repeat(72)}\n${text}\n`)
-writeFileSync(join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'), `Licences of the packages bundled into iid-docker-auth.cjs\n\n${notices.join('\n')}`)
+writeFileSync(join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'), `Licences of the packages bundled into iid-docker-auth.cjs and execa.cjs\n\n${notices.join('\n')}`)
 console.error(`build: ${relative(root, outfile)} ${(readFileSync(outfile).length / 1024).toFixed(1)} KB, ${packages.size} bundled packages`)
