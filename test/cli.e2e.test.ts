@@ -338,6 +338,16 @@ describe('write', () => {
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
   })
 
+  it('--dry-run hides every auths object and spelling, and escapes what a terminal would act on', async () => {
+    // Docker merges repeated "auths" objects and reads "Auths" as auths: each holds real logins.
+    seed('{"auths":{"a.example.com":{"auth":"U0VDUkVUMDE="}},"Auths":{"b.example.com":{"auth":"U0VDUkVUMDI="}},"note":"\u202e\u007f\u009b"}'.replace(/\\u(202e|007f|009b)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))))
+    const run = await write(['--dry-run'])
+    expect(run.code).toBe(0)
+    expect(run.stdout).not.toMatch(/U0VDUkVUM/)
+    expect(run.stdout).toContain('"note": "\\u202e\\u007f\\u009b"')
+    expect(run.stdout).not.toMatch(/[\u007f-\u009f\u202e]/)
+  })
+
   it('--json prints one object describing the outcome, without secrets', async () => {
     const run = await write(['--json'])
     expect(run.code).toBe(0)

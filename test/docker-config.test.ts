@@ -291,8 +291,27 @@ describe('redact', () => {
     const out = renderConfig(redact(root))
     expect(out).not.toMatch(/c2VjcmV0OnM=|"p"|"t"/)
     expect(JSON.parse(out)).toEqual({
-      auths: { a: { auth: '<redacted>', password: '<redacted>', identitytoken: '<redacted>', username: 'u', email: 'e' }, b: 'odd' },
+      auths: { a: { auth: '<redacted>', password: '<redacted>', identitytoken: '<redacted>', username: 'u', email: 'e' }, b: '<redacted>' },
       credsStore: 'x',
     })
+  })
+
+  it('hides credentials under every spelling and occurrence Docker reads, whatever their JSON type', () => {
+    // Go's decoder matches "Auths" to auths and merges repeated objects: all of these reach Docker.
+    const text = JSON.stringify({
+      auths: { a: { auth: 'S01' } },
+      Auths: { b: { Auth: 'S02', PASSWORD: ['S03'], registrytoken: { t: 'S04' } }, c: 'S05', d: 7, e: null },
+      HttpHeaders: { Authorization: 'Bearer S06', 'User-Agent': 'kept' },
+      proxies: { default: { httpProxy: 'http://u:S07@proxy:3128', noProxy: 'kept.example.com' } },
+      password: 'S08',
+      credsStore: 'kept',
+    }).replace('"auths"', '"auths":{"z":{"auth":"S09"}},"auths"')
+    const out = renderConfig(redact(doc(text).root))
+    expect(out).not.toMatch(/S0[1-9]/)
+    // Nine secrets, and the entry that is a number: an entry that is not an object is hidden whole.
+    expect(out.match(/<redacted>/g)).toHaveLength(10)
+    expect(out).toMatch(/"kept"/)
+    expect(out).toMatch(/"kept.example.com"/)
+    expect(out).toMatch(/"e": null/)
   })
 })

@@ -4,6 +4,7 @@
 import type { ConfigOutcome, ErrorInfo } from '../fs/update.js'
 import type { CliIo } from './io.js'
 import type { Logger } from './log.js'
+import { printable } from '../printable.js'
 
 export function reportError(error: { message: string; hint?: string | undefined }, log: Logger): void {
   log.error(error.message)
@@ -68,6 +69,20 @@ export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean
       const touched = [...c.added, ...c.updated]
       if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
     }
-    if (dryRun && config.preview !== undefined) (json ? io.stderr : io.stdout)(`# ${config.path} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${config.preview}`)
+    if (dryRun && config.preview !== undefined) (json ? io.stderr : io.stdout)(`# ${printable(config.path)} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${printablePreview(config.preview)}`)
   }
 }
+
+/**
+ * The preview is file content, which anyone may have written: each line escaped like any text from
+ * outside (raw DEL, C1 controls, line separators and bidi marks are valid JSON), its mark and
+ * indentation kept.
+ */
+const printablePreview = (preview: string): string =>
+  preview
+    .split('\n')
+    .map((line) => {
+      const lead = /^(?:[ +-] )?\t*/.exec(line)![0]
+      return lead + printable(line.slice(lead.length))
+    })
+    .join('\n')

@@ -247,30 +247,33 @@ function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 
-const secretFields = new Set(['auth', 'password', 'identitytoken', 'registrytoken'])
+/** Names whose values are credentials, wherever they appear (Docker matches field names in any case). */
+const secretNames = new Set(['auth', 'password', 'identitytoken', 'registrytoken', 'authorization', 'token', 'secret'])
+/** A URL with a user name or password in it, as proxy settings may hold. */
+const urlWithCredentials = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i
+const redacted = jsonString('<redacted>')
 
-/** A copy with every credential value in `auths` replaced, for --dry-run output. */
+/**
+ * A copy for --dry-run output with every credential value replaced: any member named like a
+ * credential (in any case, at any depth, whatever its value), any string that is a URL with a
+ * password, and any auths entry that is not an object. Go's decoder reads "Auths" as "auths" and
+ * merges repeated objects, so every spelling and every occurrence counts.
+ */
 export function redact(root: JsonObject): JsonObject {
-  const auths = asObject(getMember(root, 'auths'))
-  if (auths === undefined) return root
-  const redacted: JsonObject = {
-    kind: 'object',
-    members: auths.members.map((entry) => {
-      const fields = asObject(entry.value)?.members
-      if (fields === undefined) return entry
-      return {
-        key: entry.key,
-        rawKey: entry.rawKey,
-        value: {
-          kind: 'object',
-          members: fields.map((field) =>
-            secretFields.has(field.key.toLowerCase()) && (stringValue(field.value) ?? '') !== '' ? { key: field.key, rawKey: field.rawKey, value: jsonString('<redacted>') } : field,
-          ),
-        },
-      }
-    }),
+  const walk = (node: JsonNode, inAuths: boolean): JsonNode => {
+    if (typeof node === 'string') return urlWithCredentials.test(stringValue(node) ?? '') ? redacted : node
+    if (node.kind === 'array') return { kind: 'array', items: node.items.map((item) => walk(item, false)) }
+    return {
+      kind: 'object',
+      members: node.members.map((m) => {
+        const name = m.key.toLowerCase()
+        const secret = secretNames.has(name) || (inAuths && asObject(m.value) === undefined)
+        if (secret) return m.value === 'null' || m.value === '""' ? m : { key: m.key, rawKey: m.rawKey, value: redacted }
+        return { key: m.key, rawKey: m.rawKey, value: walk(m.value, node === root && name === 'auths') }
+      }),
+    }
   }
-  return withMember(root, 'auths', redacted)
+  return walk(root, false) as JsonObject
 }
 
 export const renderConfig = (root: JsonObject): string => serializeJson(root)
