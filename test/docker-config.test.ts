@@ -214,6 +214,7 @@ describe('warnings', () => {
     ['{"auths":{"x":{"auth":"OnBhc3M="}}}', /empty user name/],
     ['{"auths":{"x":{"auth":5}}}', /not a string/],
     ['{"auths":{"x":[]}}', /JSON array, not an object/],
+    ['{"auths":{"x":1}}', /JSON number, not an object/],
   ])('warns that Docker would discard the file for %s', (text, reason) => {
     const warnings = warningsFor(text).join('\n')
     expect(warnings).toMatch(reason)
@@ -221,7 +222,7 @@ describe('warnings', () => {
   })
 
   it('does not warn about valid or empty auth values', () => {
-    expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{}}}')).toEqual([])
+    expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{},"n":null}}')).toEqual([])
   })
 
   it('warns with exactly the findings check reports as verdicts (one diagnostics module)', () => {

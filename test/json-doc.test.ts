@@ -71,6 +71,17 @@ describe('parseJson + serializeJson', () => {
     expect(() => parseJson(deep)).toThrow(/nesting deeper than/)
     const ok = '['.repeat(maxJsonDepth) + ']'.repeat(maxJsonDepth)
     expect(() => parseJson(ok)).not.toThrow()
+    // One level more than the limit is refused.
+    expect(() => parseJson(`[${ok}]`)).toThrow(/nesting deeper than/)
+  })
+
+  it.each([
+    ['plain characters', 'a'.repeat(30_000_000)],
+    ['escapes', '\\n'.repeat(15_000_000)],
+    ['escapes between characters', 'ab\\u00e9'.repeat(3_000_000)],
+  ])('reads a string of tens of megabytes of %s without running out of stack', (_, body) => {
+    const root = asObject(parseJson(`{"pad":"${body}"}`))
+    expect(getMember(root!, 'pad')).toHaveLength(body.length + 2)
   })
 
   it('agrees with JSON.parse on the values of an ordinary document', () => {

@@ -140,7 +140,8 @@ export function authUser(entry: JsonNode): string | undefined {
 /** Why Docker could not load this `auths` entry, or undefined when it can. */
 export function entryProblem(value: JsonNode): string | undefined {
   const fields = asObject(value)
-  if (fields === undefined) return `is a JSON ${kindOf(value)}, not an object`
+  // Go decodes null into an empty entry, so Docker loads it; any other non-object it refuses.
+  if (fields === undefined) return value === 'null' ? undefined : `is a JSON ${kindOf(value)}, not an object`
   const auth = getMember(fields, 'auth')
   if (auth === undefined || auth === 'null') return undefined
   const text = stringValue(auth)

@@ -39,7 +39,8 @@ export class JsonSyntaxError extends Error {
 /** Deeper documents are refused rather than risking the stack; Go's decoder stops at 10,000. */
 export const maxJsonDepth = 1000
 
-const stringToken = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y
+const plainRun = /[^"\\\u0000-\u001f]*/y
+const escape = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y
 const numberToken = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 
 /**
@@ -80,27 +81,36 @@ export function parseJson(text: string): JsonNode {
     return `unexpected character ${JSON.stringify(text[at])}`
   }
 
-  /** Reads the string at pos and returns its source text, quotes included. */
+  /**
+   * Reads the string at pos and returns its source text, quotes included. A run of plain characters
+   * at a time, then one escape: a single expression for the whole string would keep a backtracking
+   * entry per character and overflow the stack on strings of a few megabytes.
+   */
   const readRawString = (): string => {
     const start = pos
-    stringToken.lastIndex = pos
-    if (!stringToken.test(text)) {
-      // Find where the string goes wrong, for the message.
-      for (let i = pos + 1; i < text.length; i++) {
-        const c = text.charCodeAt(i)
-        if (c < 0x20) fail('unescaped control character in a string', i)
-        if (text[i] === '\\') {
-          if (!/^(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/.test(text.slice(i + 1, i + 6))) fail('invalid escape in a string', i)
-          i++
-        }
+    pos++
+    for (;;) {
+      plainRun.lastIndex = pos
+      plainRun.test(text)
+      pos = plainRun.lastIndex
+      const c = text.charCodeAt(pos)
+      if (c === 0x22) {
+        pos++
+        return text.slice(start, pos)
       }
-      return fail('unterminated string')
+      if (c === 0x5c) {
+        escape.lastIndex = pos
+        if (!escape.test(text)) fail('invalid escape in a string')
+        pos = escape.lastIndex
+      } else if (pos >= text.length) {
+        fail('unterminated string', start)
+      } else {
+        fail('unescaped control character in a string')
+      }
     }
-    pos = stringToken.lastIndex
-    return text.slice(start, pos)
   }
   const readValue = (depth: number): JsonNode => {
-    if (depth > maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
+    if (depth >= maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
     skipWhitespace()
     const c = text[pos]
     if (c === '{') {
