@@ -338,12 +338,21 @@ describe('write', () => {
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
   })
 
-  it('--dry-run hides every auths object and spelling, and escapes what a terminal would act on', async () => {
-    // Docker merges repeated "auths" objects and reads "Auths" as auths: each holds real logins.
-    seed('{"auths":{"a.example.com":{"auth":"U0VDUkVUMDE="}},"Auths":{"b.example.com":{"auth":"U0VDUkVUMDI="}},"note":"\u202e\u007f\u009b"}'.replace(/\\u(202e|007f|009b)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))))
+  it('refuses (78) a file where Go readers would see other logins than this tool, printing none of them', async () => {
+    // Go's decoder reads "Auths" as auths and merges it with "auths": a write could not be sure to win.
+    const before = seed('{"auths":{},"Auths":{"pierone.example.com":{"auth":"U0VDUkVUMDE="}}}')
+    const run = await write(['--dry-run'])
+    expect(run.code).toBe(78)
+    expect(run.stderr).toContain('has the key "Auths", which Docker reads as "auths"; nothing was changed')
+    expect(run.stderr).toContain('rename it to "auths"')
+    expect(`${run.stdout}${run.stderr}`).not.toMatch(/U0VDUkVUM/)
+    expect(readFileSync(config).equals(before)).toBe(true)
+  })
+
+  it('--dry-run escapes what a terminal would act on in the preview', async () => {
+    seed('{"auths":{},"note":"\\u202e\\u007f\\u009b"}'.replace(/\\u(202e|007f|009b)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))))
     const run = await write(['--dry-run'])
     expect(run.code).toBe(0)
-    expect(run.stdout).not.toMatch(/U0VDUkVUM/)
     expect(run.stdout).toContain('"note": "\\u202e\\u007f\\u009b"')
     expect(run.stdout).not.toMatch(/[\u007f-\u009f\u202e]/)
   })

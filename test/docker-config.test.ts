@@ -277,6 +277,39 @@ describe('dockerAuthProblem', () => {
   })
 })
 
+describe('the keys Go reads in any case', () => {
+  it.each([
+    ['{"Auths":{}}', /has the key "Auths", which Docker reads as "auths"/, 'rename it to "auths"'],
+    ['{"auths":{},"AUTHS":{}}', /has the key "AUTHS"/, 'rename it to "auths"'],
+    ['{"auth\u017f":{}}', /has the key "auth\u017f", which Docker reads as "auths"/, 'rename it to "auths"'],
+    ['{"CREDHELPERS":{"r.example.com":"x"}}', /which Docker reads as "credHelpers"/, 'rename it to "credHelpers"'],
+    ['{"CredsStore":"desktop"}', /which Docker reads as "credsStore"/, 'rename it to "credsStore"'],
+    ['{"auths":{"a.example.com":{}},"psFormat":"x","auths":{"b.example.com":{}}}', /has "auths" more than once \(Docker merges them\)/, 'merge them into one "auths"'],
+  ])('refuses %s (78): readers would not see what this tool sees', (text, message, hint) => {
+    const error = (() => {
+      try {
+        doc(text)
+      } catch (e) {
+        return e as CliError
+      }
+      throw new Error('accepted')
+    })()
+    expect(error.exitCode).toBe(78)
+    expect(error.message).toMatch(message)
+    expect(error.hint).toContain(hint)
+  })
+
+  it('reads repeated credHelpers objects as one, as Go merges them', () => {
+    const warnings = planMerge(doc('{"credHelpers":{"r.example.com":"ecr-login"},"credHelpers":{"other.example.com":"x"}}'), [entry('r.example.com')], username).warnings.join('\n')
+    expect(warnings).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-ecr-login\)/)
+    expect(warnings).toMatch(/"credHelpers" appears more than once at the top level; Docker merges them, later entries winning; fix: merge them into one/)
+  })
+
+  it('accepts other keys in any case, and repeated keys that are not auths', () => {
+    expect(() => doc('{"authsx":{},"AUTH":1,"psFormat":"a","PSFORMAT":"b","credHelpers":{},"credHelpers":{}}')).not.toThrow()
+  })
+})
+
 describe('redact', () => {
   it('redacts a file in Docker’s layout as it redacts the same file on one line', () => {
     const value = { auths: { a: { auth: 'c2VjcmV0OnM=', email: 'e' }, b: { password: 'p' }, c: 'odd' }, x: 1 }
@@ -307,7 +340,8 @@ describe('redact', () => {
       password: 'S08',
       credsStore: 'kept',
     }).replace('"auths"', '"auths":{"z":{"auth":"S09"}},"auths"')
-    const out = renderConfig(redact(doc(text).root))
+    // parseConfig refuses such a file (below); redact stands on its own all the same.
+    const out = renderConfig(redact(asObject(parseJson(text))!))
     expect(out).not.toMatch(/S0[1-9]/)
     // Nine secrets, and the entry that is a number: an entry that is not an object is hidden whole.
     expect(out.match(/<redacted>/g)).toHaveLength(10)

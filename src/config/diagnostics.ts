@@ -23,8 +23,8 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
   const credsStore = getMember(root, 'credsStore')
-  const credHelpers = asObject(getMember(root, 'credHelpers'))
-  const helperFor = (registry: string): JsonNode | undefined => (credHelpers === undefined ? undefined : getMember(credHelpers, registry))
+  const credHelpers = mergedCredHelpers(root)
+  const helperFor = (registry: string): JsonNode | undefined => getMember(credHelpers, registry)
   // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
   const ours = (registry: string): boolean => stringValue(helperFor(registry)) === ourHelper
   const shadowed = registries.filter((r) => !ours(r))
@@ -43,7 +43,8 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     }
   }
   for (const dup of duplicateKeys(root)) {
-    findings.push({ verdict: 'warn', message: `the key ${JSON.stringify(dup)} appears more than once at the top level; readers use the last one`, fix: 'keep one of them' })
+    const readers = dup === 'credHelpers' ? 'Docker merges them, later entries winning' : 'readers use the last one'
+    findings.push({ verdict: 'warn', message: `the key ${JSON.stringify(dup)} appears more than once at the top level; ${readers}`, fix: dup === 'credHelpers' ? 'merge them into one' : 'keep one of them' })
   }
   const auths = asObject(getMember(root, 'auths'))
   if (auths === undefined) return findings
@@ -77,6 +78,12 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   return findings
 }
 
+/** Every credHelpers object as one: Go's decoder merges repeated ones, later entries winning. */
+const mergedCredHelpers = (root: JsonObject): JsonObject => ({
+  kind: 'object',
+  members: root.members.filter((m) => m.key === 'credHelpers').flatMap((m) => asObject(m.value)?.members ?? []),
+})
+
 /** The suffix of this package's Docker credential helper, docker-credential-iid. */
 export const ourHelper = 'iid'
 
@@ -91,8 +98,7 @@ export type CredentialSource =
  * else the auths entry (docker/cli configfile/file.go). kubelet and containerd CRI read only auths.
  */
 export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const helpers = asObject(getMember(root, 'credHelpers'))
-  const helper = stringValue(helpers === undefined ? undefined : getMember(helpers, registry))
+  const helper = stringValue(getMember(mergedCredHelpers(root), registry))
   if (helper !== undefined && helper !== '') return { kind: 'helper', helper, via: 'credHelpers' }
   const store = stringValue(getMember(root, 'credsStore'))
   if (store !== undefined && store !== '') return { kind: 'helper', helper: store, via: 'credsStore' }

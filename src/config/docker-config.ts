@@ -51,7 +51,12 @@ const unusable = (path: string, problem: string, fix: string): CliError =>
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
-/** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept. */
+/** The top-level keys that decide which credential a client uses. */
+const credentialFields = ['auths', 'credHelpers', 'credsStore'] as const
+/** A key as Go's encoding/json compares it to a field name: case folded (so "authſ" is "auths" too). */
+const foldKey = (key: string): string => key.toUpperCase().toLowerCase()
+
+/** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept or what readers disagree on. */
 export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   const moveAside = `repair it or move it aside (mv ${path} ${path}.broken) and run again`
   if (bytes.length > maxConfigBytes) {
@@ -75,6 +80,16 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
     throw error
   }
   if (typeof root !== 'object' || root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
+  // Go's decoder, which Docker, containers/image and kubelet read this file with, matches a key in
+  // any case and merges repeated objects: an "Auths", or a second "auths", changes what they read in
+  // ways a merge here could not keep right. Refused with the fix rather than guessed at.
+  for (const m of root.members) {
+    const field = credentialFields.find((f) => foldKey(m.key) === foldKey(f))
+    if (field !== undefined && m.key !== field) {
+      throw unusable(path, `has the key ${JSON.stringify(m.key)}, which Docker reads as "${field}"`, `rename it to "${field}" (merged with any "${field}" already there) and run again`)
+    }
+  }
+  if (root.members.filter((m) => m.key === 'auths').length > 1) throw unusable(path, 'has "auths" more than once (Docker merges them)', 'merge them into one "auths" and run again')
   const auths = getMember(root, 'auths')
   if (auths !== undefined && asObject(auths) === undefined && auths !== 'null') {
     throw unusable(path, `has "auths" as a JSON ${kindOf(auths)}, not an object`, moveAside)
