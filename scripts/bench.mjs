@@ -126,13 +126,25 @@ const scenarios = [
 ]
 
 const results = new Map(scenarios.map((s) => [s.name, []]))
-// Warm-up, then rounds that interleave the scenarios, so that drift in the machine hits all alike.
+/** The scenarios in a new random order (Fisher-Yates). */
+const shuffled = () => {
+  const order = [...scenarios]
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[order[i], order[j]] = [order[j], order[i]]
+  }
+  return order
+}
+// Warm-up, then rounds that interleave the scenarios, so that drift in the machine hits all alike,
+// each round in a new order: a run just after a 1.5 MB write and fsync pays for the disk's catching
+// up, and in a fixed order that always fell on the same scenario (on Node 20, which ignores the
+// compile cache, two rows that run the same thing differed by a tenth).
 for (const s of scenarios) {
   await s.before?.()
   await measureOnce(s.command, s.args, s.env, s.input)
 }
 for (let round = 0; round < runs; round++) {
-  for (const s of scenarios) {
+  for (const s of shuffled()) {
     await s.before?.()
     results.get(s.name).push(await measureOnce(s.command, s.args, s.env, s.input))
   }

@@ -94,7 +94,8 @@ export function routeLines(path: string, registry: string, source: CredentialSou
 export function configLines(facts: ConfigFacts, registries: readonly string[], username: string, expectedAuth: string | undefined, writeHint: (registry: string) => string, helperOnPath = true): CheckLine[] {
   const { path, source } = facts.location
   const lines: CheckLine[] = [ok('config', `${path} (from ${source})${facts.target !== path ? ` -> ${facts.target}` : ''}`)]
-  if (facts.error !== undefined) return [...lines, fail('config', facts.error.message, facts.error.hint, facts.error.exitCode)]
+  // The reading rules' own words, less the write's "nothing was changed": check never changes anything.
+  if (facts.error !== undefined) return [...lines, fail('config', facts.error.message.replace(/; nothing was changed$/, ''), facts.error.hint, facts.error.exitCode)]
   if (facts.stat === undefined) {
     return [...lines, fail('config', `${path} does not exist, so no registry has an entry`, `run ${writeHint(registries.join(','))}`, ExitCode.configUnusable)]
   }
