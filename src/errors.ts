@@ -51,10 +51,18 @@ export const usageError = (message: string, hint?: string): CliError =>
  * A value the user gave, quoted for a message, cut to its first 100 characters: an argument can be
  * any length, and a message that echoes it whole buries the problem (and floods the journal).
  */
-export function shown(value: string): string {
+export const shown = (value: string): string => clip(value, JSON.stringify)
+
+/** The same cut without the quotes, for a name inside a message (`docker-credential-<name>`). */
+export const clipped = (value: string): string => clip(value, (text) => text)
+
+function clip(value: string, quote: (text: string) => string): string {
   const max = 100
-  const chars = [...value]
-  return chars.length <= max ? JSON.stringify(value) : `${JSON.stringify(chars.slice(0, max).join(''))}…(${chars.length} characters)`
+  // Only the head is split into characters: the value may be megabytes of a config file.
+  const head = [...value.slice(0, 2 * max)].slice(0, max).join('')
+  if (head.length === value.length) return quote(value)
+  const characters = value.length - (value.match(/[\ud800-\udbff][\udc00-\udfff]/g)?.length ?? 0)
+  return `${quote(head)}…(${characters} characters)`
 }
 
 /** The one place that maps anything thrown to an exit code. */

@@ -307,6 +307,8 @@ describe('the keys Go reads in any case', () => {
 
   it('accepts other keys in any case, and repeated keys that are not auths', () => {
     expect(() => doc('{"authsx":{},"AUTH":1,"psFormat":"a","PSFORMAT":"b","credHelpers":{},"credHelpers":{}}')).not.toThrow()
+    // Go folds only simple cases: ß is not "ss", a ligature is not two letters.
+    expect(() => doc('{"cred\u00dftore":"x","creds\ufb06ore":"y","cred_helpers":{},"auths_":{}}')).not.toThrow()
   })
 })
 
@@ -343,6 +345,22 @@ describe('redact', () => {
     // parseConfig refuses such a file (below); redact stands on its own all the same.
     const out = renderConfig(redact(asObject(parseJson(text))!))
     expect(out).not.toMatch(/S0[1-9]/)
+    const more = renderConfig(
+      redact(
+        asObject(
+          parseJson(
+            JSON.stringify({
+              auths: { a: { username: 'u', 'pa\u017f\u017fword': 'S11', 'PA\u017fSWORD': 'S12' } },
+              HttpHeaders: { 'X-Meta-Token': 'S13', Cookie: 'session=S14' },
+              proxies: { default: { httpProxy: 'u:S15@proxy:3128' } },
+              app: { client_secret: 'S16', apiKey: 'S17', accessToken: 'S18', private_key: 'S19' },
+            }),
+          ),
+        )!,
+      ),
+    )
+    expect(more).not.toMatch(/S1[1-9]/)
+    expect(more).toMatch(/"username": "u"/)
     // Nine secrets, and the entry that is a number: an entry that is not an object is hidden whole.
     expect(out.match(/<redacted>/g)).toHaveLength(10)
     expect(out).toMatch(/"kept"/)

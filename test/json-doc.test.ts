@@ -71,8 +71,10 @@ describe('parseJson + serializeJson', () => {
     expect(() => parseJson(deep)).toThrow(/nesting deeper than/)
     const ok = '['.repeat(maxJsonDepth) + ']'.repeat(maxJsonDepth)
     expect(() => parseJson(ok)).not.toThrow()
-    // One level more than the limit is refused.
+    // One level more than the limit is refused; a scalar in the deepest level is not a level.
     expect(() => parseJson(`[${ok}]`)).toThrow(/nesting deeper than/)
+    expect(() => parseJson(`${'['.repeat(maxJsonDepth)}1${']'.repeat(maxJsonDepth)}`)).not.toThrow()
+    expect(() => parseJson(`${'{"a":'.repeat(maxJsonDepth - 1)}{"b":1}${'}'.repeat(maxJsonDepth - 1)}`)).not.toThrow()
   })
 
   it.each([

@@ -4,6 +4,7 @@
 
 import { type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
 import { isCompetingKey } from './registry-keys.js'
+import { clipped, shown } from '../errors.js'
 
 export interface Finding {
   /** `fail`: Docker ignores our entry or cannot load the file at all; `warn`: it works, with a risk. */
@@ -32,29 +33,29 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   if (store !== undefined && store !== '' && store !== ourHelper && shadowed.length > 0) {
     findings.push({
       verdict: 'fail',
-      message: `"credsStore": ${credsStore as string} is set, so Docker asks docker-credential-${store} and ignores the entries in this file (skopeo and kubelet still use them)`,
+      message: `"credsStore": ${shown(store)} is set, so Docker asks docker-credential-${clipped(store)} and ignores the entries in this file (skopeo and kubelet still use them)`,
       fix: `remove "credsStore" from the file, or map the registry to this tool's helper: iid-docker-auth install --credential-helper --registry ${shadowed[0]}`,
     })
   }
   for (const registry of registries) {
     const helper = helperFor(registry)
     if (helper !== undefined && !ours(registry)) {
-      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${stringValue(helper) !== undefined ? `docker-credential-${stringValue(helper)}` : `a JSON ${kindOf(helper)}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${stringValue(helper) !== undefined ? `docker-credential-${clipped(stringValue(helper)!)}` : `a JSON ${kindOf(helper)}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
     }
   }
   for (const dup of duplicateKeys(root)) {
     const readers = dup === 'credHelpers' ? 'Docker merges them, later entries winning' : 'readers use the last one'
-    findings.push({ verdict: 'warn', message: `the key ${JSON.stringify(dup)} appears more than once at the top level; ${readers}`, fix: dup === 'credHelpers' ? 'merge them into one' : 'keep one of them' })
+    findings.push({ verdict: 'warn', message: `the key ${shown(dup)} appears more than once at the top level; ${readers}`, fix: dup === 'credHelpers' ? 'merge them into one' : 'keep one of them' })
   }
   const auths = asObject(getMember(root, 'auths'))
   if (auths === undefined) return findings
   for (const dup of duplicateKeys(auths)) {
-    findings.push({ verdict: 'warn', message: `auths has the key ${JSON.stringify(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
+    findings.push({ verdict: 'warn', message: `auths has the key ${shown(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
   }
   for (const registry of registries) {
     // Each competing key once, as readers see it: its last occurrence.
     const competing = auths.members.filter((m, i) => isCompetingKey(m.key, registry) && auths.members.findLastIndex((o) => o.key === m.key) === i)
-    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => JSON.stringify(m.key))
+    const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => shown(m.key))
     if (own.length > 0) {
       findings.push({ verdict: 'warn', message: `older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, fix: `${again(registry)}, which removes them` })
     }
@@ -63,7 +64,7 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
       // docker logout of any spelling erases every spelling of the host, ours too: hence the rerun.
       findings.push({
         verdict: 'warn',
-        message: `auths[${JSON.stringify(m.key)}] is another spelling of ${registry} with a login this tool did not write (${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
+        message: `auths[${shown(m.key)}] is another spelling of ${registry} with a login this tool did not write (${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
         fix: `if it is stale, docker logout ${shellQuote(m.key)} (it removes every spelling of ${registry}, this tool's too), then ${again(registry)}`,
       })
     }
@@ -72,7 +73,7 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     if (registries.includes(m.key)) continue
     const problem = entryProblem(m.value)
     if (problem !== undefined) {
-      findings.push({ verdict: 'fail', message: `auths[${JSON.stringify(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
+      findings.push({ verdict: 'fail', message: `auths[${shown(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
     }
   }
   return findings
@@ -131,7 +132,7 @@ const shellQuote = (text: string): string => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(te
 export function credentialOwner(value: JsonNode): string {
   if (hasIdentityToken(value)) return 'an identity token'
   const user = authUser(value)
-  return user === undefined ? 'no usable auth' : `user ${JSON.stringify(user)}`
+  return user === undefined ? 'no usable auth' : `user ${shown(user)}`
 }
 
 /** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */

@@ -1,7 +1,7 @@
 // config.json as data: the rules for reading it, merging our entries into it, and what to warn
 // about. Pure functions; the filesystem side is in config-file.ts.
 
-import { CliError, ExitCode } from '../errors.js'
+import { CliError, ExitCode, clipped, shown } from '../errors.js'
 import {
   type JsonMember,
   type JsonNode,
@@ -53,8 +53,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** The top-level keys that decide which credential a client uses. */
 const credentialFields = ['auths', 'credHelpers', 'credsStore'] as const
-/** A key as Go's encoding/json compares it to a field name: case folded (so "authſ" is "auths" too). */
-const foldKey = (key: string): string => key.toUpperCase().toLowerCase()
+/**
+ * A key as Go's encoding/json compares it with a field name: ASCII letters in any case, and the two
+ * letters whose case folds into ASCII (ſ is s, the Kelvin sign is k). Nothing else: Go does not
+ * fold ß into ss.
+ */
+const foldKey = (key: string): string => key.replace(/[A-Z\u017f\u212a]/g, (c) => (c === '\u017f' ? 's' : c === '\u212a' ? 'k' : c.toLowerCase()))
 
 /** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept or what readers disagree on. */
 export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
@@ -76,7 +80,7 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   try {
     root = parseJson(text)
   } catch (error) {
-    if (error instanceof JsonSyntaxError) throw unusable(path, `is not valid JSON (${error.message})`, moveAside)
+    if (error instanceof JsonSyntaxError) throw unusable(path, error.reason.startsWith('nesting') ? `has ${error.message}` : `is not valid JSON (${error.message})`, moveAside)
     throw error
   }
   if (typeof root !== 'object' || root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
@@ -86,7 +90,7 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   for (const m of root.members) {
     const field = credentialFields.find((f) => foldKey(m.key) === foldKey(f))
     if (field !== undefined && m.key !== field) {
-      throw unusable(path, `has the key ${JSON.stringify(m.key)}, which Docker reads as "${field}"`, `rename it to "${field}" (merged with any "${field}" already there) and run again`)
+      throw unusable(path, `has the key ${shown(m.key)}, which Docker reads as "${field}"`, `rename it to "${field}"${field === 'credsStore' ? '' : ` (merged with any "${field}" already there)`} and run again`)
     }
   }
   if (root.members.filter((m) => m.key === 'auths').length > 1) throw unusable(path, 'has "auths" more than once (Docker merges them)', 'merge them into one "auths" and run again')
@@ -186,7 +190,7 @@ export function planRemove(doc: ConfigDocument, keys: readonly string[], usernam
       if (!changes.removed.includes(m.key)) changes.removed.push(m.key)
       return false
     }
-    warnings.push(`auths[${JSON.stringify(m.key)}] was not written by this tool (${credentialOwner(m.value)}); left alone`)
+    warnings.push(`auths[${shown(m.key)}] was not written by this tool (${credentialOwner(m.value)}); left alone`)
     return true
   })
   if (changes.removed.length > before) root = withMember(root, 'auths', { kind: 'object', members })
@@ -230,7 +234,7 @@ export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[
       changes.added.push(`credHelpers[${JSON.stringify(key)}]`)
     } else {
       const named = stringValue(last.value)
-      if (named !== helperName) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${named !== undefined ? `docker-credential-${named}` : `a JSON ${kindOf(last.value)}`}`)
+      if (named !== helperName) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${named !== undefined ? `docker-credential-${clipped(named)}` : `a JSON ${kindOf(last.value)}`}`)
       const first = members.findIndex((m) => m.key === key)
       members = members.flatMap((m, i) => (i === first ? [entry] : m.key === key ? [] : [m]))
       changes.updated.push(`credHelpers[${JSON.stringify(key)}]`)
@@ -246,7 +250,7 @@ export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[
         changes.removed.push(`auths[${JSON.stringify(m.key)}]`)
         return false
       }
-      warnings.push(`auths[${JSON.stringify(m.key)}] holds a login this tool did not write (${credentialOwner(m.value)}); kept, but Docker and skopeo now ask docker-credential-${helperName} instead`)
+      warnings.push(`auths[${shown(m.key)}] holds a login this tool did not write (${credentialOwner(m.value)}); kept, but Docker and skopeo now ask docker-credential-${helperName} instead`)
       return true
     })
     if (kept.length !== auths.members.length) root = withMember(root, 'auths', { kind: 'object', members: kept })
@@ -262,27 +266,27 @@ function withMember(obj: JsonObject, key: string, value: JsonNode): JsonObject {
   return { kind: 'object', members: obj.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 
-/** Names whose values are credentials, wherever they appear (Docker matches field names in any case). */
-const secretNames = new Set(['auth', 'password', 'identitytoken', 'registrytoken', 'authorization', 'token', 'secret'])
-/** A URL with a user name or password in it, as proxy settings may hold. */
-const urlWithCredentials = /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i
+/** Names whose values are credentials, wherever they appear, compared as Go compares field names. */
+const secretName = /^(?:auth|pass|pwd)$|password|passwd|token|secret|authorization|cookie|credential|api_?key|private_?key/
+/** A URL or proxy setting with a password in it (`http://user:pass@host`, `user:pass@host:3128`). */
+const withPassword = /^(?:[a-z][a-z0-9+.-]*:\/\/)?[^/@\s:]*:[^/@\s]*@/i
 const redacted = jsonString('<redacted>')
 
 /**
  * A copy for --dry-run output with every credential value replaced: any member named like a
- * credential (in any case, at any depth, whatever its value), any string that is a URL with a
- * password, and any auths entry that is not an object. Go's decoder reads "Auths" as "auths" and
+ * credential (in any case, at any depth, whatever its value), any string that holds a user and
+ * password before an @, and any auths entry that is not an object. Go's decoder reads "Auths" as "auths" and
  * merges repeated objects, so every spelling and every occurrence counts.
  */
 export function redact(root: JsonObject): JsonObject {
   const walk = (node: JsonNode, inAuths: boolean): JsonNode => {
-    if (typeof node === 'string') return urlWithCredentials.test(stringValue(node) ?? '') ? redacted : node
+    if (typeof node === 'string') return withPassword.test(stringValue(node) ?? '') ? redacted : node
     if (node.kind === 'array') return { kind: 'array', items: node.items.map((item) => walk(item, false)) }
     return {
       kind: 'object',
       members: node.members.map((m) => {
-        const name = m.key.toLowerCase()
-        const secret = secretNames.has(name) || (inAuths && asObject(m.value) === undefined)
+        const name = foldKey(m.key)
+        const secret = secretName.test(name) || (inAuths && asObject(m.value) === undefined)
         if (secret) return m.value === 'null' || m.value === '""' ? m : { key: m.key, rawKey: m.rawKey, value: redacted }
         return { key: m.key, rawKey: m.rawKey, value: walk(m.value, node === root && name === 'auths') }
       }),

@@ -110,9 +110,10 @@ export function parseJson(text: string): JsonNode {
     }
   }
   const readValue = (depth: number): JsonNode => {
-    if (depth >= maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
     skipWhitespace()
     const c = text[pos]
+    // Levels are objects and arrays; a scalar inside the deepest one is no level of its own.
+    if ((c === '{' || c === '[') && depth >= maxJsonDepth) fail(`nesting deeper than ${maxJsonDepth} levels`)
     if (c === '{') {
       pos++
       const members: JsonMember[] = []
