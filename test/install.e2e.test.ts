@@ -186,6 +186,17 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(readFileSync(envFile(), 'utf8')).toBe(env)
   })
 
+  it('--credential-helper writes nothing, not even the environment file, when a config file is refused (78)', async () => {
+    mkdirSync(join(root, 'srv/app'), { recursive: true })
+    writeFileSync(join(root, 'srv/app/config.json'), '{"Auths":{}}')
+    const run = await install('--credential-helper', '--config', '/srv/app/config.json', '--json')
+    expect(run.code).toBe(78)
+    expect(run.stderr).toContain('has the key "Auths", which Docker reads as "auths"')
+    expect(existsSync(envFile())).toBe(false)
+    expect(validJson(run.stdout, 'install')).toMatchObject({ ok: false, exitCode: 78, steps: [] })
+    expect(readFileSync(join(root, 'srv/app/config.json'), 'utf8')).toBe('{"Auths":{}}')
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)

@@ -12,7 +12,7 @@ import { absolute } from '../config/locations.js'
 import { jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { planCredentialHelper } from '../config/docker-config.js'
 import { defaultUsername } from '../imds/identity.js'
-import { firstFailure, updateAll } from '../fs/update.js'
+import { firstFailure, preflight, updateAll } from '../fs/update.js'
 import { helperCommand } from './credential-helper.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { walkPath } from '../fs/acting-user.js'
@@ -305,10 +305,14 @@ async function installCredentialHelper(flags: InstallFlags, io: CliIo, layout: L
   const done: Step[] = []
   let error: ErrorInfo | undefined
   try {
+    // Every config file is read first: one that cannot be used stops the install before it writes anything.
+    const locations = configFiles.map((path) => ({ path: hostPath(layout, path), source: '--config' }))
+    const looks = await preflight(locations)
+    const refused = looks.find((look) => look instanceof CliError)
+    if (refused !== undefined) throw refused
     if (dryRun) steps.forEach((step) => log.info(describeStep(step, true)))
     else await runSteps(steps, runSystemctl, log, (step) => done.push(step))
-    const locations = configFiles.map((path) => ({ path: hostPath(layout, path), source: '--config' }))
-    const outcomes = await updateAll(locations, (doc) => planCredentialHelper(doc, registries, username), { dryRun, log, lockTimeoutMs: lockTimeoutMs(io.env) })
+    const outcomes = await updateAll(locations, (doc) => planCredentialHelper(doc, registries, username), { dryRun, log, lockTimeoutMs: lockTimeoutMs(io.env) }, looks)
     reportConfigs(outcomes, dryRun, 'install', log, io, output.json)
     for (const outcome of outcomes) {
       if (outcome.action === 'written' || outcome.action === 'would-write') done.push({ kind: 'write', path: outcome.path, content: '', mode: 0 })
