@@ -221,6 +221,32 @@ describe('warnings', () => {
     expect(warnings).toMatch(/Docker will fail to load this file/)
   })
 
+  it.each([
+    ['{"auths":{"x":{"AUTH":"!!!"}}}', /auths\["x"\] has an "auth" that is not padded standard base64/],
+    ['{"auths":{"x":{"auth":"!!!","auth":null}}}', /auths\["x"\] has an "auth" that is not padded standard base64/],
+    ['{"auths":{"x":{"username":5}}}', /auths\["x"\] has a "username" that is not a string/],
+    ['{"auths":{"x":{"IdentityToken":{}}}}', /has a "IdentityToken" that is not a string/],
+    ['{"credsStore":5}', /"credsStore" is a JSON number: Docker will fail to load this file/],
+    ['{"credHelpers":"ecr-login"}', /"credHelpers" is a JSON string: Docker will fail to load this file/],
+    ['{"credHelpers":{"x":5}}', /credHelpers\["x"\] is a JSON number, not a helper name/],
+  ])('reads %s as Go does: fields in any case, a null changing nothing, types checked', (text, reason) => {
+    const warnings = warningsFor(text).join('\n')
+    expect(warnings).toMatch(reason)
+  })
+
+  it('reads nulls and empty names as Go and Docker do', () => {
+    // The last non-null "auth" is the one Go keeps; a later spelling in another case wins too.
+    expect(warningsFor('{"auths":{"x":{"auth":"!!!","Auth":"dTpw"}}}')).toEqual([])
+    // null leaves a string as it was: credsStore is still desktop.
+    expect(warningsFor('{"credsStore":"desktop","credsStore":null}').join('\n')).toMatch(/"credsStore": "desktop" is set/)
+    // null empties a map: no helper is left for r.example.com.
+    expect(warningsFor('{"credHelpers":{"r.example.com":"other"},"credHelpers":null}').join('\n')).not.toMatch(/names r\.example\.com/)
+    // An empty or null helper name is none: Docker falls back to credsStore or the file.
+    const empty = warningsFor('{"credsStore":"desktop","credHelpers":{"r.example.com":""}}').join('\n')
+    expect(empty).toMatch(/"credsStore": "desktop" is set/)
+    expect(empty).not.toMatch(/names r\.example\.com/)
+  })
+
   it('does not warn about valid or empty auth values', () => {
     expect(warningsFor('{"auths":{"x":{"auth":""},"y":{"auth":"dTpw"},"z":{"auth":"dTpw\\nZA=="},"w":{},"n":null}}')).toEqual([])
   })

@@ -2,7 +2,7 @@
 // warnings (the entry is still written) and `check` as verdicts. Also the rules for reading an
 // entry: whose it is, and whether Docker can load it. Pure functions.
 
-import { type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
+import { type JsonMember, type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
 import { isCompetingKey } from './registry-keys.js'
 import { clipped, shown } from '../errors.js'
 
@@ -23,13 +23,16 @@ export const asWarning = (finding: Finding): string => `${finding.message}; fix:
 export function diagnose(root: JsonObject, registries: readonly string[], username: string, rerun: string | ((registry: string) => string)): Finding[] {
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
-  const credsStore = getMember(root, 'credsStore')
   const credHelpers = mergedCredHelpers(root)
-  const helperFor = (registry: string): JsonNode | undefined => getMember(credHelpers, registry)
+  // An empty or null helper name is none: Docker then uses credsStore or the file.
+  const helperFor = (registry: string): JsonNode | undefined => {
+    const helper = getMember(credHelpers, registry)
+    return helper === 'null' || helper === '""' ? undefined : helper
+  }
   // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
   const ours = (registry: string): boolean => stringValue(helperFor(registry)) === ourHelper
   const shadowed = registries.filter((r) => !ours(r))
-  const store = stringValue(credsStore)
+  const store = goString(root, 'credsstore')
   if (store !== undefined && store !== '' && store !== ourHelper && shadowed.length > 0) {
     findings.push({
       verdict: 'fail',
@@ -41,6 +44,13 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     const helper = helperFor(registry)
     if (helper !== undefined && !ours(registry)) {
       findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${stringValue(helper) !== undefined ? `docker-credential-${clipped(stringValue(helper)!)}` : `a JSON ${kindOf(helper)}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+    }
+  }
+  for (const m of root.members) {
+    const wrong = (m.key === 'credsStore' && !isStringOrNull(m.value)) || (m.key === 'credHelpers' && asObject(m.value) === undefined && m.value !== 'null')
+    if (wrong) findings.push({ verdict: 'fail', message: `"${m.key}" is a JSON ${kindOf(m.value)}: Docker will fail to load this file and discard all of it on its next save`, fix: `fix or remove "${m.key}"` })
+    for (const helper of m.key === 'credHelpers' ? (asObject(m.value)?.members ?? []) : []) {
+      if (!isStringOrNull(helper.value)) findings.push({ verdict: 'fail', message: `credHelpers[${shown(helper.key)}] is a JSON ${kindOf(helper.value)}, not a helper name: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
     }
   }
   for (const dup of duplicateKeys(root)) {
@@ -79,11 +89,47 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   return findings
 }
 
-/** Every credHelpers object as one: Go's decoder merges repeated ones, later entries winning. */
-const mergedCredHelpers = (root: JsonObject): JsonObject => ({
-  kind: 'object',
-  members: root.members.filter((m) => m.key === 'credHelpers').flatMap((m) => asObject(m.value)?.members ?? []),
-})
+/**
+ * Every credHelpers object as one, as Go decodes them into a map: repeated objects merge, later
+ * entries winning, and a null empties the map.
+ */
+function mergedCredHelpers(root: JsonObject): JsonObject {
+  let members: JsonMember[] = []
+  for (const m of root.members) {
+    if (m.key !== 'credHelpers') continue
+    members = m.value === 'null' ? [] : [...members, ...(asObject(m.value)?.members ?? [])]
+  }
+  return { kind: 'object', members }
+}
+
+/**
+ * A key as Go's encoding/json compares it with a struct field's name: ASCII letters in any case,
+ * and the two letters whose case folds into ASCII (ſ is s, the Kelvin sign is k). Nothing
+ * else: Go does not fold ß into ss.
+ */
+export function foldKey(key: string): string {
+  // toLowerCase already takes the Kelvin sign to k, and can make no other ASCII letter.
+  const lower = key.toLowerCase()
+  return lower.includes('\u017f') ? lower.replaceAll('\u017f', 's') : lower
+}
+
+/**
+ * A string field as Go decodes it into a struct: the last member whose key folds to `field` and
+ * that is not null (a null leaves a Go string as it was). undefined when none is, or when that
+ * member is not a string.
+ */
+export function goString(obj: JsonObject, field: string): string | undefined {
+  for (let i = obj.members.length - 1; i >= 0; i--) {
+    const m = obj.members[i]!
+    if (m.value !== 'null' && foldKey(m.key) === field) return stringValue(m.value)
+  }
+  return undefined
+}
+
+const isStringOrNull = (node: JsonNode): boolean => node === 'null' || stringValue(node) !== undefined
+
+/** The string fields of an auths entry, which Go decodes into docker/cli's types.AuthConfig. */
+const entryFields = new Set(['username', 'password', 'auth', 'email', 'serveraddress', 'identitytoken', 'registrytoken'])
 
 /** The suffix of this package's Docker credential helper, docker-credential-iid. */
 export const ourHelper = 'iid'
@@ -101,7 +147,7 @@ export type CredentialSource =
 export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
   const helper = stringValue(getMember(mergedCredHelpers(root), registry))
   if (helper !== undefined && helper !== '') return { kind: 'helper', helper, via: 'credHelpers' }
-  const store = stringValue(getMember(root, 'credsStore'))
+  const store = goString(root, 'credsstore')
   if (store !== undefined && store !== '') return { kind: 'helper', helper: store, via: 'credsStore' }
   return authsSource(root, registry, username)
 }
@@ -121,7 +167,7 @@ export const isOwnEntry = (value: JsonNode, username: string): boolean => authUs
 
 function hasIdentityToken(value: JsonNode): boolean {
   const entry = asObject(value)
-  const token = stringValue(entry === undefined ? undefined : getMember(entry, 'identitytoken'))
+  const token = entry === undefined ? undefined : goString(entry, 'identitytoken')
   return token !== undefined && token !== ''
 }
 
@@ -138,7 +184,7 @@ export function credentialOwner(value: JsonNode): string {
 /** The user name inside an entry's `auth`, when it decodes; undefined otherwise. */
 export function authUser(entry: JsonNode): string | undefined {
   const fields = asObject(entry)
-  const auth = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
+  const auth = fields === undefined ? undefined : goString(fields, 'auth')
   if (auth === undefined || dockerAuthProblem(auth) !== undefined || auth === '') return undefined
   const decoded = Buffer.from(auth.replace(/[\r\n]/g, ''), 'base64').toString('utf8')
   return decoded.slice(0, decoded.indexOf(':'))
@@ -149,11 +195,16 @@ export function entryProblem(value: JsonNode): string | undefined {
   const fields = asObject(value)
   // Go decodes null into an empty entry, so Docker loads it; any other non-object it refuses.
   if (fields === undefined) return value === 'null' ? undefined : `is a JSON ${kindOf(value)}, not an object`
-  const auth = getMember(fields, 'auth')
-  if (auth === undefined || auth === 'null') return undefined
-  const text = stringValue(auth)
-  if (text === undefined) return `has an "auth" that is not a string`
-  const problem = dockerAuthProblem(text)
+  // Go matches the fields in any case; the last one that is not null is the one it keeps.
+  let auth: string | undefined
+  for (const m of fields.members) {
+    const field = foldKey(m.key)
+    if (!entryFields.has(field) || m.value === 'null') continue
+    const text = stringValue(m.value)
+    if (text === undefined) return `has a ${shown(m.key)} that is not a string`
+    if (field === 'auth') auth = text
+  }
+  const problem = auth === undefined ? undefined : dockerAuthProblem(auth)
   return problem === undefined ? undefined : `has an "auth" that ${problem}`
 }
 

@@ -16,7 +16,7 @@ import {
   serializeJson,
   stringValue,
 } from './json-document.js'
-import { asWarning, credentialOwner, diagnose, isOwnEntry, ourHelper } from './diagnostics.js'
+import { asWarning, credentialOwner, diagnose, foldKey, isOwnEntry, ourHelper } from './diagnostics.js'
 import { isCompetingKey } from './registry-keys.js'
 
 /** Larger files are refused (78) rather than read into memory at boot. */
@@ -53,13 +53,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** The top-level keys that decide which credential a client uses. */
 const credentialFields = ['auths', 'credHelpers', 'credsStore'] as const
-/**
- * A key as Go's encoding/json compares it with a field name: ASCII letters in any case, and the two
- * letters whose case folds into ASCII (ſ is s, the Kelvin sign is k). Nothing else: Go does not
- * fold ß into ss.
- */
-const foldKey = (key: string): string => key.replace(/[A-Z\u017f\u212a]/g, (c) => (c === '\u017f' ? 's' : c === '\u212a' ? 'k' : c.toLowerCase()))
-
 /** Parses the bytes of an existing config file, refusing (exit 78) what no reader would accept or what readers disagree on. */
 export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   const moveAside = `repair it or move it aside (mv ${path} ${path}.broken) and run again`
