@@ -196,15 +196,15 @@ export function entryProblem(value: JsonNode): string | undefined {
   // Go decodes null into an empty entry, so Docker loads it; any other non-object it refuses.
   if (fields === undefined) return value === 'null' ? undefined : `is a JSON ${kindOf(value)}, not an object`
   // Go matches the fields in any case; the last one that is not null is the one it keeps.
-  let auth: string | undefined
+  let auth: JsonNode | undefined
   for (const m of fields.members) {
+    if (m.value === 'null') continue
     const field = foldKey(m.key)
-    if (!entryFields.has(field) || m.value === 'null') continue
-    const text = stringValue(m.value)
-    if (text === undefined) return `has a ${shown(m.key)} that is not a string`
-    if (field === 'auth') auth = text
+    if (!entryFields.has(field)) continue
+    if (typeof m.value !== 'string' || !m.value.startsWith('"')) return `has a ${shown(m.key)} that is not a string`
+    if (field === 'auth') auth = m.value
   }
-  const problem = auth === undefined ? undefined : dockerAuthProblem(auth)
+  const problem = auth === undefined ? undefined : dockerAuthProblem(stringValue(auth)!)
   return problem === undefined ? undefined : `has an "auth" that ${problem}`
 }
 
