@@ -349,6 +349,15 @@ describe('write', () => {
     expect(readFileSync(config).equals(before)).toBe(true)
   })
 
+  it('refuses (78) a write that would grow the file past the 32 MiB it can read back', async () => {
+    // 30 MB on one line is about 34 MB in Docker's layout: a file this tool, and its remove, would then refuse.
+    const before = seed(`{"auths":{},"pad":[${Array(1_300_000).fill('"aaaaaaaaaaaaaaaaaaaa"').join(',')}]}`)
+    const run = await write()
+    expect(run.code).toBe(78)
+    expect(run.stderr).toContain(`${config} would grow past 32 MiB in Docker's layout; nothing was changed`)
+    expect(readFileSync(config).equals(before)).toBe(true)
+  }, 60_000)
+
   it('--dry-run escapes what a terminal would act on in the preview', async () => {
     seed('{"auths":{},"note":"\\u202e\\u007f\\u009b"}'.replace(/\\u(202e|007f|009b)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))))
     const run = await write(['--dry-run'])

@@ -120,7 +120,15 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
       const result = document === first.document ? firstPlan : plan(document)
       if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
       const warnings = [...result.warnings]
-      const committed = await writeAtomic(target, renderConfig(result.root), {
+      const content = renderConfig(result.root)
+      // Docker's layout can make a compact file longer: one past the cap could never be read again,
+      // not even to remove this entry.
+      if (Buffer.byteLength(content) > maxConfigBytes) {
+        throw new CliError(ExitCode.configUnusable, `${path} would grow past ${maxConfigBytes / 1024 / 1024} MiB in Docker's layout; nothing was changed`, {
+          hint: 'remove entries that are no longer used from it, and run again',
+        })
+      }
+      const committed = await writeAtomic(target, content, {
         previous: snapshot.identity,
         onWarning: (w) => warnings.push(w),
         ...(options.fs ? { fs: options.fs } : {}),
