@@ -75,4 +75,12 @@ describe('probeCredential', () => {
     expect(result?.auth).not.toBe(theirs)
     expect(probeCredential(facts(theirs), 'reg.example.com', undefined, 'instance-identity-document', false)).toBeUndefined()
   })
+
+  it('sends the auth Go reads (the last, in any case), the one judged ours, never a field beside it', () => {
+    const ours = buildAuth('instance-identity-document', 'older-pkcs7', false)
+    const theirs = Buffer.from('alice:her-password').toString('base64')
+    const withTwo = (first: string, last: string) => [{ ...facts(ours)[0]!, document: parseConfig(Buffer.from(`{"auths":{"reg.example.com":{"auth":"${first}","Auth":"${last}"}}}`), '/c.json') }]
+    expect(probeCredential(withTwo(theirs, ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({ auth: ours, from: 'the entry in /c.json' })
+    expect(probeCredential(withTwo(ours, theirs), 'reg.example.com', identity, 'instance-identity-document', false)?.auth).not.toBe(theirs)
+  })
 })

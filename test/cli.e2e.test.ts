@@ -356,6 +356,7 @@ describe('write', () => {
     expect(run.code).toBe(78)
     expect(run.stderr).toContain(`${config} would grow past 32 MiB in Docker's layout; nothing was changed`)
     expect(readFileSync(config).equals(before)).toBe(true)
+    expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
   }, 60_000)
 
   it('--dry-run escapes what a terminal would act on in the preview', async () => {

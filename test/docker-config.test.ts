@@ -234,6 +234,12 @@ describe('warnings', () => {
     expect(warnings).toMatch(reason)
   })
 
+  it('reports a helper name of the wrong type once, as a file Docker cannot load', () => {
+    const warnings = warningsFor('{"credHelpers":{"r.example.com":5}}')
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toMatch(/credHelpers\["r\.example\.com"\] is a JSON number, not a helper name/)
+  })
+
   it('reads nulls and empty names as Go and Docker do', () => {
     // The last non-null "auth" is the one Go keeps; a later spelling in another case wins too.
     expect(warningsFor('{"auths":{"x":{"auth":"!!!","Auth":"dTpw"}}}')).toEqual([])

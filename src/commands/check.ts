@@ -13,11 +13,11 @@ import { fetchIdentity } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
-import { type CredentialSource, authsSource, credentialOwner, credentialSource, diagnose, dockerAuthProblem, isOwnEntry, ourHelper } from '../config/diagnostics.js'
+import { type CredentialSource, authsSource, credentialOwner, credentialSource, diagnose, dockerAuthProblem, goString, isOwnEntry, ourHelper } from '../config/diagnostics.js'
 import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import { tokenTtlSeconds } from '../imds/client.js'
-import { asObject, getMember, stringValue } from '../config/json-document.js'
+import { asObject, getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
 import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
@@ -117,7 +117,7 @@ export function configLines(facts: ConfigFacts, registries: readonly string[], u
       if (!viaHelper) lines.push(fail('config', `${path}: no entry for ${registry}`, `run ${writeHint(registry)}`, ExitCode.configUnusable))
     } else {
       const fields = asObject(entry.value)
-      const value = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
+      const value = fields === undefined ? undefined : goString(fields, 'auth')
       if (expectedAuth !== undefined && value === expectedAuth) lines.push(ok('config', `${path}: the entry for ${registry} is current`))
       else if (expectedAuth === undefined) lines.push(warn('config', `${path}: has an entry for ${registry}; whether it is current needs IMDS`, 'fix the IMDS line above'))
       else {
@@ -211,7 +211,8 @@ export function probeCredential(facts: readonly ConfigFacts[], registry: string,
     const entry = auths === undefined ? undefined : getMember(auths, registry)
     if (entry === undefined || !isOwnEntry(entry, username)) continue
     const fields = asObject(entry)
-    const auth = stringValue(fields === undefined ? undefined : getMember(fields, 'auth'))
+    // The auth isOwnEntry judged, as Go reads it: never another field a registry would not get.
+    const auth = fields === undefined ? undefined : goString(fields, 'auth')
     if (auth !== undefined && auth !== '' && dockerAuthProblem(auth) === undefined) return { auth, from: `the entry in ${f.location.path}` }
   }
   if (identity !== undefined) return { auth: buildAuth(username, identity.signature, stripNewlines), from: 'a fresh credential from IMDS' }

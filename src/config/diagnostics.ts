@@ -24,13 +24,8 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
   const credHelpers = mergedCredHelpers(root)
-  // An empty or null helper name is none: Docker then uses credsStore or the file.
-  const helperFor = (registry: string): JsonNode | undefined => {
-    const helper = getMember(credHelpers, registry)
-    return helper === 'null' || helper === '""' ? undefined : helper
-  }
   // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
-  const ours = (registry: string): boolean => stringValue(helperFor(registry)) === ourHelper
+  const ours = (registry: string): boolean => helperFor(credHelpers, registry) === ourHelper
   const shadowed = registries.filter((r) => !ours(r))
   const store = goString(root, 'credsstore')
   if (store !== undefined && store !== '' && store !== ourHelper && shadowed.length > 0) {
@@ -41,9 +36,9 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     })
   }
   for (const registry of registries) {
-    const helper = helperFor(registry)
-    if (helper !== undefined && !ours(registry)) {
-      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (${stringValue(helper) !== undefined ? `docker-credential-${clipped(stringValue(helper)!)}` : `a JSON ${kindOf(helper)}`}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+    const helper = helperFor(credHelpers, registry)
+    if (helper !== undefined && helper !== ourHelper) {
+      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (docker-credential-${clipped(helper)}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
     }
   }
   for (const m of root.members) {
@@ -103,6 +98,15 @@ function mergedCredHelpers(root: JsonObject): JsonObject {
 }
 
 /**
+ * The helper credHelpers names for a registry. An empty name, or one that is not a string (reported
+ * on its own: Docker cannot load that file), is none: Docker then uses credsStore or the file.
+ */
+function helperFor(credHelpers: JsonObject, registry: string): string | undefined {
+  const helper = stringValue(getMember(credHelpers, registry))
+  return helper === '' ? undefined : helper
+}
+
+/**
  * A key as Go's encoding/json compares it with a struct field's name: ASCII letters in any case,
  * and the two letters whose case folds into ASCII (ſ is s, the Kelvin sign is k). Nothing
  * else: Go does not fold ß into ss.
@@ -145,8 +149,8 @@ export type CredentialSource =
  * else the auths entry (docker/cli configfile/file.go). kubelet and containerd CRI read only auths.
  */
 export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const helper = stringValue(getMember(mergedCredHelpers(root), registry))
-  if (helper !== undefined && helper !== '') return { kind: 'helper', helper, via: 'credHelpers' }
+  const helper = helperFor(mergedCredHelpers(root), registry)
+  if (helper !== undefined) return { kind: 'helper', helper, via: 'credHelpers' }
   const store = goString(root, 'credsstore')
   if (store !== undefined && store !== '') return { kind: 'helper', helper: store, via: 'credsStore' }
   return authsSource(root, registry, username)

@@ -81,7 +81,8 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   // any case and merges repeated objects: an "Auths", or a second "auths", changes what they read in
   // ways a merge here could not keep right. Refused with the fix rather than guessed at.
   for (const m of root.members) {
-    const field = credentialFields.find((f) => foldKey(m.key) === foldKey(f))
+    const folded = foldKey(m.key)
+    const field = credentialFields.find((f) => folded === foldKey(f))
     if (field !== undefined && m.key !== field) {
       throw unusable(path, `has the key ${shown(m.key)}, which Docker reads as "${field}"`, `rename it to "${field}"${field === 'credsStore' ? '' : ` (merged with any "${field}" already there)`} and run again`)
     }
