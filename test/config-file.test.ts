@@ -4,7 +4,8 @@ import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type FileSystem, readConfigFile, resolveTarget, writeAtomic } from '../src/fs/config-file.js'
+import { type FileSystem, readConfigFile, writeAtomic } from '../src/fs/config-file.js'
+import { resolveTarget } from '../src/fs/resolve-path.js'
 import { rejection, rootOrCi } from './helpers.js'
 import { withRightsFor } from '../src/fs/acting-user.js'
 import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/fs/lock.js'
@@ -155,7 +156,7 @@ describe('writeAtomic', () => {
     writeFileSync(target, '{}')
     const log: Logger = { error: () => {}, fix: () => {}, warn: () => {}, info: () => {}, debug: () => {} }
     const plan = (doc: Parameters<typeof planMerge>[0]) => planMerge(doc, [{ key: 'r.example.com', auth: 'dTpw' }], 'instance-identity-document')
-    const outcome = await updateConfigFile({ path: target, source: '--config' }, plan, { dryRun: false, log, lockTimeoutMs: 1000, fs: failingDirectorySync(dir) })
+    const outcome = await updateConfigFile({ path: target, source: '--config' }, target, plan, { dryRun: false, log, lockTimeoutMs: 1000, fs: failingDirectorySync(dir) })
     expect(outcome).toMatchObject({ action: 'written', error: undefined, warnings: [syncWarning(dir)] })
     expect(JSON.parse(readFileSync(target, 'utf8')).auths['r.example.com']).toEqual({ auth: 'dTpw' })
   })
@@ -189,15 +190,15 @@ describe('resolveTarget and readConfigFile', () => {
     symlinkSync('real/c.json', join(dir, 'link.json'))
     symlinkSync('link.json', join(dir, 'link2.json'))
     symlinkSync('nowhere/c.json', join(dir, 'dangling.json'))
-    expect(await resolveTarget(join(dir, 'link2.json'))).toBe(join(dir, 'real', 'c.json'))
-    expect(await resolveTarget(join(dir, 'dangling.json'))).toBe(join(dir, 'nowhere', 'c.json'))
-    expect(await resolveTarget(join(dir, 'absent.json'))).toBe(join(dir, 'absent.json'))
+    expect(resolveTarget(join(dir, 'link2.json'))).toBe(join(dir, 'real', 'c.json'))
+    expect(resolveTarget(join(dir, 'dangling.json'))).toBe(join(dir, 'nowhere', 'c.json'))
+    expect(resolveTarget(join(dir, 'absent.json'))).toBe(join(dir, 'absent.json'))
   })
 
   it('refuses a symlink loop with exit 78', async () => {
     symlinkSync('b', join(dir, 'a'))
     symlinkSync('a', join(dir, 'b'))
-    expect((await rejection(resolveTarget(join(dir, 'a')))).exitCode).toBe(78)
+    expect(() => resolveTarget(join(dir, 'a'))).toThrow(expect.objectContaining({ exitCode: 78 }))
   })
 
   it('reads a missing file as empty', async () => {
@@ -352,6 +353,6 @@ describe('resolveTarget', () => {
     symlinkSync(join(base, 'real', 'sub'), join(base, 'd'))
     symlinkSync('../config.json', join(base, 'real', 'sub', 'config.json'))
     writeFileSync(join(base, 'real', 'config.json'), '{}')
-    expect(await resolveTarget(join(base, 'd', 'config.json'))).toBe(join(base, 'real', 'config.json'))
+    expect(resolveTarget(join(base, 'd', 'config.json'))).toBe(join(base, 'real', 'config.json'))
   })
 })

@@ -249,6 +249,71 @@ describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
   })
 })
 
+describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, as a chroot does', () => {
+  let outside: string
+  beforeEach(() => {
+    outside = mkdtempSync(join(tmpdir(), 'iid-outside-'))
+  })
+  afterEach(() => rmSync(outside, { recursive: true, force: true }))
+
+  /** Every file under `dir`, relative to it. */
+  const filesUnder = (dir: string): string[] => readdirSync(dir, { recursive: true }).map(String).sort()
+
+  it('install and uninstall follow absolute links inside the root, never onto the build host', async () => {
+    // Absolute links, as images have them: on the host they point at `outside`, in the image at ROOT/outside.
+    rmSync(join(root, 'etc/systemd/system'), { recursive: true })
+    symlinkSync(join(outside, 'units'), join(root, 'etc/systemd/system'))
+    symlinkSync(join(outside, 'default'), join(root, 'etc/default'))
+    mkdirSync(join(outside, 'units'))
+    writeFileSync(join(outside, 'units', 'iid-docker-auth.service'), '# the host\'s own\n')
+    const run = await install('--config', '/root/.docker/config.json')
+    expect(run.code, run.stderr).toBe(0)
+    const inside = join(root, outside)
+    expect(readFileSync(join(inside, 'units', 'iid-docker-auth.service'), 'utf8')).toContain('ExecStart=')
+    expect(readFileSync(join(inside, 'default', 'iid-docker-auth'), 'utf8')).toContain('IID_DOCKER_AUTH_REGISTRIES=pierone.example.com')
+    expect(filesUnder(outside)).toEqual(['units', 'units/iid-docker-auth.service'])
+    expect(readFileSync(join(outside, 'units', 'iid-docker-auth.service'), 'utf8')).toBe("# the host's own\n")
+    // uninstall removes the image's files, never the host's.
+    const removed = await runCli(['uninstall', '--root', root])
+    expect(removed.code, removed.stderr).toBe(0)
+    expect(existsSync(join(inside, 'units', 'iid-docker-auth.service'))).toBe(false)
+    expect(existsSync(join(inside, 'default', 'iid-docker-auth'))).toBe(false)
+    expect(readFileSync(join(outside, 'units', 'iid-docker-auth.service'), 'utf8')).toBe("# the host's own\n")
+  })
+
+  it('install --credential-helper merges into the image’s config, never the host’s, and `..` stops at the root', async () => {
+    mkdirSync(join(outside, 'docker'))
+    const hostConfig = join(outside, 'docker', 'config.json')
+    writeFileSync(hostConfig, '{"auths": {}}\n')
+    mkdirSync(join(root, 'root'))
+    symlinkSync(join(outside, 'docker'), join(root, 'root', '.docker'))
+    mkdirSync(join(root, 'srv'))
+    symlinkSync('../../../../../../../../etc/kube', join(root, 'srv', 'kube'))
+    mkdirSync(join(root, outside), { recursive: true })
+    const run = await install('--credential-helper', '--config', '/root/.docker/config.json', '--config', '/srv/kube/config.json')
+    expect(run.code, run.stderr).toBe(0)
+    expect(readFileSync(hostConfig, 'utf8')).toBe('{"auths": {}}\n')
+    expect(JSON.parse(readFileSync(join(root, outside, 'docker', 'config.json'), 'utf8')).credHelpers).toEqual({ 'pierone.example.com': 'iid' })
+    expect(JSON.parse(readFileSync(join(root, 'etc', 'kube', 'config.json'), 'utf8')).credHelpers).toEqual({ 'pierone.example.com': 'iid' })
+    expect(filesUnder(outside)).toEqual(['docker', 'docker/config.json'])
+  })
+
+  it('cleans up the temp file a killed install left beside the unit', async () => {
+    const leftover = join(root, 'etc/systemd/system', '.iid-docker-auth.service.0123456789ab.tmp')
+    writeFileSync(leftover, 'half a unit')
+    const run = await install()
+    expect(run.code, run.stderr).toBe(0)
+    expect(existsSync(leftover)).toBe(false)
+  })
+
+  it('--json names the root on a refusal too', async () => {
+    writeFileSync(unit(), '[Unit]\nDescription=someone else\n')
+    const run = await install('--json')
+    expect(run.code).toBe(73)
+    expect(validJson(run.stdout, 'install')).toMatchObject({ ok: false, root, error: { exitCode: 73 } })
+  })
+})
+
 describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the unit', () => {
   const render = async (...extra: string[]): Promise<string> => {
     expect((await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', ...extra)).code).toBe(0)

@@ -158,9 +158,82 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     symlinkSync(victim, join(shared, 'config.json'))
     const run = await write(join(shared, 'config.json'))
     expect(run.code, run.stderr).toBe(73)
-    expect(run.stderr).toMatch(/is writable by the members of group/)
+    expect(run.stderr).toMatch(/is writable by its group/)
     expect(readFileSync(victim)).toEqual(before)
     expect(readdirSync(victimDir)).toEqual(['daemon.json'])
+  })
+
+  /** Runs a command as `account`, as that user would from a shell. */
+  const runAs = async (account: Account, command: string, args: string[]) => {
+    const run = await runProgram('setpriv', ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', command, ...args])
+    expect(run.status, run.stderr).toBe(0)
+  }
+
+  it('a root-owned directory a user may write through an ACL: their symlink is never followed, live or dangling', async () => {
+    const cfg = join(dir, 'acl-docker')
+    mkdirSync(cfg, { mode: 0o755 })
+    chmodSync(cfg, 0o755)
+    execFileSync('setfacl', ['-m', `u:${alice.name}:rwx`, cfg])
+    const victimDir = join(dir, 'acl-victim')
+    mkdirSync(victimDir, { mode: 0o700 })
+    const victim = join(victimDir, 'daemon.json')
+    writeFileSync(victim, '{"log-driver": "journald"}\n', { mode: 0o600 })
+    const before = readFileSync(victim)
+    // `ls -l` shows 775 root:root; the group bits are the ACL's mask, and the directory is not root's alone.
+    const empty = await write(join(cfg, 'config.json'))
+    expect(empty.code, empty.stderr).toBe(73)
+    expect(empty.stderr).toMatch(/acl-docker is writable by its group \(gid 0\) or the users its ACL names/)
+    expect(readdirSync(cfg)).toEqual([])
+    // The user plants the link as they would: with their own rights.
+    await runAs(alice, 'ln', ['-s', victim, join(cfg, 'config.json')])
+    const run = await write(join(cfg, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toMatch(/belongs to iidu/)
+    expect(readFileSync(victim)).toEqual(before)
+    expect(readdirSync(victimDir)).toEqual(['daemon.json'])
+    // Dangling: nothing is created at the target, nor its directory.
+    await runAs(alice, 'ln', ['-sfn', join(victimDir, 'sudoers.d', 'x'), join(cfg, 'config.json')])
+    for (const args of [[], ['prepare-dirs']]) {
+      const again = args.length === 0 ? await write(join(cfg, 'config.json')) : await runCli(['prepare-dirs', '--config', join(cfg, 'config.json')])
+      expect(again.code, again.stderr).toBe(73)
+      expect(readdirSync(victimDir)).toEqual(['daemon.json'])
+    }
+    expect(readdirSync(cfg)).toEqual(['config.json'])
+  })
+
+  it('a symlink owned by another user is never followed by root, even where that user may not write', async () => {
+    const cfg = join(dir, 'chowned-link')
+    mkdirSync(cfg, { mode: 0o755 })
+    const victim = join(dir, 'chowned-victim.json')
+    writeFileSync(victim, '{}\n', { mode: 0o600 })
+    symlinkSync(victim, join(cfg, 'config.json'))
+    execFileSync('chown', ['-h', `${bob.uid}:${bob.gid}`, join(cfg, 'config.json')])
+    const run = await write(join(cfg, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toContain(`the symlink ${join(cfg, 'config.json')} on the way to it belongs to ${bob.name}`)
+    expect(readFileSync(victim, 'utf8')).toBe('{}\n')
+    for (const command of [['check', '--endpoint', sim.url, '--timeout', '2'], ['remove']]) {
+      const other = await runCli([...command, '--registry', 'pierone.example.com', '--config', join(cfg, 'config.json')])
+      expect(other.stderr).toContain('belongs to')
+      expect(readFileSync(victim, 'utf8')).toBe('{}\n')
+    }
+    // The user's own link in their own directory is theirs to follow: written with their rights.
+    const docker = join(home(bob), '.docker')
+    await runAs(bob, 'mkdir', ['-m', '700', docker])
+    await runAs(bob, 'ln', ['-s', 'real.json', join(docker, 'config.json')])
+    const own = await write(join(docker, 'config.json'))
+    expect(own.code, own.stderr).toBe(0)
+    expect(owner(join(docker, 'real.json'))).toEqual({ uid: bob.uid, gid: bob.gid, mode: '600' })
+  })
+
+  it('a home directory that does not exist yet is never created: 73 saying what to do', async () => {
+    const config = join(dir, 'no-such-home', '.docker', 'config.json')
+    for (const run of [await write(config), await runCli(['prepare-dirs', '--config', config])]) {
+      expect(run.code, run.stderr).toBe(73)
+      expect(run.stderr).toContain(`${join(dir, 'no-such-home')} does not exist`)
+      expect(run.stderr).toMatch(/fix: create .* first \(a home directory: useradd -m/)
+    }
+    expect(existsSync(join(dir, 'no-such-home'))).toBe(false)
   })
 
   it('prepare-dirs (the unit, before its sandbox) creates a missing directory for its owner and never changes one that exists', async () => {

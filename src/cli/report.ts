@@ -19,7 +19,7 @@ export type JsonCommand = 'write' | 'check' | 'install' | 'uninstall' | 'remove'
  * The --json object of a run that ended before its command could report (a usage error, a parse
  * error, a bug): the command's own schema, with nothing done and the error.
  */
-export function failureReport(command: JsonCommand, exitCode: number, error: { message: string; hint?: string | undefined }, dryRun: boolean, durationMs: number): object {
+export function failureReport(command: JsonCommand, exitCode: number, error: { message: string; hint?: string | undefined }, dryRun: boolean, durationMs: number, root?: string): object {
   const base = { ok: false, exitCode, command }
   const jsonErr = { exitCode, message: error.message, hint: error.hint ?? null }
   switch (command) {
@@ -31,7 +31,7 @@ export function failureReport(command: JsonCommand, exitCode: number, error: { m
       return { ...base, dryRun, configs: [], error: jsonErr }
     case 'install':
     case 'uninstall':
-      return { ...base, dryRun, root: null, steps: [], error: jsonErr }
+      return { ...base, dryRun, root: root ?? null, steps: [], error: jsonErr }
   }
 }
 
@@ -48,6 +48,9 @@ export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
     error: jsonError(c.error),
   }))
 
+/** A file with thousands of bad entries must not flood the journal at every boot. */
+const maxWarningsPerFile = 10
+
 /**
  * Human lines for each config file: warnings, errors, what changed; and the --dry-run preview, on
  * stdout unless stdout carries the one --json object.
@@ -55,7 +58,9 @@ export const jsonConfigs = (configs: readonly ConfigOutcome[]) =>
 export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove' | 'install', log: Logger, io: CliIo, json: boolean): void {
   const would = (done: string, planned: string): string => (dryRun ? planned : done)
   for (const config of configs) {
-    for (const w of config.warnings) log.warn(`${config.path}: ${w}`)
+    for (const w of config.warnings.slice(0, maxWarningsPerFile)) log.warn(`${config.path}: ${w}`)
+    const more = config.warnings.length - maxWarningsPerFile
+    if (more > 0) log.warn(`${config.path}: ${more} more warning(s) not shown`)
     if (config.error !== undefined) reportError(config.error, log)
     const c = config.changes
     if (c === undefined) continue

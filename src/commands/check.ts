@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { withRightsFor } from '../fs/acting-user.js'
-import { readConfigFile, resolveTarget } from '../fs/config-file.js'
+import { readConfigFile } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { logLine } from '../cli/log.js'
@@ -188,8 +188,8 @@ export const checkExitCode = (lines: readonly CheckLine[]): number => lines.find
 export async function configFacts(location: ConfigLocation): Promise<ConfigFacts> {
   let target = location.path
   try {
-    return await withRightsFor(location.path, async () => {
-      target = await resolveTarget(location.path)
+    return await withRightsFor(location.path, async (real) => {
+      target = real
       const snapshot = await readConfigFile(target, maxConfigBytes)
       const document = parseConfig(snapshot.bytes, location.path)
       const stat = snapshot.identity === undefined ? undefined : { mode: snapshot.identity.mode, uid: snapshot.identity.uid, gid: snapshot.identity.gid }

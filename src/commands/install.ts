@@ -9,14 +9,15 @@ import { type CliIo, loggerFor } from '../cli/io.js'
 import type { Logger } from '../cli/log.js'
 import { type OutputFlags, type WriteFlags, configSetting, defaultTimeoutSeconds, envNames, installSettings, lockTimeoutMs, resolveOutput, withVariables } from '../cli/options.js'
 import { absolute } from '../config/locations.js'
-import { jsonError, reportConfigs, reportError } from '../cli/report.js'
+import { failureReport, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { planCredentialHelper } from '../config/docker-config.js'
 import { defaultUsername } from '../imds/identity.js'
 import { firstFailure, preflight, updateAll } from '../fs/update.js'
 import { helperCommand } from './credential-helper.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
-import { walkPath } from '../fs/acting-user.js'
-import { ensureDirectory, readConfigFile, writeAtomic } from '../fs/config-file.js'
+import { resolveForRemoval, resolveTarget, walkPath } from '../fs/resolve-path.js'
+import { actorFor } from '../fs/acting-user.js'
+import { ensureDirectories, readConfigFile, removeLeftoverTemps, writeAtomic } from '../fs/config-file.js'
 import type { ErrorInfo } from '../fs/update.js'
 import { isUneditedEnvironmentFile, renderEnvironmentFile } from '../systemd/environment-file.js'
 import { type Systemctl, runSystemctl } from '../systemd/systemctl.js'
@@ -52,9 +53,12 @@ export interface InstalledState {
   readonly environment: string | undefined
 }
 
-export const hostPath = (layout: Layout, path: string): string => (layout.root === undefined ? path : join(layout.root, path))
+/** Where `path` inside the layout's root really is on this machine: never outside the root (resolve-path.ts). */
+export const hostPath = (layout: Layout, path: string): string => resolveTarget(path, layout.root ?? '/')
 export const unitPath = (layout: Layout): string => hostPath(layout, join(layout.unitDir, unitName))
 export const environmentPath = (layout: Layout): string => hostPath(layout, environmentFilePath)
+/** The same, but a symlink at the last name is what gets removed, not what it points to. */
+const removalPath = (layout: Layout, path: string): string => resolveForRemoval(path, layout.root ?? '/')
 
 const withRoot = (layout: Layout, args: string[]): string[] => (layout.root === undefined ? args : ['--root', layout.root, ...args])
 
@@ -126,7 +130,7 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
       // A unit removed while active stays loaded (RemainAfterExit) until stopped.
       if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['stop', unitName] })
       steps.push({ kind: 'systemctl', args: withRoot(layout, ['disable', unitName]) })
-      steps.push({ kind: 'remove', path: unitFile })
+      steps.push({ kind: 'remove', path: removalPath(layout, join(layout.unitDir, unitName)) })
       unitRemoved = true
     } else {
       steps.push({ kind: 'keep', path: unitFile, reason: 'not written by iid-docker-auth (pass --force to remove it)' })
@@ -134,7 +138,7 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   }
   const envFile = environmentPath(layout)
   if (state.environment !== undefined) {
-    if (isUneditedEnvironmentFile(state.environment) || force) steps.push({ kind: 'remove', path: envFile })
+    if (isUneditedEnvironmentFile(state.environment) || force) steps.push({ kind: 'remove', path: removalPath(layout, environmentFilePath) })
     else steps.push({ kind: 'keep', path: envFile, reason: 'edited by hand (pass --force to remove it)' })
   }
   if (unitRemoved && layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })
@@ -169,9 +173,13 @@ export const describeStep = (step: Step, dryRun: boolean): string => {
 /** Runs the steps in order and stops at the first failure, which it rethrows. */
 export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log: Logger, done: (step: Step) => void): Promise<void> {
   for (const step of steps) {
+    // An install or uninstall killed mid-write left its temp file beside this one: ours to remove.
+    if (step.kind === 'write' || step.kind === 'unchanged' || step.kind === 'remove') {
+      for (const path of await removeLeftoverTemps(step.path)) log.debug(`removed ${path}, left by a run that was killed mid-write`)
+    }
     switch (step.kind) {
       case 'write': {
-        await ensureDirectory(dirname(step.path), 0o755)
+        await ensureDirectories(dirname(step.path), 0o755)
         const snapshot = await readConfigFile(step.path, 1024 * 1024)
         await writeAtomic(step.path, step.content, { previous: snapshot.identity, mode: step.mode, stillCurrent: async () => true, onWarning: (warning) => log.warn(warning) })
         break
@@ -251,13 +259,29 @@ function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, i
   return defaultLayout(root, flags.unitDir)
 }
 
+/** A refusal before any step ran still reports, with --json, the root it was refused for. */
+async function reportingRoot(command: 'install' | 'uninstall', flags: InstallFlags, io: CliIo, run: (layout: Layout) => Promise<number>): Promise<number> {
+  const layout = layoutFrom(flags, io)
+  try {
+    return await run(layout)
+  } catch (error) {
+    if (error instanceof CliError && layout.root !== undefined && resolveOutput(flags, io.env).json) {
+      io.stdout(`${JSON.stringify(failureReport(command, error.exitCode, error, flags.dryRun ?? false, 0, layout.root))}\n`)
+    }
+    throw error
+  }
+}
+
 export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   flags = withVariables(flags, io.env)
   resolveOutput(flags, io.env)
-  const layout = layoutFrom(flags, io)
+  return reportingRoot('install', flags, io, (layout) => installIn(layout, flags, io))
+}
+
+async function installIn(layout: Layout, flags: InstallFlags, io: CliIo): Promise<number> {
   const passwd = (() => {
     try {
-      return readFileSync(join(layout.root ?? '/', 'etc', 'passwd'), 'utf8')
+      return readFileSync(hostPath(layout, '/etc/passwd'), 'utf8')
     } catch {
       return undefined
     }
@@ -278,7 +302,12 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   }
   const settings = installSettings(flags, configFiles)
   // Each file's directory as the unit will really write it: a symlinked --config, the target's.
-  const files = configFiles.map((path) => ({ path, directory: dirname(walkPath(path, layout.root ?? '/').target) }))
+  // The rights rule the unit's run will apply, applied now: a path it would refuse is not installed.
+  const files = configFiles.map((path) => {
+    const walk = walkPath(path, layout.root ?? '/')
+    actorFor(path, walk)
+    return { path, directory: dirname(walk.target) }
+  })
   const request = { layout, paths: { node, cli, configFiles: files }, settings, enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
   const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
   return applySteps('install', layout, steps, flags, io)
@@ -286,8 +315,7 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
 
 export async function uninstall(flags: InstallFlags, io: CliIo): Promise<number> {
   resolveOutput(flags, io.env)
-  const layout = layoutFrom(flags, io)
-  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io)
+  return reportingRoot('uninstall', flags, io, async (layout) => applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io))
 }
 
 /**

@@ -5,78 +5,8 @@
 // uid, gid and groups), and the kernel's own permission checks do the rest.
 
 import * as fs from 'node:fs'
-import { isAbsolute, join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-
-export interface Lookup {
-  /** The directory a name was looked up in (a real path: symlinks before it are followed). */
-  readonly dir: string
-  readonly uid: number
-  readonly gid: number
-  /** Permission bits of the directory, sticky bit included. */
-  readonly mode: number
-  /** Owner of the entry found there; undefined when it does not exist (yet). */
-  readonly entryUid: number | undefined
-}
-
-export interface PathWalk {
-  /** The file the path leads to once every symlink is followed; it may not exist. */
-  readonly target: string
-  /** Every directory a name of the path was looked up in, in order. */
-  readonly lookups: readonly Lookup[]
-  /** A directory this process may not search: the walk stopped there (see `actorFor`). */
-  readonly blockedAt: string | undefined
-}
-
-const maxSymlinks = 40
-
-/**
- * Follows `path` one name at a time, as the kernel does, recording each directory it looks into.
- * `root` is an image root: absolute symlink targets stay inside it, and the paths returned are
- * as seen inside it. Never throws for a missing or unreadable part: the write reports that.
- */
-export function walkPath(path: string, root = '/'): PathWalk {
-  const onHost = (p: string): string => (root === '/' ? p : join(root, p))
-  const todo = path.split('/').filter((n) => n !== '' && n !== '.')
-  const lookups: Lookup[] = []
-  let current = '/'
-  let hops = 0
-  while (todo.length > 0) {
-    const name = todo.shift()!
-    if (name === '..') {
-      current = current === '/' ? '/' : current.slice(0, current.lastIndexOf('/')) || '/'
-      continue
-    }
-    let dirStat: fs.Stats
-    let entry: fs.Stats | undefined
-    try {
-      dirStat = fs.statSync(onHost(current))
-    } catch {
-      return { target: join(current, name, ...todo), lookups, blockedAt: undefined }
-    }
-    try {
-      entry = fs.lstatSync(onHost(join(current, name)))
-    } catch (error) {
-      if (errnoOf(error) === 'EACCES') {
-        // Only the directory's owner may search it: their rights finish the walk (withRightsFor).
-        lookups.push({ dir: current, uid: dirStat.uid, gid: dirStat.gid, mode: dirStat.mode & 0o7777, entryUid: undefined })
-        return { target: join(current, name, ...todo), lookups, blockedAt: current }
-      }
-      entry = undefined
-    }
-    lookups.push({ dir: current, uid: dirStat.uid, gid: dirStat.gid, mode: dirStat.mode & 0o7777, entryUid: entry?.uid })
-    if (entry === undefined) return { target: join(current, name, ...todo), lookups, blockedAt: undefined }
-    if (entry.isSymbolicLink() && hops++ < maxSymlinks) {
-      const link = fs.readlinkSync(onHost(join(current, name)))
-      todo.unshift(...link.split('/').filter((n) => n !== '' && n !== '.'))
-      if (isAbsolute(link)) current = '/'
-      continue
-    }
-    current = join(current, name)
-    if (!entry.isDirectory() && todo.length > 0) return { target: join(current, ...todo), lookups, blockedAt: undefined }
-  }
-  return { target: current, lookups, blockedAt: undefined }
-}
+import { type PathWalk, targetOf, walkPath } from './resolve-path.js'
 
 export interface Actor {
   readonly uid: number
@@ -87,10 +17,13 @@ const refuse = (path: string, problem: string, hint: string): CliError => new Cl
 
 /**
  * Whose rights to use for `path` (pure): the one non-root user who owns a directory on it, or
- * undefined for root's own. Refused (exit 73): directories of two different users on one path, and
- * a directory others may write to (everyone, or a group other than root's and that user's own),
- * unless it is sticky (/tmp) and what the path names in it exists and is root's (nobody else can
- * then swap it; a name another user made there may be a trap). ACLs are not looked at.
+ * undefined for root's own. Refused (exit 73), as docs/paths.md states the rule:
+ * - directories of two different users on one path;
+ * - a symlink owned by anyone but root and that user (the kernel's protected_symlinks rule, on
+ *   every directory: whoever owns a link chooses where the write goes);
+ * - a directory anyone but its owner may write to: o+w, or g+w whatever the group, since with a
+ *   POSIX ACL the group bits are the mask, the most any named user or group gets (acl(5)). A sticky
+ *   directory (/tmp) is allowed when what the path names in it exists and is root's.
  */
 export function actorFor(path: string, walk: PathWalk): Actor | undefined {
   const owners = [...new Set(walk.lookups.map((l) => l.uid).filter((uid) => uid !== 0))]
@@ -98,22 +31,22 @@ export function actorFor(path: string, walk: PathWalk): Actor | undefined {
     throw refuse(path, `the directories on the way to it belong to different users (uid ${owners.join(' and ')})`, 'keep each config file in a directory tree that one user owns')
   }
   const uid = owners[0]
-  // The user's group: that of the deepest directory of theirs on the path (a home directory's group).
-  const theirs = walk.lookups.filter((l) => l.uid === uid)
-  const gid = uid === undefined ? 0 : theirs[theirs.length - 1]!.gid
+  for (const link of walk.links) {
+    if (link.uid !== 0 && link.uid !== uid) {
+      throw refuse(path, `the symlink ${link.path} on the way to it belongs to ${userName(link.uid)}, who could point it anywhere`, `replace it with a link owned by root${uid === undefined ? '' : ` or ${userName(uid)}`} (chown -h), or name the real file`)
+    }
+  }
   for (const l of walk.lookups) {
-    // Who else may write here: everyone (o+w), or a group other than root's and the actor's own.
     const everyone = (l.mode & 0o002) !== 0
-    const group = (l.mode & 0o020) !== 0 && l.gid !== 0 && l.gid !== gid
-    if (!everyone && !group) continue
-    const sticky = (l.mode & 0o1000) !== 0
-    if (!sticky || l.entryUid !== 0) {
-      const who = everyone ? 'every user' : `the members of group ${l.gid}`
-      throw refuse(path, `${l.dir} is writable by ${who}, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}), or create its directory first`)
+    if (!everyone && (l.mode & 0o020) === 0) continue
+    if ((l.mode & 0o1000) === 0 || l.entryUid !== 0) {
+      const who = everyone ? 'every user' : `its group (gid ${l.gid}) or the users its ACL names`
+      throw refuse(path, `${l.dir} is writable by ${who}, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}; with an ACL, setfacl -m m::rx ${l.dir}), or create its directory first`)
     }
   }
   if (uid === undefined) return undefined
-  return { uid, gid }
+  // The user's group: that of the deepest directory of theirs on the path (a home directory's group).
+  return { uid, gid: walk.lookups.filter((l) => l.uid === uid).at(-1)!.gid }
 }
 
 /** The account name of a uid, for messages; the number when there is no passwd entry. */
@@ -130,16 +63,17 @@ export function userName(uid: number): string {
 }
 
 /**
- * Runs `work` with the rights of the user who controls `path` (see actorFor), then returns to root.
+ * Runs `work` on the file `path` resolves to (resolve-path.ts), with the rights of the user who
+ * controls `path` (see actorFor), then returns to root.
  * Only root switches; anyone else already has no more than their own rights. The switch is
  * process-wide, so `work` must be the only thing running: the config files are handled one at a
  * time, after IMDS is done.
  */
-export async function withRightsFor<T>(path: string, work: () => Promise<T>): Promise<T> {
-  if (process.geteuid?.() !== 0) return work()
+export async function withRightsFor<T>(path: string, work: (target: string) => Promise<T>): Promise<T> {
   const walk = walkPath(path)
+  if (process.geteuid?.() !== 0) return work(targetOf(path, walk))
   const actor = actorFor(path, walk)
-  if (actor === undefined) return work()
+  if (actor === undefined) return work(targetOf(path, walk))
   const name = userName(actor.uid)
   const groups = process.getgroups!()
   const egid = process.getegid!()
@@ -156,18 +90,23 @@ export async function withRightsFor<T>(path: string, work: () => Promise<T>): Pr
     process.setegid!(actor.gid)
     process.seteuid!(actor.uid)
   } catch (error) {
-    restore(groups, egid)
-    throw new CliError(ExitCode.cannotWrite, `cannot take the rights of ${name}, who owns a directory on the way to ${path}: ${errnoOf(error) ?? String(error)}; the file was not changed`, {
-      hint: 'the tool needs CAP_SETUID and CAP_SETGID for a config in another user\'s directory: run it as root, or reinstall the unit (iid-docker-auth install)',
+    // Node refuses every switch, back to root included, when io_uring may be on: nothing changed then.
+    const ioUring = errnoOf(error) === 'ERR_INVALID_STATE'
+    if (!ioUring) restore(groups, egid)
+    throw new CliError(ExitCode.cannotWrite, `cannot take the rights of ${name}, who owns a directory on the way to ${path}: ${ioUring ? 'Node refuses to switch users while io_uring may be enabled (UV_USE_IO_URING)' : (errnoOf(error) ?? String(error))}; the file was not changed`, {
+      hint: ioUring
+        ? 'unset UV_USE_IO_URING in the environment this tool runs in (the unit sets UV_USE_IO_URING=0)'
+        : 'the tool needs CAP_SETUID and CAP_SETGID for a config in another user\'s directory: run it as root, or reinstall the unit (iid-docker-auth install)',
     })
   }
   try {
     // A walk blocked by a directory only that user may search is finished with their rights.
+    let finished = walk
     if (walk.blockedAt !== undefined) {
-      const again = actorFor(path, walkPath(path))
-      if (again?.uid !== actor.uid) throw refuse(path, 'the directories on the way to it belong to different users', 'keep each config file in a directory tree that one user owns')
+      finished = walkPath(path)
+      if (actorFor(path, finished)?.uid !== actor.uid) throw refuse(path, 'the directories on the way to it belong to different users', 'keep each config file in a directory tree that one user owns')
     }
-    return await work()
+    return await work(targetOf(path, finished))
   } catch (error) {
     throw error instanceof CliError && error.exitCode === ExitCode.cannotWrite && /permission denied|not permitted/.test(error.message)
       ? new CliError(ExitCode.cannotWrite, `${error.message} (written with the rights of ${name}, who owns a directory on the way to it)`, {

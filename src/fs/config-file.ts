@@ -5,11 +5,29 @@
 import { randomBytes } from 'node:crypto'
 import * as fsp from 'node:fs/promises'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
-import { dirname, join, resolve } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 
 /** 12 hex digits for a temp name; O_EXCL|O_NOFOLLOW makes a guessed or planted name fail. */
 const uniqueSuffix = (): string => randomBytes(6).toString('hex')
+
+/** The names writeAtomic gives its temp files beside `target`. */
+export const tempPattern = (target: string): RegExp => new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
+
+/**
+ * Deletes the temp files that a run killed mid-write left beside `target`; returns their paths.
+ * Only where no other run can be writing one now (under the lock, or for install's own files).
+ */
+export async function removeLeftoverTemps(target: string): Promise<string[]> {
+  const dir = dirname(target)
+  const pattern = tempPattern(target)
+  const removed: string[] = []
+  for (const name of await nodeFileSystem.readdir(dir).catch(() => [] as string[])) {
+    if (!pattern.test(name)) continue
+    if (await nodeFileSystem.unlink(join(dir, name)).then(() => true, () => false)) removed.push(join(dir, name))
+  }
+  return removed
+}
 
 /** The part of node:fs/promises' FileHandle that the config file code uses. */
 export interface FileHandle {
@@ -29,11 +47,9 @@ export interface FileSystem {
   lstat(path: string): Promise<Stats>
   stat(path: string): Promise<Stats>
   stat(path: string, options: { bigint: true }): Promise<BigIntStats>
-  readlink(path: string): Promise<string>
-  realpath(path: string): Promise<string>
   rename(from: string, to: string): Promise<void>
   unlink(path: string): Promise<void>
-  mkdir(path: string, options: { recursive: true; mode: number }): Promise<string | undefined>
+  mkdir(path: string, options: { recursive?: boolean; mode: number }): Promise<string | undefined>
   readdir(path: string): Promise<string[]>
 }
 
@@ -75,7 +91,7 @@ export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefine
 
 const explanations: Record<string, [string, string]> = {
   EACCES: ['permission denied', 'run as root, or check the permissions of the file and its directory'],
-  EPERM: ['operation not permitted (an immutable file?)', 'check `lsattr` for the immutable flag (chattr -i) and the directory permissions'],
+  EPERM: ['operation not permitted (an immutable or append-only file or directory?)', 'check `lsattr -d` on the file and its directory for the i and a flags (chattr -i, chattr -a)'],
   EROFS: ['the filesystem is read-only', 'point --config at a writable location, or remount it read-write'],
   ENOSPC: ['no space left on the device', 'free space on that filesystem and run again'],
   EDQUOT: ['disk quota exceeded', 'free space within the quota and run again'],
@@ -100,35 +116,10 @@ export function cannotWrite(path: string, error: unknown): CliError {
   return new CliError(ExitCode.cannotWrite, `cannot write ${path}: ${what}; the file was not changed`, { hint, cause: error })
 }
 
-const notRegular = (path: string, what: string): CliError =>
+export const notRegular = (path: string, what: string): CliError =>
   new CliError(ExitCode.configUnusable, `${path} is ${what}, not a regular file; nothing was changed`, {
-    hint: 'point --config (or DOCKER_CONFIG) at a regular file, or remove what is there',
+    hint: `replace what is at ${path} with a regular file, or name another file`,
   })
-
-/** Follows symlinks to the file that is really written; a dangling link resolves to its target. */
-export async function resolveTarget(path: string, fs: FileSystem = nodeFileSystem): Promise<string> {
-  let current = resolve(path)
-  for (let hops = 0; hops < 40; hops++) {
-    let stats
-    try {
-      stats = await fs.lstat(current)
-    } catch (error) {
-      if (errnoOf(error) !== 'ENOENT') throw cannotWrite(path, error)
-      // A /proc link (/dev/stdout -> /proc/self/fd/1 -> "pipe:[123]") names no path, yet the
-      // kernel follows it: what is there is a pipe, socket or deleted file, never a config file.
-      if (hops > 0) {
-        const real = await fs.stat(path).catch(() => undefined)
-        if (real !== undefined) throw notRegular(path, real.isFIFO() ? 'a pipe' : real.isSocket() ? 'a socket' : 'a file without a path of its own')
-      }
-      return current
-    }
-    if (!stats.isSymbolicLink()) return current
-    // Relative to the real directory, as the kernel follows it: a `..` in the link climbs from
-    // where the link really is, not from the spelling of the path that led there.
-    current = resolve(await fs.realpath(dirname(current)), await fs.readlink(current))
-  }
-  throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
-}
 
 /** Reads a config file without ever blocking on a FIFO or device, with a size cap. */
 export async function readConfigFile(path: string, maxBytes: number, fs: FileSystem = nodeFileSystem): Promise<ConfigFileSnapshot> {
@@ -173,14 +164,48 @@ export async function currentIdentity(path: string, fs: FileSystem = nodeFileSys
 }
 
 /**
- * Creates the directory (by default 0700, as Docker does) if it is missing; returns the first
- * directory it created. An existing directory is never changed.
+ * Creates a config file's own directory (0700, as Docker does) if it is missing, and nothing above
+ * it: a missing parent is most often a home directory that useradd has yet to make, and one made
+ * here would be root's for good. Returns the directory when it was created.
  */
-export async function ensureDirectory(dir: string, mode = 0o700, fs: FileSystem = nodeFileSystem): Promise<string | undefined> {
+export async function ensureDirectory(dir: string, fs: FileSystem = nodeFileSystem): Promise<string | undefined> {
   try {
-    return await fs.mkdir(dir, { recursive: true, mode })
+    await fs.mkdir(dir, { mode: 0o700 })
+    return dir
+  } catch (error) {
+    if (errnoOf(error) === 'EEXIST') return undefined
+    if (errnoOf(error) === 'ENOENT') {
+      throw new CliError(ExitCode.cannotWrite, `cannot create ${dir}: ${dirname(dir)} does not exist; the file was not changed`, {
+        hint: `create ${dirname(dir)} first (a home directory: useradd -m, or mkhomedir_helper), or point --config elsewhere`,
+      })
+    }
+    throw cannotWrite(dir, error)
+  }
+}
+
+/** Creates `dir` and its missing parents with `mode` (install's unit and settings directories in an image). */
+export async function ensureDirectories(dir: string, mode: number): Promise<void> {
+  try {
+    await nodeFileSystem.mkdir(dir, { recursive: true, mode })
   } catch (error) {
     throw cannotWrite(dir, error)
+  }
+}
+
+/**
+ * Removes a temp file after a failure; where the directory forbids removal (chattr +a) it is
+ * emptied instead, so that no copy of the credential stays behind. True when it is gone.
+ */
+async function removeTemp(temp: string, fs: FileSystem): Promise<boolean> {
+  try {
+    await fs.unlink(temp)
+    return true
+  } catch {
+    await fs
+      .open(temp, constants.O_WRONLY | constants.O_TRUNC | constants.O_NOFOLLOW)
+      .then((handle) => handle.close())
+      .catch(() => {})
+    return false
   }
 }
 
@@ -250,7 +275,10 @@ export async function writeAtomic(target: string, content: string, options: Atom
     )
     return true
   } catch (error) {
-    if (created) await fs.unlink(temp).catch(() => {})
+    if (created && !(await removeTemp(temp, fs))) {
+      const failure = error instanceof CliError ? error : cannotWrite(target, error)
+      throw new CliError(failure.exitCode, `${failure.message}; ${temp} could not be removed and was emptied`, { hint: failure.hint, cause: error })
+    }
     if (error instanceof CliError) throw error
     throw cannotWrite(target, error)
   }

@@ -2,11 +2,11 @@
 // document), write atomically, and re-plan if another writer got in between. Used by `write` and
 // `remove`.
 
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname } from 'node:path'
 import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import type { ConfigLocation } from '../config/locations.js'
-import { type ConfigFileSnapshot, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, resolveTarget, sameFile, writeAtomic } from './config-file.js'
+import { type ConfigFileSnapshot, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, removeLeftoverTemps, sameFile, tempPattern, writeAtomic } from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
 import { lineDiff } from '../cli/text-diff.js'
@@ -76,7 +76,7 @@ export async function preflight(locations: readonly ConfigLocation[]): Promise<A
   const looks: Array<FirstLook | CliError> = []
   for (const location of locations) {
     try {
-      looks.push(await withRightsFor(location.path, async () => load(await resolveTarget(location.path), location.path)))
+      looks.push(await withRightsFor(location.path, (target) => load(target, location.path)))
     } catch (error) {
       if (!(error instanceof CliError)) throw error
       looks.push(error)
@@ -85,9 +85,9 @@ export async function preflight(locations: readonly ConfigLocation[]): Promise<A
   return looks
 }
 
-export async function updateConfigFile(location: ConfigLocation, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
+/** Changes the file `location` names, whose real path `target` is (withRightsFor resolves it). */
+export async function updateConfigFile(location: ConfigLocation, target: string, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
   const { path } = location
-  const target = await resolveTarget(path)
   if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
   const base = { path, source: location.source, target, error: undefined }
 
@@ -148,8 +148,6 @@ export async function updateConfigFile(location: ConfigLocation, plan: (doc: Con
   }
 }
 
-const tempPattern = (target: string): RegExp => new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
-
 /** Whether a killed run left a lock or temp file beside the target (one readdir). */
 async function hasLeftovers(target: string): Promise<boolean> {
   const names = await nodeFileSystem.readdir(dirname(target)).catch(() => [] as string[])
@@ -175,18 +173,9 @@ async function cleanUpLeftovers(target: string, options: UpdateOptions): Promise
   return undefined
 }
 
-/**
- * Deletes temp files that a run killed mid-write left beside the target. Safe only under the lock:
- * no other run of this tool can be writing one now, and the names are ours alone.
- */
+/** Deletes the temp files a run killed mid-write left (removeLeftoverTemps); safe only under the lock. */
 async function removeStaleTemps(target: string, log: Logger): Promise<void> {
-  const dir = dirname(target)
-  const pattern = tempPattern(target)
-  for (const name of await nodeFileSystem.readdir(dir).catch(() => [] as string[])) {
-    if (!pattern.test(name)) continue
-    await nodeFileSystem.unlink(join(dir, name)).catch(() => {})
-    log.debug(`removed ${join(dir, name)}, left by a run that was killed mid-write`)
-  }
+  for (const path of await removeLeftoverTemps(target)) log.debug(`removed ${path}, left by a run that was killed mid-write`)
 }
 
 /**
@@ -195,7 +184,7 @@ async function removeStaleTemps(target: string, log: Logger): Promise<void> {
  * directories writable). Returns the first directory created, if any.
  */
 export function prepareDirectory(path: string): Promise<string | undefined> {
-  return withRightsFor(path, async () => ensureDirectory(dirname(await resolveTarget(path))))
+  return withRightsFor(path, async (target) => ensureDirectory(dirname(target)))
 }
 
 /** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */
@@ -205,7 +194,7 @@ export async function updateAll(locations: readonly ConfigLocation[], plan: (doc
     const firstLook = looks[i]
     try {
       if (firstLook instanceof CliError) throw firstLook
-      outcomes.push(await withRightsFor(location.path, () => updateConfigFile(location, plan, firstLook === undefined ? options : { ...options, firstLook })))
+      outcomes.push(await withRightsFor(location.path, (target) => updateConfigFile(location, target, plan, firstLook === undefined ? options : { ...options, firstLook })))
     } catch (error) {
       if (!(error instanceof CliError)) throw error
       outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })
