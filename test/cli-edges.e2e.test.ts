@@ -10,6 +10,20 @@ import { runCli, useSimulator } from './helpers.js'
 const sim = useSimulator()
 
 describe('edges of the command line', () => {
+  it('caps the warnings about one file: thousands of bad entries are ten lines and a count, not a flooded journal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iid-warnings-'))
+    try {
+      const auths = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`r${i}.example.com`, { auth: 5 }]))
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths }))
+      const run = await runCli(['-r', 'reg.example.com', '-c', join(dir, 'config.json'), '--endpoint', sim.url])
+      const warnings = run.stderr.split('\n').filter((line) => line.includes('warning:'))
+      expect(warnings).toHaveLength(11)
+      expect(warnings.at(-1)).toContain('1990 more warning(s) not shown')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('the kubelet provider escapes what V8 quotes from a broken request', async () => {
     const run = await runCli(['kubelet-credential-provider', '-r', 'reg.example.com', '--endpoint', sim.url], { input: 'nojson\u001b[31m\u2028x', protocolStdout: true })
     expect(run.code).toBe(64)

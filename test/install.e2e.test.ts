@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildAuth } from '../src/imds/identity.js'
-import { cliPath, haveOrCi, runCli, useSimulator, validJson } from './helpers.js'
+import { cliPath, haveOrCi, rootOrCi, runCli, useSimulator, validJson } from './helpers.js'
 
 let root: string
 beforeEach(() => {
@@ -304,6 +304,24 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     const run = await install()
     expect(run.code, run.stderr).toBe(0)
     expect(existsSync(leftover)).toBe(false)
+  })
+
+  it('a FIFO at the unit path: 78 naming it, a hint about that path (not --config), and no hang', async () => {
+    execFileSync('mkfifo', [unit()])
+    const run = await install()
+    expect(run.code, run.stderr).toBe(78)
+    expect(run.stderr).toContain(`${unit()} is a FIFO`)
+    expect(run.stderr).not.toContain('--config')
+  })
+
+  it.runIf(rootOrCi)("refuses to install a --config the unit would refuse: another user's symlink on its way", async () => {
+    mkdirSync(join(root, 'srv', 'docker'), { recursive: true })
+    symlinkSync('/etc/sudoers.d/x', join(root, 'srv', 'docker', 'config.json'))
+    execFileSync('chown', ['-h', '12345:12345', join(root, 'srv', 'docker', 'config.json')])
+    const run = await install('--config', '/srv/docker/config.json')
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toContain('/srv/docker/config.json on the way to it belongs to uid 12345')
+    expect(existsSync(unit())).toBe(false)
   })
 
   it('--json names the root on a refusal too', async () => {
