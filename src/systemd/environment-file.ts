@@ -99,9 +99,7 @@ function scan(bytes: Uint8Array, legacyComments: boolean): { assignments: Raw[];
     key = []
     value = []
   }
-  // read_full_file() gives a C string: a NUL byte ends the text.
-  const end = bytes.indexOf(0) < 0 ? bytes.length : bytes.indexOf(0)
-  for (let i = 0; i < end; i++) {
+  for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i]!
     switch (state) {
       case 'preKey':
@@ -210,6 +208,13 @@ function systemdUtf8(bytes: Uint8Array): string | undefined {
   return text
 }
 
+/** The line number of the byte at `offset`. */
+function lineAt(bytes: Uint8Array, offset: number): number {
+  let line = 1
+  for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++
+  return line
+}
+
 /** env_name_is_valid(): what systemd keeps when it cleans the environment it read. */
 const validName = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
 
@@ -219,6 +224,9 @@ const validName = (name: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(nam
  */
 export function parseEnvironmentFile(input: Uint8Array | string): ParsedEnvironmentFile {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input
+  // read_full_file() refuses a file with a NUL byte (EBADMSG): systemd ignores all of it.
+  const nul = bytes.indexOf(0)
+  if (nul >= 0) return { entries: [], ignored: [], unusable: { line: lineAt(bytes, nul), reason: 'a NUL byte, so systemd ignores the whole file' } }
   const current = scan(bytes, false)
   const entries: EnvironmentEntry[] = []
   const ignored: IgnoredLine[] = []
