@@ -99,6 +99,18 @@ describe('docker-credential-iid get', () => {
     expect(run.stderr).toBe('docker-credential-iid: error: no credential for pierone.example.com: IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused; fix: pass --endpoint\n')
   })
 
+  it('settings it does not use never fail it, from the file or the environment', async () => {
+    const unused = { IID_DOCKER_AUTH_LOG_LEVEL: 'loud', IID_DOCKER_AUTH_JSON: 'maybe', IID_DOCKER_AUTH_CONFIG: ',', IID_DOCKER_AUTH_LOCK_TIMEOUT: 'x' }
+    expect(await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, ...unused } })).toMatchObject({ code: 0, stderr: '' })
+    expect(await helper(['get'], { stdin: 'pierone.example.com', file: configured, env: unused })).toMatchObject({ code: 0, stderr: '' })
+  })
+
+  it('a bad setting from the file is named with the file and its line', async () => {
+    const run = await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, IID_DOCKER_AUTH_SIGNATURE: 'md5' } })
+    expect(run).toMatchObject({ code: 64, stdout: '' })
+    expect(run.stderr).toMatch(/^docker-credential-iid: error: IID_DOCKER_AUTH_SIGNATURE in \/etc\/default\/iid-docker-auth:3 "md5" is not a signature kind/)
+  })
+
   it('a bad setting is a usage error on stderr', async () => {
     const run = await helper(['get'], { stdin: 'pierone.example.com', file: { IID_DOCKER_AUTH_REGISTRIES: 'docker.io' } })
     expect(run).toMatchObject({ code: 64, stdout: '' })
