@@ -33,8 +33,8 @@ export interface HelperSettings {
 
 /**
  * The settings `get` and `list` use, from the environment as withSettingsFile merged it. The
- * deadline comes only from the process environment (default 10 s): the file's is the boot unit's;
- * so do config files, output and lock settings, which the helper does not use and so never fail it.
+ * deadline comes only from the process environment (default 10 s): the file's is the boot unit's.
+ * Config files, output and lock settings are not the helper's, so they are dropped and never fail it.
  */
 export function helperSettings(env: Env, origin: VariableOrigin = processOrigin): HelperSettings {
   const registries = env[envNames.registries]
