@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/imds/identity.js'
+import { parseEnvironmentFile } from '../src/systemd/environment-file.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from './helpers.js'
+import { trickyFiles } from './support/environment-files.js'
 
 const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/tmp/iid-docker-auth-test'
 
@@ -61,6 +63,8 @@ interface BootResult {
   readonly unitErrors: string
   readonly unitInfo: string
   readonly secrets: string[]
+  /** What `env -0` printed in a unit with each of envFiles as its EnvironmentFile= (and `empty`). */
+  readonly envs: Record<string, Buffer>
 }
 
 function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
@@ -119,8 +123,33 @@ systemctl show iid-docker-auth.service -p LoadState,ActiveState > /results/live-
 systemctl poweroff --no-block
 `
 
+/**
+ * A unit per settings file that prints the environment systemd builds from it, in the same boot
+ * (no boot of its own): `empty` shows what systemd adds by itself.
+ */
+function addEnvironmentFileUnits(root: string, files: Record<string, Buffer>): void {
+  mkdirSync(join(root, 'etc/iid-envtest'))
+  writeFileSync(
+    join(root, 'etc/systemd/system/iid-envtest@.service'),
+    `[Unit]
+Description=prints the environment systemd reads from /etc/iid-envtest/%i
+Before=test-finish.service
+[Service]
+Type=oneshot
+EnvironmentFile=-/etc/iid-envtest/%i
+ExecStart=/usr/bin/env -0
+StandardOutput=file:/results/envtest-%i
+`,
+  )
+  for (const [name, bytes] of Object.entries({ empty: Buffer.alloc(0), ...files })) {
+    writeFileSync(join(root, 'etc/iid-envtest', name), bytes)
+    mkdirSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true })
+    symlinkSync('/etc/systemd/system/iid-envtest@.service', join(root, 'etc/systemd/system/multi-user.target.wants', `iid-envtest@${name}.service`))
+  }
+}
+
 /** live: no unit installed beforehand; a service runs liveScript in the booted system instead. */
-async function boot(tree: string, { faults = [], live = false }: { faults?: string[]; live?: boolean } = {}): Promise<BootResult> {
+async function boot(tree: string, { faults = [], live = false, envFiles = {} }: { faults?: string[]; live?: boolean; envFiles?: Record<string, Buffer> } = {}): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
   const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
   for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
@@ -156,6 +185,7 @@ WantedBy=multi-user.target
 `,
     )
     writeFileSync(join(root, 'usr/local/sbin/iid-live-test'), liveScript, { mode: 0o755 })
+    if (Object.keys(envFiles).length > 0) addEnvironmentFileUnits(root, envFiles)
     unitFile(
       root,
       'test-finish.service',
@@ -213,7 +243,11 @@ WantedBy=multi-user.target
     sim = undefined
 
     const files: Record<string, string> = {}
-    for (const f of readdirSync(results)) files[f] = readFileSync(join(results, f), 'utf8').trim()
+    const envs: Record<string, Buffer> = {}
+    for (const f of readdirSync(results)) {
+      if (f.startsWith('envtest-')) envs[f.slice('envtest-'.length)] = readFileSync(join(results, f))
+      else files[f] = readFileSync(join(results, f), 'utf8').trim()
+    }
     const show: Record<string, Record<string, string>> = {}
     for (const unit of ['iid-docker-auth.service', 'docker.service']) {
       show[unit] = Object.fromEntries((files[`show-${unit}`] ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
@@ -228,7 +262,7 @@ WantedBy=multi-user.target
     const rootConfig = existsSync(rootConfigPath) ? readFileSync(rootConfigPath, 'utf8') : undefined
     const pkcs7 = readFileSync(join(record, 'pkcs7'), 'utf8')
     const secrets = [...pkcs7.split('\n'), ...readFileSync(join(record, 'tokens'), 'utf8').split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
-    return { files, rootConfig, show, journal, unitJournal, unitErrors, unitInfo, secrets }
+    return { files, rootConfig, show, journal, unitJournal, unitErrors, unitInfo, secrets, envs }
   } finally {
     if (sim !== undefined) sim.kill('SIGKILL')
     if (netns) execFileSync('ip', ['netns', 'del', namespace])
@@ -239,14 +273,27 @@ WantedBy=multi-user.target
 
 const canBoot = process.env['CI'] === 'true' || (rootOrCi && ['systemd-nspawn', 'debootstrap', 'ip'].every(hasCommand))
 
+/** `env -0` output as name -> value. */
+const environment = (bytes: Buffer): Record<string, string> =>
+  Object.fromEntries(
+    bytes
+      .toString('utf8')
+      .split('\0')
+      .filter((e) => e !== '')
+      .map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  )
+
 describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
   let tree: string
+  let firstBoot: Promise<BootResult> | undefined
   beforeAll(() => {
     tree = ensureDebianTree()
   }, 660_000)
+  // The first boot also runs the settings-file units: one boot serves both tests.
+  const bootWithEnvironmentFiles = (): Promise<BootResult> => (firstBoot ??= boot(tree, { envFiles: Object.fromEntries(trickyFiles.map((f) => [f.name, f.bytes])) }))
 
   it('writes the credential before docker starts, 0600, with no secret in the journal', async () => {
-    const result = await boot(tree)
+    const result = await bootWithEnvironmentFiles()
     const ours = result.show['iid-docker-auth.service']!
     const docker = result.show['docker.service']!
     expect(ours, result.unitJournal).toMatchObject({ ActiveState: 'active', Result: 'success', ExecMainStatus: '0' })
@@ -277,6 +324,24 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
       { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service ran successfully this boot', fix: null, exitCode: null },
     ])
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+  }, 180_000)
+
+  it('systemd sets from each tricky settings file exactly what our reader gives', async () => {
+    const result = await bootWithEnvironmentFiles()
+    const version = execFileSync('dpkg-query', [`--admindir=${join(tree, 'var/lib/dpkg')}`, '-W', '-f', '${Version}', 'systemd']).toString()
+    const before254 = Number.parseInt(version, 10) < 254
+    // What systemd adds by itself (PATH, INVOCATION_ID, ...): never a name the files set.
+    const own = new Set(Object.keys(environment(result.envs['empty']!)))
+    for (const f of trickyFiles) {
+      expect(result.envs[f.name], `no output for ${f.name}: ${result.journal.slice(-2000)}`).toBeDefined()
+      const fromSystemd = Object.fromEntries(Object.entries(environment(result.envs[f.name]!)).filter(([name]) => !own.has(name)))
+      const parsed = parseEnvironmentFile(f.bytes)
+      const ours = Object.fromEntries(parsed.entries.map((e) => [e.name, e.value]))
+      // Where versions differ the reader refuses the file; systemd does what its version does.
+      const expected = f.systemd === undefined ? ours : before254 ? f.systemd.before254 : f.systemd.from254
+      expect(parsed.unusable === undefined, f.name).toBe(f.systemd === undefined)
+      expect(fromSystemd, `${f.name} (systemd ${version})`).toEqual(expected)
+    }
   }, 180_000)
 
   it('with IMDS answering 403: the unit fails with status 69 and docker starts anyway', async () => {

@@ -191,7 +191,7 @@ describe.runIf(rootOrCi)('check and the unit’s environment file (in a private 
     const report = await checkWithFile(`IID_DOCKER_AUTH_REGISTRIES="pierone.example.com"\nIID_DOCKER_AUTH_CONFIG="${config}, ${other}"\n`)
     expect(report.registries).toEqual(['pierone.example.com'])
     const sources = report.checks.filter((c) => c.area === 'config' && / \(from /.test(c.message)).map((c) => c.message)
-    expect(sources).toEqual([`${config} (from /etc/default/iid-docker-auth)`, `${other} (from /etc/default/iid-docker-auth)`])
+    expect(sources).toEqual([`${config} (from /etc/default/iid-docker-auth:2)`, `${other} (from /etc/default/iid-docker-auth:2)`])
   })
 
   it('lets the environment win over the file, naming the variable', async () => {

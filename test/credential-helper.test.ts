@@ -19,14 +19,17 @@ interface Run {
   asked: WriteOptions[]
 }
 
-async function helper(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string>; file?: Record<string, string>; fileProblem?: string; imds?: () => Promise<InstanceIdentity> } = {}): Promise<Run> {
+async function helper(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string>; file?: Record<string, string>; fileProblem?: CliError; imds?: () => Promise<InstanceIdentity> } = {}): Promise<Run> {
   const run: Run = { code: -1, stdout: '', stderr: '', asked: [] }
   const io: HelperIo = {
     stdout: (t) => (run.stdout += t),
     stderr: (t) => (run.stderr += t),
     env: options.env ?? {},
     readStdin: async (limit) => Buffer.from(options.stdin ?? '').subarray(0, limit),
-    readSettingsFile: () => ({ values: options.file ?? {}, problem: options.fileProblem }),
+    readSettingsFile: () => {
+      if (options.fileProblem !== undefined) throw options.fileProblem
+      return { path: '/etc/default/iid-docker-auth', entries: Object.entries(options.file ?? {}).map(([name, value], i) => ({ name, value, line: i + 1 })), ignored: [] }
+    },
     fetchIdentity: async (o) => {
       run.asked.push(o)
       return (options.imds ?? (async () => identity))()
@@ -78,7 +81,7 @@ describe('docker-credential-iid get', () => {
   })
 
   it('an unreadable settings file is an error with the fix, never "not found"', async () => {
-    const run = await helper(['get'], { stdin: 'pierone.example.com', fileProblem: 'cannot read /etc/default/iid-docker-auth (EACCES), which names the registries; fix: chmod 0644 /etc/default/iid-docker-auth' })
+    const run = await helper(['get'], { stdin: 'pierone.example.com', fileProblem: new CliError(ExitCode.configUnusable, 'cannot read the settings file /etc/default/iid-docker-auth (EACCES)', { hint: 'chmod 0644 /etc/default/iid-docker-auth' }) })
     expect(run).toMatchObject({ code: ExitCode.configUnusable, stdout: '' })
     expect(run.stderr).toMatch(/^docker-credential-iid: error: cannot read .*fix: chmod 0644/)
   })
@@ -94,6 +97,18 @@ describe('docker-credential-iid get', () => {
     expect(run.code).toBe(69)
     expect(run.stdout).toBe('')
     expect(run.stderr).toBe('docker-credential-iid: error: no credential for pierone.example.com: IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused; fix: pass --endpoint\n')
+  })
+
+  it('settings it does not use never fail it, from the file or the environment', async () => {
+    const unused = { IID_DOCKER_AUTH_LOG_LEVEL: 'loud', IID_DOCKER_AUTH_JSON: 'maybe', IID_DOCKER_AUTH_CONFIG: ',', IID_DOCKER_AUTH_LOCK_TIMEOUT: 'x' }
+    expect(await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, ...unused } })).toMatchObject({ code: 0, stderr: '' })
+    expect(await helper(['get'], { stdin: 'pierone.example.com', file: configured, env: unused })).toMatchObject({ code: 0, stderr: '' })
+  })
+
+  it('a bad setting from the file is named with the file and its line', async () => {
+    const run = await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, IID_DOCKER_AUTH_SIGNATURE: 'md5' } })
+    expect(run).toMatchObject({ code: 64, stdout: '' })
+    expect(run.stderr).toMatch(/^docker-credential-iid: error: IID_DOCKER_AUTH_SIGNATURE in \/etc\/default\/iid-docker-auth:3 "md5" is not a signature kind/)
   })
 
   it('a bad setting is a usage error on stderr', async () => {

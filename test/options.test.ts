@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
 import { resolveConfigLocations } from '../src/config/locations.js'
-import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions, withEnvironmentFile } from '../src/cli/options.js'
+import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
+import { parseEnvironmentFile, withSettingsFile } from '../src/systemd/environment-file.js'
 import { shown } from '../src/errors.js'
 
 const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)
@@ -136,11 +137,13 @@ describe('resolveConfigLocations', () => {
       { path: '/cwd/a.json', source: 'IID_DOCKER_AUTH_CONFIG' },
       { path: '/b.json', source: 'IID_DOCKER_AUTH_CONFIG' },
     ])
-    const { env, origin } = withEnvironmentFile({ IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' }, { IID_DOCKER_AUTH_CONFIG: ' /x.json', IID_DOCKER_AUTH_REGISTRIES: 'file.example.com' }, '/etc/default/iid-docker-auth')
+    const file = (text: string) => ({ path: '/etc/default/iid-docker-auth', ...parseEnvironmentFile(text) })
+    const { env, origin } = withSettingsFile({ IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' }, file('IID_DOCKER_AUTH_CONFIG=" /x.json"\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\n'))
     const options = resolveWriteOptions({}, env, origin)
     expect(options.registries).toEqual([{ key: 'env.example.com' }])
-    expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([{ path: '/x.json', source: '/etc/default/iid-docker-auth' }])
-    expectUsage(() => resolveWriteOptions({}, withEnvironmentFile({}, { IID_DOCKER_AUTH_REGISTRIES: ',' }, '/etc/default/iid-docker-auth').env, withEnvironmentFile({}, { IID_DOCKER_AUTH_REGISTRIES: ',' }, '/etc/default/iid-docker-auth').origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth "," names no registry$/)
+    expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([{ path: '/x.json', source: '/etc/default/iid-docker-auth:1' }])
+    const comma = withSettingsFile({}, file('# registries\nIID_DOCKER_AUTH_REGISTRIES=,\n'))
+    expectUsage(() => resolveWriteOptions({}, comma.env, comma.origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth:2 "," names no registry$/)
   })
 
   it.each<[WriteFlags, Record<string, string>, RegExp]>([

@@ -1,5 +1,5 @@
-// What the user asked for: flags win over IID_DOCKER_AUTH_* variables (for check, then over the
-// unit's environment file), which win over defaults. One resolver for every command, so each value
+// What the user asked for: flags win over IID_DOCKER_AUTH_* variables, which win over the unit's
+// settings file (for the modes that read it: withSettingsFile), which wins over defaults. One resolver for every command, so each value
 // is read, trimmed and named by its real source the same way everywhere.
 // Pure: takes the parsed flags and an environment, returns validated settings or a usage error.
 
@@ -48,15 +48,17 @@ export type VariableOrigin = (name: string) => string
 export const processOrigin: VariableOrigin = (name) => name
 
 /**
- * check's settings: the process environment, then the unit's environment file, each variable named
- * by where it really came from.
+ * The environment less the settings a mode does not use, so that a bad one (a log level, in the
+ * settings file that every mode reads) never fails a mode it means nothing to.
  */
-export function withEnvironmentFile(env: Env, file: Env, path: string): { env: Env; origin: VariableOrigin } {
-  return { env: { ...file, ...env }, origin: (name) => (env[name] === undefined && file[name] !== undefined ? path : name) }
+export function withoutSettings(env: Env, names: readonly string[]): Env {
+  const kept: Record<string, string | undefined> = { ...env }
+  for (const name of names) delete kept[name]
+  return kept
 }
 
 /** A variable as messages name it: `IID_DOCKER_AUTH_CONFIG`, or `IID_DOCKER_AUTH_CONFIG in /etc/default/iid-docker-auth`. */
-const variableLabel = (name: string, origin: VariableOrigin): string => (origin(name) === name ? name : `${name} in ${origin(name)}`)
+export const variableLabel = (name: string, origin: VariableOrigin): string => (origin(name) === name ? name : `${name} in ${origin(name)}`)
 
 /** A list the user gave (registries, config files): its items, trimmed, and where they came from. */
 export interface ListSetting {

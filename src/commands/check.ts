@@ -8,18 +8,18 @@ import { readConfigFile } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { logLine } from '../cli/log.js'
-import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions, withEnvironmentFile } from '../cli/options.js'
+import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
 import { fetchIdentity } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
 import { type CredentialSource, authsSource, credentialOwner, credentialSource, diagnose, dockerAuthProblem, goString, isOwnEntry, ourHelper } from '../config/diagnostics.js'
-import { CliError, ExitCode, type ExitCodeValue } from '../errors.js'
+import { CliError, ExitCode, type ExitCodeValue, shown } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import { tokenTtlSeconds } from '../imds/client.js'
 import { asObject, getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
-import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
+import { loadSettings } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
@@ -226,8 +226,7 @@ export interface CheckFlags extends WriteFlags {
 export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const started = Date.now()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
-  const settingsFile = environmentFileFor(io.env)
-  const { env, origin } = withEnvironmentFile(io.env, readEnvironmentFile(settingsFile), settingsFile)
+  const { env, origin, file } = loadSettings(io.env)
   const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false, checkTimeoutSeconds)
   const registries = options.registries.map((r) => r.key)
   const log = loggerFor(options.verbosity, io)
@@ -239,6 +238,8 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
     io.stderr(logLine(priority, `${line.verdict.padEnd(5)} ${line.area.padEnd(9)} ${line.message}`, io.journal))
     if (line.fix !== undefined) io.stderr(logLine(priority, `${' '.repeat(16)}fix: ${line.fix}`, io.journal))
   }
+  // What systemd skips, the unit never sees: say so rather than let a setting silently not apply.
+  for (const skipped of file.ignored) emit({ area: 'config', verdict: 'warn', message: `${file.path}:${skipped.line}: systemd ignores ${shown(skipped.text)}: ${skipped.reason}`, fix: `write it as NAME=value (no \`export\`), or remove the line`, exitCode: undefined })
   if (registries.length === 0) emit({ area: 'config', verdict: 'warn', message: 'no registry given, so no entry was checked', fix: `pass --registry <host[:port]> or set ${envNames.registries}`, exitCode: undefined })
 
   let identity: InstanceIdentity | undefined

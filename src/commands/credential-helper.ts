@@ -3,15 +3,14 @@
 // Pure parts first (what to answer), the effects (stdin, IMDS, exit) at the end.
 
 import { printable } from '../printable.js'
-import { readFileSync } from 'node:fs'
-import { type Env, type WriteOptions, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
+import { type Env, type VariableOrigin, type WriteOptions, checkTimeoutSeconds, envNames, processOrigin, resolveWriteOptions, withoutSettings } from '../cli/options.js'
+import { readBounded } from '../cli/stdin.js'
 import { createLogger } from '../cli/log.js'
 import { normalizeRegistry } from '../config/registry-keys.js'
-import { CliError, ExitCode, errnoOf } from '../errors.js'
+import { CliError, ExitCode } from '../errors.js'
 import { fetchIdentity } from '../imds/client.js'
 import type { InstanceIdentity } from '../imds/identity.js'
-import { environmentFilePath } from '../systemd/names.js'
-import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
+import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../systemd/environment-file.js'
 import { version } from '../cli/version.js'
 
 export const helperCommand = 'docker-credential-iid'
@@ -21,25 +20,29 @@ export const notFoundMessage = 'credentials not found in native keychain'
 export const maxServerBytes = 4096
 /** An interactive pull waits for this; the boot unit's longer deadline is the unit's own. */
 export const helperTimeoutSeconds = checkTimeoutSeconds
+/**
+ * Docker writes the server string and closes stdin at once; a caller that keeps it open must not
+ * hold a pull for the whole deadline.
+ */
+export const helperStdinSeconds = 2
 
 export interface HelperSettings {
   readonly registries: readonly string[]
   readonly options: WriteOptions | undefined
-  /** Why no settings could be read (the environment file exists but is unreadable). */
-  readonly problem: string | undefined
 }
 
 /**
- * The settings `get` and `list` use: IID_DOCKER_AUTH_* variables over the environment file. The
- * deadline comes only from the variable (default 10 s): the file's is the boot unit's.
+ * The settings `get` and `list` use, from the environment as withSettingsFile merged it. The
+ * deadline comes only from the process environment (default 10 s): the file's is the boot unit's.
+ * Config files, output and lock settings are not the helper's, so they are dropped and never fail it.
  */
-export function helperSettings(env: Env, file: Record<string, string>, fileProblem?: string): HelperSettings {
-  const merged: Env = { ...file, ...env }
-  const registries = merged[envNames.registries]
-  if (registries === undefined || registries.trim() === '') return { registries: [], options: undefined, problem: fileProblem }
-  const timeout = env[envNames.timeout]
-  const options = resolveWriteOptions({ timeout: timeout !== undefined && timeout.trim() !== '' ? timeout : String(helperTimeoutSeconds) }, merged)
-  return { registries: options.registries.map((r) => r.key), options, problem: undefined }
+export function helperSettings(env: Env, origin: VariableOrigin = processOrigin): HelperSettings {
+  const registries = env[envNames.registries]
+  if (registries === undefined || registries.trim() === '') return { registries: [], options: undefined }
+  const timeout = origin(envNames.timeout) === envNames.timeout ? env[envNames.timeout] : undefined
+  const used = withoutSettings(env, [envNames.config, envNames.json, envNames.verbosity, envNames.lockTimeout, envNames.timeout])
+  const options = resolveWriteOptions({ timeout: timeout !== undefined && timeout.trim() !== '' ? timeout : String(helperTimeoutSeconds), json: false, quiet: true }, used, origin)
+  return { registries: options.registries.map((r) => r.key), options }
 }
 
 /** The registry key a server string names, if it is one we were configured for. */
@@ -68,11 +71,11 @@ export interface HelperIo {
   readonly stdout: (text: string) => void
   readonly stderr: (text: string) => void
   readonly env: Env
-  /** stdin, up to `limit` bytes (more means the input is too long). */
+  /** stdin, up to `limit` bytes (more means the input is too long); a CliError past its deadline. */
   readonly readStdin: (limit: number) => Promise<Buffer>
   readonly fetchIdentity: (options: WriteOptions) => Promise<InstanceIdentity>
-  /** The environment file: its values, or why it could not be read. */
-  readonly readSettingsFile: () => { values: Record<string, string>; problem: string | undefined }
+  /** The unit's settings file as systemd reads it; a CliError naming it when it cannot be read. */
+  readonly readSettingsFile: () => SettingsFile
 }
 
 const usage = `usage: ${helperCommand} get|store|erase|list|version (a Docker credential helper; see iid-docker-auth --help)`
@@ -94,7 +97,11 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
     case 'store':
     case 'erase':
       // docker login/logout of a mapped host calls these: nothing to keep, the identity is fetched on demand.
-      await io.readStdin(1024 * 1024)
+      try {
+        await io.readStdin(1024 * 1024)
+      } catch (error) {
+        return reportError(error, io)
+      }
       io.stderr(line(`${verb}: nothing to do; the credential comes from the instance identity on each get`))
       return ExitCode.ok
     case 'list':
@@ -106,32 +113,23 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
   }
 
   let settings: HelperSettings
+  let input: Buffer | undefined
   try {
-    const file = io.readSettingsFile()
-    settings = helperSettings(io.env, file.values, file.problem)
+    // An unreadable settings file is an error, never a silent "not configured".
+    const { env, origin } = withSettingsFile(io.env, io.readSettingsFile())
+    settings = helperSettings(env, origin)
+    if (verb === 'get') input = await io.readStdin(maxServerBytes + 1)
   } catch (error) {
-    if (!(error instanceof CliError)) throw error
-    io.stderr(line(`error: ${error.message}${error.hint === undefined ? '' : `; fix: ${error.hint}`}`))
-    return error.exitCode
+    return reportError(error, io)
   }
   if (verb === 'list') {
-    if (settings.problem !== undefined) {
-      io.stderr(line(`error: ${settings.problem}`))
-      return ExitCode.configUnusable
-    }
     io.stdout(`${listAnswer(settings)}\n`)
     return ExitCode.ok
   }
 
-  const input = await io.readStdin(maxServerBytes + 1)
-  const serverUrl = input.length > maxServerBytes ? '' : input.toString('utf8').trim()
+  const serverUrl = input === undefined || input.length > maxServerBytes ? '' : input.toString('utf8').trim()
   const registry = configuredRegistry(serverUrl, settings.registries)
   if (registry === undefined || settings.options === undefined) {
-    // An unreadable settings file would otherwise pass as "not configured": the user must hear why.
-    if (settings.problem !== undefined) {
-      io.stderr(line(`error: ${settings.problem}`))
-      return ExitCode.configUnusable
-    }
     io.stdout(`${notFoundMessage}\n`)
     return ExitCode.unexpected // 1: the protocol's "not found"
   }
@@ -151,30 +149,18 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
   }
 }
 
-// ---- effects ----
-
-/** Reads stdin up to `limit` bytes; stops early rather than buffer an unbounded input. */
-async function readStdin(limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    chunks.push(chunk)
-    size += chunk.length
-    if (size >= limit) break
-  }
-  return Buffer.concat(chunks).subarray(0, limit)
+/** A CliError as the one line Docker shows; anything else is a bug and propagates. */
+function reportError(error: unknown, io: HelperIo): number {
+  if (!(error instanceof CliError)) throw error
+  io.stderr(line(`error: ${error.message}${error.hint === undefined ? '' : `; fix: ${error.hint}`}`))
+  return error.exitCode
 }
 
-/** The environment file, or why a file that exists cannot be read (a user's shell, a 0600 file). */
-export function readSettingsFile(path: string = environmentFilePath): { values: Record<string, string>; problem: string | undefined } {
-  try {
-    readFileSync(path)
-  } catch (error) {
-    const code = errnoOf(error)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { values: {}, problem: undefined }
-    return { values: {}, problem: `cannot read ${path} (${code ?? String(error)}), which names the registries; fix: chmod 0644 ${path} (it holds no secret), or set ${envNames.registries}` }
-  }
-  return { values: readEnvironmentFile(path), problem: undefined }
+// ---- effects ----
+
+/** stdin up to `limit` bytes (the first `limit` of a longer one), bounded in time as the kubelet mode's. */
+async function readStdin(limit: number): Promise<Buffer> {
+  return (await readBounded(process.stdin, limit, helperStdinSeconds * 1000, 'the caller must write the server URL and close stdin, as Docker does')).bytes
 }
 
 /** The process entry: argv after the script, the real streams. */

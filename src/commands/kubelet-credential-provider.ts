@@ -4,13 +4,14 @@
 // then IID_DOCKER_AUTH_* variables, then the unit's environment file.
 
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type Env, type WriteFlags, type WriteOptions, parseSeconds, resolveWriteOptions } from '../cli/options.js'
+import { type Env, type WriteFlags, type WriteOptions, envNames, parseSeconds, resolveWriteOptions, variableLabel, withoutSettings } from '../cli/options.js'
 import { CliError, ExitCode, usageError } from '../errors.js'
+import { readBounded } from '../cli/stdin.js'
 import { fetchIdentity } from '../imds/client.js'
 import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
-import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
+import { loadSettings } from '../systemd/environment-file.js'
 
 export const kubeletEnvNames = {
   cacheDuration: 'IID_DOCKER_AUTH_CACHE_DURATION',
@@ -42,49 +43,34 @@ interface KubeletOptions {
   readonly cacheDurationMs: number
 }
 
-/** Flags, then the process environment, then the unit's environment file (where readable). */
+/** Flags, then the process environment, then the unit's settings file (withSettingsFile's rule). */
 function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
-  const env: Env = { ...readEnvironmentFile(environmentFileFor(processEnv)), ...processEnv }
+  const settings = loadSettings(processEnv)
+  // Config files, output and lock settings are the boot unit's: never this mode's failure.
+  const env = withoutSettings(settings.env, [envNames.config, envNames.json, envNames.verbosity, envNames.lockTimeout])
+  const origin = settings.origin
   const timeoutMs = flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
   if (timeoutMs > maxProviderTimeoutSeconds * 1000) {
     throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`)
   }
   // Output settings from the file (--json, the log level) are not this mode's: it prints a protocol.
-  const write = resolveWriteOptions({ ...flags, timeout: String(timeoutMs / 1000), json: false, quiet: true }, env)
+  const write = resolveWriteOptions({ ...flags, timeout: String(timeoutMs / 1000), json: false, quiet: true }, env, origin)
   const durationEnv = env[kubeletEnvNames.cacheDuration]
   const cacheDurationMs =
     flags.cacheDuration !== undefined
       ? parseGoDuration(flags.cacheDuration, '--cache-duration')
       : durationEnv !== undefined && durationEnv.trim() !== ''
-        ? parseGoDuration(durationEnv, kubeletEnvNames.cacheDuration)
+        ? parseGoDuration(durationEnv, variableLabel(kubeletEnvNames.cacheDuration, origin))
         : parseGoDuration(defaultCacheDuration, 'default')
   return { write, cacheDurationMs }
 }
 
-/** Reads stdin to its end, refusing more than `maxBytes` or a writer that does not close it in time. */
+/** The request on stdin, bounded as every mode bounds stdin (readBounded). */
 async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeoutMs: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  const read = (async () => {
-    for await (const chunk of stdin) {
-      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
-      size += buffer.length
-      if (size > maxBytes) throw usageError(`the request on stdin is larger than ${maxBytes / 1024} KiB`, 'kubelet sends a small CredentialProviderRequest; check what runs this command')
-      chunks.push(buffer)
-    }
-  })()
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(usageError(`stdin was not closed within ${timeoutMs / 1000} s`, 'the caller must write the CredentialProviderRequest and close stdin')), timeoutMs)
-  })
-  read.catch(() => {}) // its failure is reported through the race; one that comes after the deadline is moot
+  const { bytes, tooLarge } = await readBounded(stdin, maxBytes, timeoutMs, 'the caller must write the CredentialProviderRequest and close stdin')
+  if (tooLarge) throw usageError(`the request on stdin is larger than ${maxBytes / 1024} KiB`, 'kubelet sends a small CredentialProviderRequest; check what runs this command')
   try {
-    await Promise.race([read, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks))
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
     throw usageError('the request on stdin is not UTF-8', 'kubelet sends a JSON CredentialProviderRequest')
   }
