@@ -18,6 +18,7 @@ export interface LockOwner {
 export interface LockOptions {
   readonly timeoutMs: number
   readonly fs?: FileSystem
+  /** Milliseconds on a monotonic clock (src/clock.ts); tests inject their own. */
   readonly now?: () => number
   readonly sleep?: (ms: number) => Promise<void>
   /** Called once when the lock is found held by a live process. */
@@ -194,9 +195,14 @@ async function createOwned(fs: FileSystem, path: string, me: string): Promise<bo
     await fs.unlink(path).catch(() => {})
     throw cannotWrite(path, failure)
   }
-  const there = await fs.stat(path, { bigint: true }).then((s) => s.ino, () => undefined)
-  return there !== undefined && there === ours
+  // Only a sure sign that it is gone counts: otherwise this run would wait for itself.
+  const there = await fs.stat(path, { bigint: true }).then(
+    (s) => s.ino,
+    (error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : ours),
+  )
+  return ours === undefined || there === ours
 }
+
 /** Something this tool never creates sits at the lock path: no wait would ever end it. */
 const notALock = (lockPath: string, what: string): CliError =>
   new CliError(ExitCode.cannotWrite, `${lockPath} is ${what}, not a lock file; the file was not changed`, {

@@ -24,6 +24,7 @@ export interface FetchIdentityOptions {
   readonly attemptTimeoutMs?: number
   /** How often to say that we are still waiting. */
   readonly progressEveryMs?: number
+  /** Milliseconds on a monotonic clock (src/clock.ts); tests inject their own. */
   readonly now?: () => number
   readonly sleep?: (ms: number) => Promise<void>
   readonly random?: () => number
