@@ -184,7 +184,7 @@ async function createOwned(fs: FileSystem, path: string, me: string): Promise<bo
     handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
   } catch (error) {
     if (errnoOf(error) === 'EEXIST') return false
-    throw lockTrouble(path, 'create', error, 'the file was not changed')
+    throw lockTrouble(path, 'write', error, 'the file was not changed')
   }
   let failure: unknown
   await handle.writeFile(me).catch((error: unknown) => (failure = error))
@@ -292,8 +292,10 @@ async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: s
 }
 
 /** Why a lock file could not be created or removed: never a wait, and never "another process". */
-function lockTrouble(path: string, doing: 'create' | 'remove' | 'break the stale lock', error: unknown, after: string): CliError {
+function lockTrouble(path: string, doing: 'write' | 'remove' | 'break the stale lock', error: unknown, after: string): CliError {
   const code = errnoOf(error)
+  // Creating it fails as any write does, except where a write's words would not name the cause.
+  if (doing === 'write' && code !== 'EPERM') return cannotWrite(path, error)
   const dir = dirname(path)
   const cause =
     code === 'EPERM'
@@ -303,7 +305,6 @@ function lockTrouble(path: string, doing: 'create' | 'remove' | 'break the stale
         : code === 'EACCES'
           ? ['permission denied', `check the permissions of ${dir}`]
           : undefined
-  if (cause === undefined && doing === 'create') return cannotWrite(path, error)
   const [what, hint] = cause ?? [code ?? String(error), 'check the directory and its filesystem']
   return new CliError(ExitCode.cannotWrite, `cannot ${doing} ${path}: ${what}; ${after}`, { hint, cause: error })
 }
