@@ -6,9 +6,9 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, writeAtomic } from '../src/fs/config-file.js'
 import { resolveTarget } from '../src/fs/resolve-path.js'
-import { rejection, rootOrCi } from './helpers.js'
+import { rejection, rootOrCi, spawnZombie } from './helpers.js'
 import { withRightsFor } from '../src/fs/acting-user.js'
-import { acquireLock, currentOwner, isStale, lockPathFor } from '../src/fs/lock.js'
+import { acquireLock, currentOwner, isStale, lockPathFor, ownerlessGraceMs, processStartTime } from '../src/fs/lock.js'
 import { updateConfigFile } from '../src/fs/update.js'
 import { planMerge } from '../src/config/docker-config.js'
 import type { Logger } from '../src/cli/log.js'
@@ -257,13 +257,43 @@ describe('lock', () => {
     expect(isStale(currentOwner())).toBe(false)
   })
 
-  it('breaks an unreadable lock only once it is old', async () => {
+  it('breaks a lock that names no owner once this run has seen it unchanged for a moment, whatever its mtime says', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(lockPathFor(target), '')
-    expect((await rejection(acquireLock(target, { timeoutMs: 100 }))).exitCode).toBe(73)
-    const old = new Date(Date.now() - 60_000)
-    await fsp.utimes(lockPathFor(target), old, old)
-    await (await acquireLock(target, { timeoutMs: 100 }))()
+    // A planted or clock-stepped mtime, an hour ahead: file times are wall-clock time and decide nothing.
+    const future = new Date(Date.now() + 3_600_000)
+    await fsp.utimes(lockPathFor(target), future, future)
+    let t = 0
+    const clock = { now: () => t, sleep: async (ms: number) => void (t += ms) }
+    expect((await rejection(acquireLock(target, { timeoutMs: ownerlessGraceMs / 2, ...clock }))).message).toContain('held by a run that has not written its owner')
+    await (await acquireLock(target, { timeoutMs: ownerlessGraceMs * 2, ...clock }))()
+    expect(t).toBeGreaterThanOrEqual(ownerlessGraceMs)
+    expect(readdirSync(dir)).toEqual([])
+  })
+
+  it('treats a zombie holder as gone: it answers kill(0) but holds nothing', async () => {
+    const target = join(dir, 'config.json')
+    const zombie = await spawnZombie()
+    try {
+      const owner = { ...currentOwner(), pid: zombie.pid, startTime: processStartTime(zombie.pid)! }
+      expect(isStale(owner)).toBe(true)
+      writeFileSync(lockPathFor(target), JSON.stringify(owner))
+      await (await acquireLock(target, { timeoutMs: 100 }))()
+      expect(readdirSync(dir)).toEqual([])
+    } finally {
+      zombie.kill()
+    }
+  })
+
+  it('breaks a break lock left by a killed breaker at once: it names its owner too', async () => {
+    const target = join(dir, 'config.json')
+    const child = spawn(process.execPath, ['-e', '0'])
+    await new Promise((r) => child.on('exit', r))
+    const dead = JSON.stringify({ ...currentOwner(), pid: child.pid })
+    writeFileSync(lockPathFor(target), dead)
+    writeFileSync(`${lockPathFor(target)}.break`, dead)
+    await (await acquireLock(target, { timeoutMs: 500 }))()
+    expect(readdirSync(dir)).toEqual([])
   })
 
   it('waits for a live holder and then takes the lock', async () => {
@@ -338,6 +368,41 @@ describe('lock', () => {
     await (await acquireLock(target, { timeoutMs: 100 }))()
     expect(readdirSync(dir)).toEqual([])
     expect(lstatSync(dir).isDirectory()).toBe(true)
+  })
+  // An append-only or immutable directory: a lock that cannot be removed must stop the run at once
+  // with the cause, never make it (or the next one) wait out the timeout blaming another process.
+  const unremovable = (name: string): FileSystem => ({
+    ...fsp,
+    unlink: async (path) => {
+      if (String(path).endsWith(name)) throw Object.assign(new Error('injected EPERM'), { code: 'EPERM' })
+      return fsp.unlink(path)
+    },
+  })
+
+  it('says so when the lock cannot be removed on release', async () => {
+    const target = join(dir, 'config.json')
+    const release = await acquireLock(target, { timeoutMs: 100, fs: unremovable('.lock') })
+    const error = await rejection(release())
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toBe(`cannot remove ${lockPathFor(target)}: operation not permitted: the directory may be append-only or immutable; it stays behind, and runs stop on it until it is removed`)
+    expect(error.hint).toContain(`lsattr -d ${dir}`)
+  })
+
+  it.each(['.lock', '.lock.break'])('fails at once, naming the cause, when a stale lock cannot be broken (%s cannot be removed)', async (name) => {
+    const target = join(dir, 'config.json')
+    writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), bootId: 'old' }))
+    const started = performance.now()
+    const error = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
+    expect(performance.now() - started).toBeLessThan(30_000)
+    expect(error.exitCode).toBe(73)
+    expect(error.message).toMatch(/^cannot (break the stale lock|remove) .*: operation not permitted: the directory may be append-only or immutable; .*stay/)
+    expect(error.message).not.toContain('another process')
+    if (name === '.lock') {
+      // The next run fails the same way at once.
+      const again = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
+      expect(again.message).toMatch(/operation not permitted: the directory may be append-only/)
+      expect(performance.now() - started).toBeLessThan(30_000)
+    }
   })
 })
 

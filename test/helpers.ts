@@ -1,6 +1,7 @@
 // Shared helpers for end-to-end tests: spawn the built CLI as an operator would, and check that
 // no secret reaches its output.
 import { execa } from 'execa'
+import { spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -47,6 +48,8 @@ export interface RunCliOptions {
   readonly input?: string
   /** The command answers a credential protocol on stdout (kubelet-credential-provider); stderr is still checked in full. */
   readonly protocolStdout?: boolean
+  /** Sees stderr as it arrives, to act while the command runs. */
+  readonly onStderr?: (text: string) => void
 }
 
 export async function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliRun> {
@@ -58,6 +61,7 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
     env,
     ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.input !== undefined ? { input: options.input } : {}),
+    ...(options.onStderr ? { onStderr: options.onStderr } : {}),
   })
   const run = { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started, protocolStdout: options.protocolStdout ?? false }
   runs.push(run)
@@ -91,8 +95,12 @@ export interface ProgramRun {
 }
 
 /** Runs a program (through execa) without blocking the event loop: servers in this process must keep answering. */
-export async function runProgram(command: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {}): Promise<ProgramRun> {
-  const result = await execa(command, [...args], {
+export async function runProgram(
+  command: string,
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string; onStderr?: (text: string) => void } = {},
+): Promise<ProgramRun> {
+  const subprocess = execa(command, [...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: options.env ?? process.env,
     extendEnv: false,
@@ -102,6 +110,8 @@ export async function runProgram(command: string, args: readonly string[], optio
     stripFinalNewline: false,
     reject: false,
   })
+  if (options.onStderr) subprocess.stderr?.on('data', (chunk: Buffer) => options.onStderr!(chunk.toString('utf8')))
+  const result = await subprocess
   if (result.code === 'ENOENT') throw new Error(`${command} not found: ${result.shortMessage}`)
   return { status: result.exitCode ?? null, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stdout: result.stdout, stderr: result.stderr }
 }
@@ -156,4 +166,28 @@ export function useTempDir(prefix: string, onCreate: (dir: string) => void): voi
   afterEach(() => {
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
   })
+}
+
+/**
+ * A zombie, as a container with no init keeps them: a child that exited and that its parent (a
+ * `sleep` that never waits) does not reap. `kill` ends the parent, and so the zombie.
+ */
+export async function spawnZombie(): Promise<{ readonly pid: number; kill(): void }> {
+  const parent = spawn('sh', ['-c', 'sleep 0 & exec sleep 60'], { stdio: 'ignore' })
+  const kill = (): void => void parent.kill('SIGKILL')
+  for (let tries = 0; tries < 100; tries++) {
+    for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+      let stat
+      try {
+        stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+      } catch {
+        continue
+      }
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (state === 'Z' && Number(ppid) === parent.pid) return { pid: Number(name), kill }
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  kill()
+  throw new Error('no zombie appeared')
 }

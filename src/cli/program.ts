@@ -17,6 +17,7 @@ import { logLine, stderrIsJournal } from './log.js'
 import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
 import { version } from './version.js'
+import { monotonicMs } from '../clock.js'
 
 export type { CliIo } from './io.js'
 
@@ -200,7 +201,7 @@ const isJsonCommand = (name: string): name is JsonCommand => jsonCommands.includ
 
 /** Runs the CLI with `argv` (process.argv layout) and returns the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const started = Date.now()
+  const started = monotonicMs()
   let pending: Promise<number> = Promise.resolve(ExitCode.ok)
   // What was printed on stdout: a command that already printed its --json object must not get a second.
   let printed = false
@@ -223,7 +224,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   // Every outcome that did not print its own --json object prints one here, in the command's schema.
   const reportJson = (exitCode: number, error: { message: string; hint?: string | undefined }): number => {
     // Only the commands with a --json schema; the kubelet commands' stdout is their protocol.
-    if (json && !printed && isJsonCommand(command)) io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), Date.now() - started))}\n`)
+    if (json && !printed && isJsonCommand(command)) io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), monotonicMs() - started))}\n`)
     return exitCode
   }
   try {

@@ -21,6 +21,7 @@ import { asObject, getMember } from '../config/json-document.js'
 import type { ProbeResult } from '../registry/probe.js'
 import { loadSettings } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
+import { monotonicMs } from '../clock.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 export type CheckArea = 'imds' | 'identity' | 'config' | 'unit' | 'probe'
@@ -224,7 +225,7 @@ export interface CheckFlags extends WriteFlags {
 }
 
 export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
-  const started = Date.now()
+  const started = monotonicMs()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
   const { env, origin, file } = loadSettings(io.env)
   const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false, checkTimeoutSeconds)
@@ -246,13 +247,13 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   if (options.imdsDisabled) {
     emit({ area: 'imds', verdict: 'fail', message: 'AWS_EC2_METADATA_DISABLED=true: IMDS not asked', fix: 'unset AWS_EC2_METADATA_DISABLED', exitCode: ExitCode.imdsUnavailable })
   } else {
-    const t0 = Date.now()
+    const t0 = monotonicMs()
     try {
       identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log })
-      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity, error: undefined }).forEach(emit)
+      imdsLines({ endpoint: options.endpoint, ms: monotonicMs() - t0, identity, error: undefined }).forEach(emit)
     } catch (error) {
       if (!(error instanceof CliError)) throw error
-      imdsLines({ endpoint: options.endpoint, ms: Date.now() - t0, identity: undefined, error }).forEach(emit)
+      imdsLines({ endpoint: options.endpoint, ms: monotonicMs() - t0, identity: undefined, error }).forEach(emit)
     }
   }
   const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
@@ -288,7 +289,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
       identity: identity === undefined ? null : { instanceId: identity.instanceId, accountId: identity.accountId, region: identity.region, availabilityZone: identity.availabilityZone ?? null },
       checks: lines.map((l) => ({ area: l.area, verdict: l.verdict, message: l.message, fix: l.fix ?? null, exitCode: l.exitCode ?? null })),
       error: null,
-      durationMs: Date.now() - started,
+      durationMs: monotonicMs() - started,
     }
     io.stdout(`${JSON.stringify(report)}\n`)
   }

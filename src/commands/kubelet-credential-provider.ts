@@ -12,6 +12,7 @@ import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, pars
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
 import { loadSettings } from '../systemd/environment-file.js'
+import { monotonicMs } from '../clock.js'
 
 export const kubeletEnvNames = {
   cacheDuration: 'IID_DOCKER_AUTH_CACHE_DURATION',
@@ -88,7 +89,7 @@ const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`${printab
  * half answer.
  */
 export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
-  const started = Date.now()
+  const started = monotonicMs()
   try {
     const options = resolveKubeletOptions(flags, io.env)
     const request = parseProviderRequest(await readRequest(stdin, maxRequestBytes, options.write.timeoutMs))
@@ -99,7 +100,7 @@ export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, 
     if (registry.kind === 'host' && configured.has(registry.host.toLowerCase())) {
       const o = options.write
       if (o.imdsDisabled) throw new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', { hint: 'unset AWS_EC2_METADATA_DISABLED in the environment kubelet runs providers with' })
-      const remaining = Math.max(100, o.timeoutMs - (Date.now() - started))
+      const remaining = Math.max(100, o.timeoutMs - (monotonicMs() - started))
       const identity = await fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: remaining, attemptTimeoutMs: o.attemptTimeoutMs, log: loggerFor('quiet', io) })
       const password = o.stripNewlines ? identity.signature.replace(/[\r\n]/g, '') : identity.signature
       auth = { [registry.host]: { username: o.username, password } }

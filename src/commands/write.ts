@@ -10,6 +10,7 @@ import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
 import type { Logger } from '../cli/log.js'
 import { type WriteFlags, type WriteOptions, lockTimeoutMs, resolveWriteOptions } from '../cli/options.js'
+import { monotonicMs } from '../clock.js'
 
 export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>
@@ -65,7 +66,7 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 
 /** The command: flags and environment in, lines on stderr (and --json on stdout) out. */
 export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
-  const started = Date.now()
+  const started = monotonicMs()
   const options = resolveWriteOptions(flags, io.env)
   const log = loggerFor(options.verbosity, io)
   const result = await runWrite(options, locationsFor(options.config, io), {
@@ -87,7 +88,7 @@ export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
       identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
       configs: jsonConfigs(result.configs),
       error: jsonError(result.error),
-      durationMs: Date.now() - started,
+      durationMs: monotonicMs() - started,
     }
     io.stdout(`${JSON.stringify(report)}\n`)
   }

@@ -1,8 +1,11 @@
 // A lock file beside config.json so that two runs of this tool never lose each other's entries.
-// It records pid, process start time and boot id, so a lock left by a dead process, or by a process
-// of an earlier boot whose pid was reused, is recognised as stale and broken.
+// It records pid, process start time and boot id, so a lock left by a dead or zombie process, or by
+// a process of an earlier boot whose pid was reused, is recognised as stale and broken. Waits run
+// on the monotonic clock, and no file time (wall-clock time) ever decides staleness.
 
 import { type BigIntStats, type Stats, constants, readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
 
@@ -15,6 +18,7 @@ export interface LockOwner {
 export interface LockOptions {
   readonly timeoutMs: number
   readonly fs?: FileSystem
+  /** Milliseconds on a monotonic clock (src/clock.ts); tests inject their own. */
   readonly now?: () => number
   readonly sleep?: (ms: number) => Promise<void>
   /** Called once when the lock is found held by a live process. */
@@ -56,7 +60,13 @@ export function parseOwner(text: string): LockOwner | undefined {
   return undefined
 }
 
-/** Whether the recorded owner is certainly gone (dead, or a different process with a reused pid). */
+/** Field 3 of /proc/<pid>/stat: R, S, D, Z (zombie), X (dead), ... */
+function processState(pid: number): string | undefined {
+  const stat = readProc(`/proc/${pid}/stat`)
+  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
+}
+
+/** Whether the recorded owner is certainly gone (dead, a zombie, or a different process with a reused pid). */
 export function isStale(owner: LockOwner): boolean {
   // A sandbox (ProcSubset=pid) hides the boot id; compare only when both sides could read it.
   const current = bootId()
@@ -66,12 +76,20 @@ export function isStale(owner: LockOwner): boolean {
   } catch (error) {
     if (errnoOf(error) === 'ESRCH') return true
   }
+  // A zombie still answers kill(0) but holds nothing: with no init to reap it (a container), it stays.
+  const state = processState(owner.pid)
+  if (state === 'Z' || state === 'X') return true
   const start = processStartTime(owner.pid)
   return start !== undefined && start !== owner.startTime
 }
 
-/** A lock whose content cannot be read is stale once it is this old (its writer died mid-write). */
-const unreadableLockGraceMs = 5000
+/**
+ * A lock or break lock whose owner cannot be read (its writer died between creating and writing
+ * it) is stale once this run has seen it unchanged for this long. Measured by this run on the
+ * monotonic clock, never from the file's mtime: that is wall-clock time, which a clock step or a
+ * planted file can put anywhere. A live writer fills the file within moments.
+ */
+export const ownerlessGraceMs = 2000
 
 /** Takes the lock, waiting up to `timeoutMs`; returns its release function. Exit 73 on timeout. */
 export async function acquireLock(target: string, options: LockOptions): Promise<() => Promise<void>> {
@@ -86,46 +104,56 @@ export function acquireLockIfFree(target: string, options: LockOptions): Promise
   return takeLock(target, options, false)
 }
 
+/** How long this run has seen the file at a path unchanged (by inode and content), on its own clock. */
+type Sightings = (path: string, seen: { ino: bigint; text: string }) => number
+
+function sightings(now: () => number): Sightings {
+  const first = new Map<string, { key: string; since: number }>()
+  return (path, seen) => {
+    const key = `${seen.ino}:${seen.text}`
+    const last = first.get(path)
+    if (last?.key === key) return now() - last.since
+    first.set(path, { key, since: now() })
+    return 0
+  }
+}
+
+/** Whether a lock file's owner is gone: by the owner it names, or, naming none, by how long it has sat unchanged. */
+function staleLock(path: string, seen: { ino: bigint; text: string }, unchangedFor: Sightings): boolean {
+  const owner = parseOwner(seen.text)
+  return owner === undefined ? unchangedFor(path, seen) >= ownerlessGraceMs : isStale(owner)
+}
+
 async function takeLock(target: string, options: LockOptions, wait: boolean): Promise<(() => Promise<void>) | undefined> {
   const fs = options.fs ?? nodeFileSystem
-  const now = options.now ?? Date.now
+  const now = options.now ?? monotonicMs
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)))
   const lockPath = lockPathFor(target)
   const me = JSON.stringify(currentOwner())
   const deadline = now() + options.timeoutMs
+  const unchangedFor = sightings(now)
   let waitedFor: LockOwner | undefined
   let heldBy = 'another process'
 
   // Every path through this loop either returns, throws, or reaches the deadline check and sleeps:
   // whatever sits at the lock path, the wait ends by the deadline.
   for (;;) {
-    let handle
-    try {
-      handle = await fs.open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
-    } catch (error) {
-      if (errnoOf(error) !== 'EEXIST') throw cannotWrite(lockPath, error)
-    }
-    if (handle !== undefined) {
-      let failure: unknown
-      await handle.writeFile(me).catch((error: unknown) => (failure = error))
-      await handle.close().catch((error: unknown) => (failure ??= error))
-      if (failure !== undefined) {
-        // An empty lock (a full disk) would make the next run wait for nobody: take it away.
-        await fs.unlink(lockPath).catch(() => {})
-        throw cannotWrite(lockPath, failure)
-      }
+    if (await createOwned(fs, lockPath, me)) {
       return async () => {
-        await fs.unlink(lockPath).catch(() => {})
+        await fs.unlink(lockPath).catch((error: unknown) => {
+          if (errnoOf(error) !== 'ENOENT') throw lockTrouble(lockPath, 'remove', error, 'it stays behind, and runs stop on it until it is removed')
+        })
       }
     }
 
     const seen = await readLock(fs, lockPath)
     if (seen.kind === 'other') throw notALock(lockPath, seen.what)
-    let pause = 0 // 'absent': released between our open and our read
+    let pause = 0 // 'absent': released between our open and our read, or taken from under a slow writer
     if (seen.kind !== 'absent') {
       const holder = seen.kind === 'lock' ? parseOwner(seen.text) : undefined
-      if (seen.kind === 'lock' && (holder === undefined ? await olderThan(fs, lockPath, unreadableLockGraceMs, now) : isStale(holder))) {
-        await breakStaleLock(fs, lockPath, seen, now)
+      if (seen.kind === 'lock' && staleLock(lockPath, seen, unchangedFor)) {
+        const blocked = await breakStaleLock(fs, lockPath, seen, me, unchangedFor)
+        if (blocked !== undefined) heldBy = blocked
         pause = 5
       } else {
         if (!wait) return undefined
@@ -133,7 +161,7 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
           waitedFor = holder
           options.onWait?.(holder)
         }
-        heldBy = holder === undefined ? 'another process' : `process ${holder.pid}`
+        heldBy = holder !== undefined ? `process ${holder.pid}` : seen.kind === 'lock' ? 'a run that has not written its owner into it' : 'another process'
         pause = 20 + Math.floor(Math.random() * 30)
       }
     }
@@ -146,19 +174,40 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
   }
 }
 
+/**
+ * Creates the file with our owner in it, unless it exists (false). A file that is empty for a
+ * moment may be broken by another run that waited long on it: ours is checked to still be there.
+ */
+async function createOwned(fs: FileSystem, path: string, me: string): Promise<boolean> {
+  let handle
+  try {
+    handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
+  } catch (error) {
+    if (errnoOf(error) === 'EEXIST') return false
+    throw lockTrouble(path, 'write', error, 'the file was not changed')
+  }
+  let failure: unknown
+  await handle.writeFile(me).catch((error: unknown) => (failure = error))
+  const ours = await handle.stat({ bigint: true }).then((s) => s.ino, () => undefined)
+  await handle.close().catch((error: unknown) => (failure ??= error))
+  if (failure !== undefined) {
+    // An empty lock (a full disk) would make the next run wait for nobody: take it away.
+    await fs.unlink(path).catch(() => {})
+    throw cannotWrite(path, failure)
+  }
+  // Only a sure sign that it is gone counts: otherwise this run would wait for itself.
+  const there = await fs.stat(path, { bigint: true }).then(
+    (s) => s.ino,
+    (error: unknown) => (errnoOf(error) === 'ENOENT' ? undefined : ours),
+  )
+  return ours === undefined || there === ours
+}
+
 /** Something this tool never creates sits at the lock path: no wait would ever end it. */
 const notALock = (lockPath: string, what: string): CliError =>
   new CliError(ExitCode.cannotWrite, `${lockPath} is ${what}, not a lock file; the file was not changed`, {
     hint: `remove it (rm -r ${lockPath}); this tool creates its lock file itself`,
   })
-
-async function olderThan(fs: FileSystem, path: string, ms: number, now: () => number): Promise<boolean> {
-  try {
-    return now() - (await fs.stat(path)).mtimeMs > ms
-  } catch {
-    return false
-  }
-}
 
 type SeenLock =
   | { readonly kind: 'absent' }
@@ -207,30 +256,55 @@ async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
   }
 }
 
-/** A break lock older than this was left by a run killed while breaking a stale lock. */
-const breakLockGraceMs = 5000
-
 /**
  * Deletes a stale lock. Breakers take a second lock first and, holding it, delete the lock only if
  * it is still the very file judged stale (same inode and content): the holder it names is gone, so
  * nothing but a breaker can remove that file, and breakers take turns. Without this, a breaker that
  * judged a lock stale just as its holder released it could delete the next holder's live lock.
+ * The break lock names its owner too, so one left by a killed breaker is stale as soon as it is seen.
+ * Returns what blocks the break (a live breaker) for the timeout message, or undefined.
  */
-async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: string; ino: bigint }, now: () => number): Promise<void> {
+async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: string; ino: bigint }, me: string, unchangedFor: Sightings): Promise<string | undefined> {
   const breakPath = `${lockPath}.break`
-  try {
-    await (await fs.open(breakPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close()
-  } catch (error) {
-    if (errnoOf(error) !== 'EEXIST') throw cannotWrite(breakPath, error)
-    const what = await fs.lstat(breakPath).then(kindOf, () => undefined)
-    if (what !== undefined) throw notALock(breakPath, what)
-    if (await olderThan(fs, breakPath, breakLockGraceMs, now)) await fs.unlink(breakPath).catch(() => {})
-    return
+  if (!(await createOwned(fs, breakPath, me))) {
+    const seen = await readLock(fs, breakPath)
+    if (seen.kind === 'other') throw notALock(breakPath, seen.what)
+    if (seen.kind === 'lock' && staleLock(breakPath, seen, unchangedFor)) {
+      await fs.unlink(breakPath).catch((error: unknown) => {
+        if (errnoOf(error) !== 'ENOENT') throw lockTrouble(breakPath, 'remove', error, `it and ${lockPath} stay behind; the file was not changed`)
+      })
+      return undefined
+    }
+    return `${breakPath} (another run breaking a stale lock)`
   }
-  try {
-    const current = await readLock(fs, lockPath)
-    if (current.kind === 'lock' && current.ino === stale.ino && current.text === stale.text) await fs.unlink(lockPath).catch(() => {})
-  } finally {
-    await fs.unlink(breakPath).catch(() => {})
+  let trouble: CliError | undefined
+  const current = await readLock(fs, lockPath)
+  if (current.kind === 'lock' && current.ino === stale.ino && current.text === stale.text) {
+    await fs.unlink(lockPath).catch((error: unknown) => {
+      if (errnoOf(error) !== 'ENOENT') trouble = lockTrouble(lockPath, 'break the stale lock', error, `it and ${breakPath} stay behind; the file was not changed`)
+    })
   }
+  await fs.unlink(breakPath).catch((error: unknown) => {
+    if (errnoOf(error) !== 'ENOENT') trouble ??= lockTrouble(breakPath, 'remove', error, 'it stays behind; the file was not changed')
+  })
+  if (trouble !== undefined) throw trouble
+  return undefined
+}
+
+/** Why a lock file could not be created or removed: never a wait, and never "another process". */
+function lockTrouble(path: string, doing: 'write' | 'remove' | 'break the stale lock', error: unknown, after: string): CliError {
+  const code = errnoOf(error)
+  // Creating it fails as any write does, except where a write's words would not name the cause.
+  if (doing === 'write' && code !== 'EPERM') return cannotWrite(path, error)
+  const dir = dirname(path)
+  const cause =
+    code === 'EPERM'
+      ? [`operation not permitted: the directory may be append-only or immutable`, `check lsattr -d ${dir} (chattr -a -i ${dir})`]
+      : code === 'EROFS'
+        ? ['the filesystem is read-only', 'point --config at a writable location, or remount it read-write']
+        : code === 'EACCES'
+          ? ['permission denied', `check the permissions of ${dir}`]
+          : undefined
+  const [what, hint] = cause ?? [code ?? String(error), 'check the directory and its filesystem']
+  return new CliError(ExitCode.cannotWrite, `cannot ${doing} ${path}: ${what}; ${after}`, { hint, cause: error })
 }

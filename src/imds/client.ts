@@ -7,6 +7,7 @@ import { channel } from 'node:diagnostics_channel'
 import type { ClientRequest } from 'node:http'
 import type { Socket } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
+import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
 import { type AttemptFailure, type ImdsPhase, type WireFacts, answer, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
@@ -23,6 +24,7 @@ export interface FetchIdentityOptions {
   readonly attemptTimeoutMs?: number
   /** How often to say that we are still waiting. */
   readonly progressEveryMs?: number
+  /** Milliseconds on a monotonic clock (src/clock.ts); tests inject their own. */
   readonly now?: () => number
   readonly sleep?: (ms: number) => Promise<void>
   readonly random?: () => number
@@ -185,7 +187,7 @@ const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`
 
 /** Gets and validates the identity, retrying until the deadline. Throws CliError 65 or 69. */
 export async function fetchIdentity(options: FetchIdentityOptions): Promise<InstanceIdentity> {
-  const now = options.now ?? Date.now
+  const now = options.now ?? monotonicMs
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
   const random = options.random ?? Math.random
   const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutSeconds * 1000
