@@ -111,6 +111,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
     timeoutMs: options.lockTimeoutMs,
     onWait: (holder) => options.log.info(`waiting for process ${holder.pid}, which is writing ${path}`),
   })
+  let thrown = false
   try {
     await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
@@ -143,8 +144,12 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
     throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
       hint: 'another program is rewriting it in a loop; stop it and run again',
     })
+  } catch (error) {
+    thrown = true
+    throw error
   } finally {
-    await release()
+    // After a failure, its own error is the one to report: a lock that cannot be removed then has the same cause.
+    await (thrown ? release().catch(() => {}) : release())
   }
 }
 
