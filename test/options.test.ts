@@ -33,6 +33,8 @@ describe('resolveWriteOptions', () => {
       json: false,
       verbosity: 'normal',
       imdsDisabled: false,
+      platform: 'auto',
+      sysfs: '/sys',
     })
   })
 

@@ -8,7 +8,7 @@ import { type Env, type WriteOptions, checkTimeoutSeconds, envNames, resolveWrit
 import { createLogger } from '../cli/log.js'
 import { normalizeRegistry } from '../config/registry-keys.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import { fetchIdentity } from '../imds/client.js'
+import { fetchIdentityFor } from '../imds/client.js'
 import type { InstanceIdentity } from '../imds/identity.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { environmentFileFor, readEnvironmentFile } from '../systemd/environment-file.js'
@@ -187,6 +187,6 @@ export async function helperMain(args: readonly string[]): Promise<number> {
     env,
     readStdin,
     readSettingsFile: () => readSettingsFile(environmentFileFor(env)),
-    fetchIdentity: (o) => fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: o.timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log }),
+    fetchIdentity: (o) => fetchIdentityFor(o, log),
   })
 }
