@@ -20,7 +20,7 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'written, or already current'],
   [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],
   [ExitCode.imdsUnusable, 'IMDS answered, but with unusable data until the deadline'],
-  [ExitCode.imdsUnavailable, 'IMDS unavailable (deadline passed, disabled, 403, 404)'],
+  [ExitCode.imdsUnavailable, 'IMDS unavailable (deadline passed, disabled, 403, 404, not EC2)'],
   [ExitCode.systemctlFailed, 'systemctl failed or is missing (install, uninstall)'],
   [ExitCode.cannotWrite, 'cannot write the config file (permissions, read-only, full disk, lock held)'],
   [ExitCode.registryRefused, 'check --probe: a registry refused the credential'],

@@ -148,8 +148,28 @@ StandardOutput=file:/results/envtest-%i
   }
 }
 
-/** live: no unit installed beforehand; a service runs liveScript in the booted system instead. */
-async function boot(tree: string, { faults = [], live = false, envFiles = {} }: { faults?: string[]; live?: boolean; envFiles?: Record<string, Buffer> } = {}): Promise<BootResult> {
+/** DMI facts as sysfs shows them, of an EC2 Nitro instance and of a laptop VM. */
+const machines = {
+  ec2: { sys_vendor: 'Amazon EC2', product_name: 'm5.large', product_uuid: 'ec2e1916-9099-7caf-fd21-012345abcdef', chassis_asset_tag: 'i-0123456789abcdef0' },
+  laptop: { sys_vendor: 'QEMU', product_name: 'Standard PC (Q35 + ICH9, 2009)', product_uuid: '0b5ef7a2-1c47-4d2a-9f0e-3b6c8d1e2f3a' },
+} as const
+/**
+ * Where the booted system sees those facts. This host may have no /sys/class/dmi/id to bind over
+ * (a VM without firmware tables), so the fake sysfs goes over /sys/firmware, still under the /sys
+ * the unit's sandbox makes read-only, and IID_DOCKER_AUTH_SYSFS points every service at it.
+ */
+const fakeSysfs = '/sys/firmware'
+/** The node and the CLI at paths holding what systemd would expand: `$HOME`, `%h`, a space. */
+const oddDir = '/opt/odd$HOME%h dir'
+
+/**
+ * live: no unit installed beforehand; a service runs liveScript in the booted system instead.
+ * imds: false starts no simulator, so IMDS refuses every connection, as off EC2.
+ */
+async function boot(
+  tree: string,
+  { faults = [], live = false, machine = 'ec2', imds = true, timeout = '10', oddPaths = false, managerEnvironment = [], envFiles = {} }: { faults?: string[]; live?: boolean; machine?: keyof typeof machines; imds?: boolean; timeout?: string; oddPaths?: boolean; managerEnvironment?: string[]; envFiles?: Record<string, Buffer> } = {},
+): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
   const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
   for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
@@ -161,13 +181,19 @@ async function boot(tree: string, { faults = [], live = false, envFiles = {} }: 
     execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${overlayWork}`, root])
     mounted = true
     mkdirSync(join(root, 'var/log/journal'), { recursive: true })
+    const sysfs = join(work, 'sys')
+    mkdirSync(join(sysfs, 'class/dmi/id'), { recursive: true })
+    for (const [name, value] of Object.entries(machines[machine])) writeFileSync(join(sysfs, 'class/dmi/id', name), `${value}\n`, { mode: name === 'product_uuid' ? 0o400 : 0o444 })
+    mkdirSync(join(root, 'etc/systemd/system.conf.d'), { recursive: true })
+    writeFileSync(join(root, 'etc/systemd/system.conf.d/iid-test.conf'), `[Manager]\nDefaultEnvironment=IID_DOCKER_AUTH_SYSFS=${fakeSysfs} ${managerEnvironment.join(' ')}\n`)
 
     // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
     // under /tmp (as CI's may be) would be invisible to it at its own path.
     if (!live) {
       const userConfigs = addDockerUsers(root)
       const configArgs = ['/root/.docker/config.json', ...userConfigs].flatMap((c) => ['--config', c])
-      const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', '10', '--node', boundNode, '--cli', `${boundRepo}/bin/iid-docker-auth.cjs`])
+      const [node, repo] = oddPaths ? [`${oddDir}/node`, `${oddDir}/iid-docker-auth`] : [boundNode, boundRepo]
+      const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', timeout, '--node', node, '--cli', `${repo}/bin/iid-docker-auth.cjs`])
       expect(install.code, install.stderr).toBe(0)
     }
 
@@ -194,7 +220,7 @@ Description=records the outcome and powers off
 After=docker.service iid-docker-auth.service
 [Service]
 Type=oneshot
-ExecStart=${live ? '/usr/local/sbin/iid-live-test' : `/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; stat -c "%%a %%U" /var/cache/iid-docker-auth > /results/cache; find /var/cache/iid-docker-auth -type f -perm /077 | wc -l >> /results/cache; find /var/cache/iid-docker-auth -type f | wc -l > /results/cache-files; ${readAsDockerUsers}; ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'`}
+ExecStart=${live ? '/usr/local/sbin/iid-live-test' : `/bin/sh -c 'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainStatus,ExecMainStartTimestampMonotonic,ExecMainExitTimestampMonotonic > /results/show-$u; done; systemctl show iid-docker-auth.service -p ExecStart > /results/exec-start; stat -c "%%a %%U" /var/cache/iid-docker-auth > /results/cache; find /var/cache/iid-docker-auth -type f -perm /077 | wc -l >> /results/cache; find /var/cache/iid-docker-auth -type f | wc -l > /results/cache-files; ${readAsDockerUsers}; UV_USE_IO_URING=0 ${boundNode} ${boundRepo}/bin/iid-docker-auth.cjs check --json > /results/check.json 2>/dev/null; systemctl poweroff --no-block'`}
 [Install]
 WantedBy=multi-user.target
 `,
@@ -205,10 +231,10 @@ WantedBy=multi-user.target
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up'])
     execFileSync('ip', ['-n', namespace, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo'])
     const faultArgs = faults.flatMap((f) => ['--fault', f])
-    sim = spawn('ip', ['netns', 'exec', namespace, process.execPath, join(repoRoot, 'dist/sim/serve.js'), '--host', '169.254.169.254', '--port', '80', '--record', record, ...faultArgs], {
+    if (imds) sim = spawn('ip', ['netns', 'exec', namespace, process.execPath, join(repoRoot, 'dist/sim/serve.js'), '--host', '169.254.169.254', '--port', '80', '--record', record, ...faultArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
-    await waitForLine(sim, 'listening ')
+    if (sim !== undefined) await waitForLine(sim, 'listening ')
 
     const nspawn = spawn(
       'systemd-nspawn',
@@ -222,6 +248,8 @@ WantedBy=multi-user.target
         `--bind-ro=${process.execPath}:${boundNode}`,
         `--bind-ro=${repoRoot}:${boundRepo}`,
         `--bind=${results}:/results`,
+        `--bind-ro=${sysfs}:${fakeSysfs}`,
+        ...(oddPaths ? [`--bind-ro=${process.execPath}:${oddDir}/node`, `--bind-ro=${repoRoot}:${oddDir}/iid-docker-auth`] : []),
         '--boot',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -238,9 +266,11 @@ WantedBy=multi-user.target
     await new Promise((resolve) => nspawn.on('exit', resolve))
     clearTimeout(killer)
 
-    sim.kill('SIGTERM')
-    await new Promise((resolve) => sim!.on('exit', resolve))
-    sim = undefined
+    if (sim !== undefined) {
+      sim.kill('SIGTERM')
+      await new Promise((resolve) => sim!.on('exit', resolve))
+      sim = undefined
+    }
 
     const files: Record<string, string> = {}
     const envs: Record<string, Buffer> = {}
@@ -260,8 +290,9 @@ WantedBy=multi-user.target
     const unitInfo = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'info', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
     const rootConfigPath = join(root, 'root/.docker/config.json')
     const rootConfig = existsSync(rootConfigPath) ? readFileSync(rootConfigPath, 'utf8') : undefined
-    const pkcs7 = readFileSync(join(record, 'pkcs7'), 'utf8')
-    const secrets = [...pkcs7.split('\n'), ...readFileSync(join(record, 'tokens'), 'utf8').split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
+    const pkcs7 = imds ? readFileSync(join(record, 'pkcs7'), 'utf8') : ''
+    const tokens = imds ? readFileSync(join(record, 'tokens'), 'utf8') : ''
+    const secrets = [...pkcs7.split('\n'), ...tokens.split('\n'), buildAuth(defaultUsername, pkcs7, false)].filter((s) => s.length >= 16)
     return { files, rootConfig, show, journal, unitJournal, unitErrors, unitInfo, secrets, envs }
   } finally {
     if (sim !== undefined) sim.kill('SIGKILL')
@@ -290,9 +321,10 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     tree = ensureDebianTree()
   }, 660_000)
   // The first boot also runs the settings-file units: one boot serves both tests.
-  const bootWithEnvironmentFiles = (): Promise<BootResult> => (firstBoot ??= boot(tree, { envFiles: Object.fromEntries(trickyFiles.map((f) => [f.name, f.bytes])) }))
+  const bootWithEnvironmentFiles = (): Promise<BootResult> => (firstBoot ??= boot(tree, { managerEnvironment: ['UV_USE_IO_URING=1'], envFiles: Object.fromEntries(trickyFiles.map((f) => [f.name, f.bytes])) }))
 
   it('writes the credential before docker starts, 0600, with no secret in the journal', async () => {
+    // UV_USE_IO_URING=1 in the manager's environment would stop node from taking the docker users' rights: the unit sets it off.
     const result = await bootWithEnvironmentFiles()
     const ours = result.show['iid-docker-auth.service']!
     const docker = result.show['docker.service']!
@@ -355,6 +387,25 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(check.exitCode).toBe(69)
     expect(check.checks.find((c: { area: string; verdict: string }) => c.area === 'unit' && c.verdict === 'fail')).toMatchObject({ exitCode: 69, fix: 'journalctl -b -u iid-docker-auth.service' })
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
+  }, 180_000)
+
+  it('off EC2 (DMI of a laptop VM, IMDS refusing): the unit ends at once with 69, docker starts without waiting its deadline', async () => {
+    // The default 120 s deadline, and the node and CLI at paths with `$HOME`, `%h` and a space in them.
+    const result = await boot(tree, { machine: 'laptop', imds: false, timeout: '120', oddPaths: true })
+    const ours = result.show['iid-docker-auth.service']!
+    const docker = result.show['docker.service']!
+    expect(ours, result.unitJournal).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
+    expect(result.unitErrors).toContain('iid-docker-auth: error: not EC2 (DMI sys_vendor "QEMU", product_name "Standard PC (Q35 + ICH9, 2009)"): IMDS not asked')
+    expect(result.unitErrors).toMatch(/^iid-docker-auth: fix: .*IID_DOCKER_AUTH_PLATFORM=ec2/m)
+    const ranSeconds = (Number(ours['ExecMainExitTimestampMonotonic']) - Number(ours['ExecMainStartTimestampMonotonic'])) / 1e6
+    expect(ranSeconds).toBeGreaterThan(0)
+    expect(ranSeconds).toBeLessThan(30)
+    expect(docker).toMatchObject({ ActiveState: 'active', Result: 'success' })
+    expect(Number(ours['ExecMainExitTimestampMonotonic'])).toBeLessThanOrEqual(Number(docker['ExecMainStartTimestampMonotonic']))
+    // systemd ran node at its own path and gave it the CLI's path unexpanded: the tool itself said "not EC2".
+    expect(result.files['exec-start']).toContain(`path=${oddDir}/node ;`)
+    const check = validJson(result.files['check.json']!, 'check')
+    expect(check.checks[0]).toMatchObject({ area: 'imds', verdict: 'fail', exitCode: 69, message: expect.stringMatching(/^not EC2 \(DMI sys_vendor "QEMU"/) })
   }, 180_000)
 
   it('install --now and uninstall on the booted system: the unit runs at once, and uninstall stops and removes it', async () => {

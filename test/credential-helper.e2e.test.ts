@@ -57,20 +57,22 @@ afterEach(() => {
 
 const image = () => `${registry.host}/${repository}:latest`
 const path = () => `${helperDir}:${process.env['PATH']}`
+/** These runs get no environment of ours (test/setup.ts): the simulator stands in for EC2 on any hardware. */
+const simulatedEc2 = { IID_DOCKER_AUTH_PLATFORM: 'ec2' }
 const helperConfig = (configDir: string) => {
   mkdirSync(configDir, { recursive: true, mode: 0o700 })
   writeFileSync(join(configDir, 'config.json'), JSON.stringify({ credHelpers: { [registry.host]: 'iid' } }), { mode: 0o600 })
 }
 
 async function dockerInspect(configDir: string, env: Record<string, string>) {
-  const run = await runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], { env: { PATH: path(), HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', ...env } })
+  const run = await runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], { env: { PATH: path(), ...simulatedEc2, HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', ...env } })
   outputs.push({ run, answer: false })
   return run
 }
 
 /** The helper itself, with the server string on stdin as clients send it (no newline). */
 async function helperGet(server: string, env: Record<string, string>) {
-  const result = await execa(join(helperDir, 'docker-credential-iid'), ['get'], { input: server, env: { PATH: path(), ...env }, extendEnv: false, reject: false, stripFinalNewline: false, timeout: 30_000 })
+  const result = await execa(join(helperDir, 'docker-credential-iid'), ['get'], { input: server, env: { PATH: path(), ...simulatedEc2, ...env }, extendEnv: false, reject: false, stripFinalNewline: false, timeout: 30_000 })
   const run: ProgramRun = { status: result.exitCode ?? null, signal: null, stdout: result.stdout, stderr: result.stderr }
   outputs.push({ run, answer: run.status === 0 })
   return run
@@ -105,7 +107,7 @@ describe.runIf(available)('docker-credential-iid with real clients', () => {
     const runtime = mkdtempSync(join(tmpdir(), 'iid-xdg-'))
     try {
       const run = await runProgram('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', home, 'skopeo', 'inspect', '--tls-verify=false', `docker://${image()}`], {
-        env: { PATH: path(), HOME: '/root', XDG_RUNTIME_DIR: runtime, ...configured() },
+        env: { PATH: path(), ...simulatedEc2, HOME: '/root', XDG_RUNTIME_DIR: runtime, ...configured() },
       })
       outputs.push({ run, answer: false })
       expect(run.stderr).toBe('')
@@ -138,7 +140,7 @@ describe.runIf(available)('docker-credential-iid with real clients', () => {
     helperConfig(configDir)
     const started = Date.now()
     const run = await runProgram('docker', ['--config', configDir, 'pull', image()], {
-      env: { PATH: path(), HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', IID_DOCKER_AUTH_REGISTRIES: registry.host, IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9', IID_DOCKER_AUTH_TIMEOUT: '2' },
+      env: { PATH: path(), ...simulatedEc2, HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', IID_DOCKER_AUTH_REGISTRIES: registry.host, IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9', IID_DOCKER_AUTH_TIMEOUT: '2' },
     })
     outputs.push({ run, answer: false })
     expect(Date.now() - started).toBeLessThan(2000 + 3000)
@@ -195,7 +197,7 @@ describe.runIf(available)('install --credential-helper for a real docker user', 
     // As the user: only PATH and HOME, no IID_DOCKER_AUTH_* and no IMDS endpoint in their environment.
     const before = registry.decisions.length
     const run = await runProgram(inPrivateEtcDefault(etcDefault)[0]!, [...inPrivateEtcDefault(etcDefault).slice(1), 'setpriv', '--reuid', String(uid), '--regid', String(gid), '--init-groups', 'docker', 'manifest', 'inspect', '--insecure', image()], {
-      env: { PATH: path(), HOME: home, DOCKER_HOST: 'unix:///nonexistent.sock' },
+      env: { PATH: path(), ...simulatedEc2, HOME: home, DOCKER_HOST: 'unix:///nonexistent.sock' },
     })
     outputs.push({ run, answer: false })
     expect(run.stderr).toBe('')

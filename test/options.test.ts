@@ -34,6 +34,8 @@ describe('resolveWriteOptions', () => {
       json: false,
       verbosity: 'normal',
       imdsDisabled: false,
+      platform: 'auto',
+      sysfs: '/sys',
     })
   })
 

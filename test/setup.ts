@@ -8,6 +8,9 @@ for (const name of Object.keys(process.env)) {
   if (name.startsWith('IID_DOCKER_AUTH_') || name === 'AWS_PROFILE' || name === 'DOCKER_CONFIG' || name === 'JOURNAL_STREAM') delete process.env[name]
   if (name.startsWith('AWS_EC2_METADATA_') && name !== 'AWS_EC2_METADATA_SERVICE_ENDPOINT') delete process.env[name]
 }
+// The suite's IMDS is a simulator on loopback, on machines that are not EC2: it says so, as anyone
+// using a metadata service off EC2 would (src/imds/platform.ts). Platform tests set auto themselves.
+process.env['IID_DOCKER_AUTH_PLATFORM'] = 'ec2'
 
 // Every CLI run of every test: its stdout and stderr must hold no signature line, no token and no
 // auth value of any simulator this process started.

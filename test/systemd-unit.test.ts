@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/commands/install.js'
 import { isOurUnit, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
 import { isUneditedEnvironmentFile, readEnvironmentFile, renderEnvironmentFile } from '../src/systemd/environment-file.js'
+import { hasCommand } from './helpers.js'
 
 const template = unitTemplate()
 const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
@@ -49,6 +51,34 @@ describe('renderUnit', () => {
     const unit = renderUnit(template, { ...paths, cli: '/opt/my tools/100%/cli.mjs' })
     expect(unit).toContain('ExecStart=/usr/bin/node "/opt/my tools/100%%/cli.mjs" write')
     expect(systemdQuote('a"b\\c', false)).toBe('"a\\"b\\\\c"')
+  })
+
+  it('writes `$` in the CLI path as `$$`, which systemd would otherwise expand ($HOME, ${HOME}); the executable path is never expanded', () => {
+    const unit = renderUnit(template, { ...paths, node: '/opt/odd$HOME%h dir/node', cli: '/opt/odd$HOME%h dir/${HOME}/cli.cjs' })
+    expect(unit).toContain('ExecStart="/opt/odd$HOME%%h dir/node" "/opt/odd$$HOME%%h dir/$${HOME}/cli.cjs" write')
+    expect(unit).toContain('ExecStartPre=-+"/opt/odd$HOME%%h dir/node" "/opt/odd$$HOME%%h dir/$${HOME}/cli.cjs" prepare-dirs')
+  })
+
+  // systemd's own parser: verify finds the node binary only if the unit names its path exactly.
+  // The CLI argument's `$$` is proven where systemd runs it: test/boot.e2e.test.ts.
+  it.runIf(hasCommand('systemd-analyze'))('systemd-analyze verify finds the node binary at a path with `$`, `%` and a space', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iid-verify-'))
+    try {
+      const odd = join(dir, 'odd$HOME%h dir')
+      mkdirSync(odd)
+      copyFileSync(process.execPath, join(odd, 'node'))
+      writeFileSync(join(dir, 'iid-docker-auth.service'), renderUnit(template, { ...paths, node: join(odd, 'node'), cli: join(odd, 'cli.cjs') }))
+      const run = (): string => {
+        try {
+          return execFileSync('systemd-analyze', ['verify', '--man=no', 'iid-docker-auth.service'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+        } catch (error) {
+          return String((error as { stderr?: Buffer }).stderr ?? error)
+        }
+      }
+      expect(run()).not.toMatch(/not executable|Failed to|Invalid|bad-setting/i)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   const line = (unit: string, key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`))

@@ -19,7 +19,8 @@ Environment (a flag wins over its variable, which wins over the settings file):
   ${envNames.json} (true/false), ${envNames.verbosity} (quiet/normal/verbose), IID_DOCKER_AUTH_LOCK_TIMEOUT (s, default 30),
   ${envNames.attemptTimeout} (s per IMDS request, default 2), IID_DOCKER_AUTH_ENV_FILE (the unit's settings file that check,
   docker-credential-iid and the kubelet provider read; default /etc/default/iid-docker-auth),
-  IID_DOCKER_AUTH_CACHE_DURATION (kubelet modes, a Go duration, default 1h);
+  IID_DOCKER_AUTH_CACHE_DURATION (kubelet modes, a Go duration, default 1h), ${envNames.platform} (auto: off EC2,
+  by the firmware's DMI facts, exit 69 at once; ec2: always ask IMDS; other: never), ${envNames.sysfs} (default /sys);
   AWS_EC2_METADATA_SERVICE_ENDPOINT, AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, AWS_EC2_METADATA_DISABLED=true, DOCKER_CONFIG.
 
 Exit codes:

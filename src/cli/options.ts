@@ -6,6 +6,7 @@
 import { shown, usageError } from '../errors.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type NormalizedRegistry, parseRegistryList } from '../config/registry-keys.js'
+import type { PlatformSetting } from '../imds/platform.js'
 
 export type SignatureKind = 'pkcs7' | 'rsa2048'
 export type Verbosity = 'quiet' | 'normal' | 'verbose'
@@ -38,6 +39,9 @@ export interface WriteOptions {
   readonly json: boolean
   readonly verbosity: Verbosity
   readonly imdsDisabled: boolean
+  /** IID_DOCKER_AUTH_PLATFORM, and where sysfs is (IID_DOCKER_AUTH_SYSFS, for tests): src/imds/platform.ts. */
+  readonly platform: PlatformSetting
+  readonly sysfs: string
 }
 
 export type Env = Readonly<Record<string, string | undefined>>
@@ -122,6 +126,8 @@ export const envNames = {
   lockTimeout: 'IID_DOCKER_AUTH_LOCK_TIMEOUT',
   json: 'IID_DOCKER_AUTH_JSON',
   verbosity: 'IID_DOCKER_AUTH_LOG_LEVEL',
+  platform: 'IID_DOCKER_AUTH_PLATFORM',
+  sysfs: 'IID_DOCKER_AUTH_SYSFS',
 } as const
 
 export const defaultTimeoutSeconds = 120
@@ -307,6 +313,8 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: Variabl
   const attemptTimeoutMs = attemptValue === undefined ? defaultAttemptTimeoutSeconds * 1000 : parseSeconds(attemptValue, label(envNames.attemptTimeout), defaultAttemptTimeoutSeconds)
 
   const disabled = env['AWS_EC2_METADATA_DISABLED']
+  const platform = (nonEmpty(env[envNames.platform]) ?? 'auto').trim().toLowerCase()
+  if (platform !== 'auto' && platform !== 'ec2' && platform !== 'other') throw usageError(`${label(envNames.platform)}=${shown(env[envNames.platform]!)} is not a platform`, 'use auto (the default: detect EC2), ec2 or other')
   return {
     registries,
     config,
@@ -320,5 +328,7 @@ export function resolveWriteOptions(flags: WriteFlags, env: Env, origin: Variabl
     json,
     verbosity,
     imdsDisabled: disabled !== undefined && disabled.trim().toLowerCase() === 'true',
+    platform,
+    sysfs: nonEmpty(env[envNames.sysfs])?.trim() ?? '/sys',
   }
 }

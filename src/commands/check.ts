@@ -9,7 +9,7 @@ import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { logLine } from '../cli/log.js'
 import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
-import { fetchIdentity } from '../imds/client.js'
+import { fetchIdentityFor } from '../imds/client.js'
 import { probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
@@ -249,7 +249,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   } else {
     const t0 = monotonicMs()
     try {
-      identity = await fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log })
+      identity = await fetchIdentityFor(options, log)
       imdsLines({ endpoint: options.endpoint, ms: monotonicMs() - t0, identity, error: undefined }).forEach(emit)
     } catch (error) {
       if (!(error instanceof CliError)) throw error

@@ -8,7 +8,7 @@ import { readBounded } from '../cli/stdin.js'
 import { createLogger } from '../cli/log.js'
 import { normalizeRegistry } from '../config/registry-keys.js'
 import { CliError, ExitCode } from '../errors.js'
-import { fetchIdentity } from '../imds/client.js'
+import { fetchIdentityFor } from '../imds/client.js'
 import type { InstanceIdentity } from '../imds/identity.js'
 import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../systemd/environment-file.js'
 import { version } from '../cli/version.js'
@@ -173,6 +173,6 @@ export async function helperMain(args: readonly string[]): Promise<number> {
     env,
     readStdin,
     readSettingsFile: () => readSettingsFile(environmentFileFor(env)),
-    fetchIdentity: (o) => fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: o.timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log }),
+    fetchIdentity: (o) => fetchIdentityFor(o, log),
   })
 }

@@ -7,7 +7,7 @@ import { type CliIo, loggerFor } from '../cli/io.js'
 import { type Env, type WriteFlags, type WriteOptions, envNames, parseSeconds, resolveWriteOptions, variableLabel, withoutSettings } from '../cli/options.js'
 import { CliError, ExitCode, usageError } from '../errors.js'
 import { readBounded } from '../cli/stdin.js'
-import { fetchIdentity } from '../imds/client.js'
+import { fetchIdentityFor } from '../imds/client.js'
 import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
@@ -101,7 +101,7 @@ export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, 
       const o = options.write
       if (o.imdsDisabled) throw new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', { hint: 'unset AWS_EC2_METADATA_DISABLED in the environment kubelet runs providers with' })
       const remaining = Math.max(100, o.timeoutMs - (monotonicMs() - started))
-      const identity = await fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs: remaining, attemptTimeoutMs: o.attemptTimeoutMs, log: loggerFor('quiet', io) })
+      const identity = await fetchIdentityFor(o, loggerFor('quiet', io), remaining)
       const password = o.stripNewlines ? identity.signature.replace(/[\r\n]/g, '') : identity.signature
       auth = { [registry.host]: { username: o.username, password } }
     }

@@ -3,7 +3,7 @@
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
-import { fetchIdentity } from '../imds/client.js'
+import { fetchIdentityFor } from '../imds/client.js'
 import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
@@ -72,7 +72,7 @@ export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
   const result = await runWrite(options, locationsFor(options.config, io), {
     log,
     lockTimeoutMs: lockTimeoutMs(io.env),
-    fetchIdentity: () => fetchIdentity({ endpoint: options.endpoint, signature: options.signature, timeoutMs: options.timeoutMs, attemptTimeoutMs: options.attemptTimeoutMs, log }),
+    fetchIdentity: () => fetchIdentityFor(options, log),
   })
   reportConfigs(result.configs, options.dryRun, 'write', log, io, options.json)
   if (result.error !== undefined && result.configs.length === 0) reportError(result.error, log)

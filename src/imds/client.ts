@@ -12,7 +12,8 @@ import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
 import { type AttemptFailure, type ImdsPhase, type WireFacts, answer, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
 import type { Logger } from '../cli/log.js'
-import { type SignatureKind, defaultAttemptTimeoutSeconds } from '../cli/options.js'
+import { type SignatureKind, type WriteOptions, defaultAttemptTimeoutSeconds } from '../cli/options.js'
+import { platformGate } from './platform.js'
 
 export interface FetchIdentityOptions {
   readonly endpoint: string
@@ -259,4 +260,18 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
       ? hopLimitHint
       : 'check that this is an EC2 instance with its metadata service enabled, or raise --timeout; off EC2 pass --endpoint',
   })
+}
+
+/**
+ * The identity for a command's settings, every mode's one way in: first the platform gate (off
+ * EC2, 69 at once without asking IMDS), then fetchIdentity.
+ */
+export async function fetchIdentityFor(
+  o: Pick<WriteOptions, 'platform' | 'sysfs' | 'endpoint' | 'signature' | 'timeoutMs' | 'attemptTimeoutMs'>,
+  log: Logger,
+  timeoutMs: number = o.timeoutMs,
+): Promise<InstanceIdentity> {
+  const verdict = platformGate(o.platform, o.sysfs)
+  log.debug(`platform: ${verdict.kind === 'ec2' ? 'EC2' : 'not known, so IMDS decides'} (${verdict.reason})`)
+  return fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log })
 }

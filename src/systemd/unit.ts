@@ -15,6 +15,15 @@ export function systemdQuote(value: string, forUnit: boolean): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`
 }
 
+/**
+ * An argument on an Exec*= command line. systemd expands `$NAME` and `${NAME}` in the arguments
+ * (and `%` specifiers everywhere), so a literal `$` is written `$$`. Not in the executable's own
+ * path: systemd never expands that one and takes `$$` there literally.
+ */
+export function execArgument(value: string): string {
+  return systemdQuote(value.split('$').join('$$'), true)
+}
+
 function checkPath(path: string, what: string): string {
   if (!isAbsolute(path) || /[\u0000-\u001f\u007f]/.test(path)) throw usageError(`${what} ${JSON.stringify(path)} must be an absolute path without control characters`, `give the full path, e.g. /usr/bin/node`)
   return path
@@ -98,7 +107,7 @@ export function renderUnit(template: string, paths: UnitPaths, settings: UnitSet
   const extraAddress = settings.endpoint === undefined ? undefined : endpointAddress(settings.endpoint)
   const startTimeout = startTimeoutSeconds(template, settings.deadlineSeconds ?? 0)
   const dirs = [...new Set(paths.configFiles.map((f) => f.directory))]
-  const run = `${systemdQuote(node, true)} ${systemdQuote(cli, true)}`
+  const run = `${systemdQuote(node, true)} ${execArgument(cli)}`
   const out: string[] = []
   for (const line of template.split('\n')) {
     if (line.startsWith('ExecStart=')) {
