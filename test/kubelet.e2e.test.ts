@@ -255,10 +255,11 @@ describe('kubelet-config', () => {
     checkConfig(parseYaml(run.stdout))
   })
 
-  it('the README shows what it prints', async () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  it('the README (docs/kubelet.md) shows what it prints', async () => {
+    const page = readFileSync(join(repoRoot, 'docs', 'kubelet.md'), 'utf8')
     const command = 'iid-docker-auth kubelet-config --registry pierone.example.com >'
-    const shown = /```yaml\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf(command)))![1]
+    expect(page).toContain(command)
+    const shown = /```yaml\n([\s\S]*?)```/.exec(page.slice(page.indexOf(command)))![1]
     expect((await config(['--registry', 'pierone.example.com'])).stdout).toBe(shown)
   })
 
