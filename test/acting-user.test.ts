@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { actorFor } from '../src/fs/acting-user.js'
-import { type Lookup, type PathWalk, walkPath } from '../src/fs/resolve-path.js'
+import { type Lookup, type PathWalk, targetOf, walkPath } from '../src/fs/resolve-path.js'
 import { CliError } from '../src/errors.js'
 
 /** A lookup in `dir`; `entry` is the owner of the name found there, or 'missing'. */
@@ -15,9 +15,9 @@ describe('actorFor', () => {
     expect(actorFor('/root/.docker/config.json', walk(lookup('/', 0), lookup('/root', 0, 0o700), lookup('/root/.docker', 0, 0o700)))).toBeUndefined()
   })
 
-  it('is the one user who owns a directory on the path, with the group of their deepest directory', () => {
+  it('is the one user who owns a directory on the path (their groups come from passwd, never a directory)', () => {
     const w = walk(lookup('/', 0), lookup('/home', 0, 0o755, 1000), lookup('/home/u', 1000, 0o700, 1000, 1000), lookup('/home/u/.docker', 1000, 0o700, 'missing', 1001))
-    expect(actorFor('/home/u/.docker/config.json', w)).toEqual({ uid: 1000, gid: 1001 })
+    expect(actorFor('/home/u/.docker/config.json', w)).toEqual({ uid: 1000 })
   })
 
   it('refuses directories of two users on one path', () => {
@@ -55,7 +55,7 @@ describe('actorFor: known answers for each refusal', () => {
     expect(actorFor('/etc/docker/config.json', withLinks([['/etc/docker/config.json', 0]], ...rootPath))).toBeUndefined()
     expect(refusal('/etc/docker/config.json', withLinks([['/etc/docker/config.json', 1000]], ...rootPath))).toMatch(/the symlink \/etc\/docker\/config.json on the way to it belongs to/)
     const home = [lookup('/', 0), lookup('/home', 0, 0o755, 1000), lookup('/home/u', 1000, 0o700)] as const
-    expect(actorFor('/home/u/config.json', withLinks([['/home/u/config.json', 1000]], ...home))).toEqual({ uid: 1000, gid: 1000 })
+    expect(actorFor('/home/u/config.json', withLinks([['/home/u/config.json', 1000]], ...home))).toEqual({ uid: 1000 })
     expect(refusal('/home/u/config.json', withLinks([['/home/u/config.json', 1001]], ...home))).toMatch(/belongs to/)
   })
 
@@ -98,6 +98,13 @@ describe('walkPath', () => {
     const w = walkPath(join(dir, 'link', 'config.json'))
     expect(w.links).toEqual([{ path: join(dir, 'link'), uid: process.geteuid!() }])
     expect(w.target).toBe(join(dir, 'real', 'config.json'))
+  })
+
+  it('calls a dangling link dangling: only a link under /proc may name a pipe or socket', () => {
+    writeFileSync(join(dir, 'config.json'), '{}')
+    // As a walk sees it when a user re-points a link between its look and ours: dangling then, a file now.
+    const raced: PathWalk = { target: join(dir, 'gone', 'config.json'), lookups: [], links: [{ path: join(dir, 'link'), uid: 0 }], blockedAt: undefined }
+    expect(targetOf(join(dir, 'config.json'), raced)).toBe(join(dir, 'gone', 'config.json'))
   })
 
   it('keeps absolute symlink targets inside an image root', () => {

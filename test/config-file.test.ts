@@ -46,13 +46,14 @@ describe('writeAtomic', () => {
     await writeAtomic(target, 'new', { previous: identity, stillCurrent: always })
     expect([statSync(target).uid, statSync(target).gid]).toEqual([1234, 2345])
 
-    // A new file is created with the rights of its directory's owner, so it is theirs.
+    // A new file is created with the rights of its directory's owner, so it is theirs; with no passwd
+    // entry for that uid, the group is the kernel's overflow group, never the directory's.
     chmodSync(dir, 0o755)
     const userDir = join(dir, 'home-of-1234')
     mkdirSync(userDir)
     chownSync(userDir, 1234, 1234)
     await withRightsFor(join(userDir, 'config.json'), () => writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always }))
-    expect([statSync(join(userDir, 'config.json')).uid, statSync(join(userDir, 'config.json')).gid]).toEqual([1234, 1234])
+    expect([statSync(join(userDir, 'config.json')).uid, statSync(join(userDir, 'config.json')).gid]).toEqual([1234, Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8'))])
     expect(process.geteuid?.()).toBe(0)
   })
 

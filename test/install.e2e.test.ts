@@ -324,6 +324,52 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     expect(existsSync(unit())).toBe(false)
   })
 
+  it.runIf(rootOrCi)('refuses an image tree another user owns: they could swap a directory for a link to the host while root writes', async () => {
+    execFileSync('chown', ['12345:12345', join(root, 'etc')])
+    for (const command of [['install', '--registry', 'pierone.example.com'], ['uninstall']]) {
+      const run = await runCli([command[0]!, '--root', root, ...command.slice(1)])
+      expect(run.code, run.stderr).toBe(73)
+      expect(run.stderr).toContain(`${join(root, 'etc')} belongs to uid 12345`)
+    }
+    expect(readdirSync(join(root, 'etc/systemd/system'))).toEqual([])
+    expect(existsSync(envFile())).toBe(false)
+  })
+
+  it.runIf(rootOrCi)('a settings file or unit another user owns is refused, and --force replaces it with root’s own', async () => {
+    mkdirSync(join(root, 'etc/default'))
+    writeFileSync(envFile(), 'NODE_OPTIONS=--require /home/u/x.js\n')
+    execFileSync('chown', ['12345:12345', envFile()])
+    const refused = await install()
+    expect(refused.code, refused.stderr).toBe(73)
+    expect(refused.stderr).toContain(`${envFile()} belongs to uid 12345`)
+    expect(existsSync(unit())).toBe(false)
+    const forced = await install('--force')
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(statSync(envFile())).toMatchObject({ uid: 0, gid: 0 })
+    expect(readFileSync(envFile(), 'utf8')).not.toContain('NODE_OPTIONS')
+  })
+
+  it.runIf(rootOrCi)("a user's own link does not choose what the unit's ReadWritePaths= opens", async () => {
+    mkdirSync(join(root, 'home/u'), { recursive: true })
+    mkdirSync(join(root, 'root/.ssh'), { recursive: true })
+    execFileSync('chown', ['12345:12345', join(root, 'home/u')])
+    symlinkSync('/root/.ssh', join(root, 'home/u/.docker'))
+    execFileSync('chown', ['-h', '12345:12345', join(root, 'home/u/.docker')])
+    const run = await install('--config', '/home/u/.docker/config.json')
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toContain("would choose what the unit's ReadWritePaths= opens")
+    expect(existsSync(unit())).toBe(false)
+  })
+
+  it('a FIFO or device as the image’s /etc/passwd: a clean refusal, never a hang; not read at all with --config', async () => {
+    rmSync(join(root, 'etc/passwd'))
+    execFileSync('mkfifo', [join(root, 'etc/passwd')])
+    const run = await install('--dry-run')
+    expect(run.code, run.stderr).toBe(78)
+    expect(run.stderr).toContain('is a FIFO')
+    expect((await install('--dry-run', '--config', '/var/lib/kubelet/config.json')).code).toBe(0)
+  })
+
   it('--json names the root on a refusal too', async () => {
     writeFileSync(unit(), '[Unit]\nDescription=someone else\n')
     const run = await install('--json')

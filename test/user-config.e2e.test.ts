@@ -226,6 +226,46 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     expect(owner(join(docker, 'real.json'))).toEqual({ uid: bob.uid, gid: bob.gid, mode: '600' })
   })
 
+  it("a user's directory in root's group: handled with the user's own groups, never the directory's", async () => {
+    const app = join(dir, 'app')
+    mkdirSync(app, { mode: 0o755 })
+    chownSync(app, alice.uid, 0)
+    const secretDir = join(dir, 'secret')
+    mkdirSync(secretDir, { mode: 0o755 })
+    const secret = join(secretDir, 's.json')
+    writeFileSync(secret, '{"auths":{"TOPSECRET.example":{"auth":"eA=="}}}', { mode: 0o640 })
+    await runAs(alice, 'ln', ['-s', secret, join(app, 'config.json')])
+    const check = await runCli(['check', '--registry', 'pierone.example.com', '--config', join(app, 'config.json'), '--endpoint', sim.url, '--timeout', '2'])
+    expect(check.stderr + check.stdout).not.toContain('TOPSECRET')
+    expect(check.stderr + check.stdout).toMatch(/permission denied/)
+    const run = await write(join(app, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(readFileSync(secret, 'utf8')).toContain('TOPSECRET')
+  })
+
+  it('a user re-pointing their own links while root writes: never exit 1, never a wrong "not a regular file"', async () => {
+    const userHome = home(bob, 0o755)
+    await runAs(bob, 'mkdir', ['-m', '700', join(userHome, 'real')])
+    // A chain of links the user replaces in a loop, as a hostile user would.
+    const flip = `
+      const fs = require('fs'); const d = ${JSON.stringify(join(userHome, 'ch'))}; fs.mkdirSync(d)
+      const link = (i) => { try { fs.symlinkSync(i === 8 ? ${JSON.stringify(join(userHome, 'real'))} : d + '/l' + (i + 1), d + '/l' + i) } catch {} }
+      for (let i = 0; i <= 8; i++) link(i)
+      fs.symlinkSync(d + '/l0', ${JSON.stringify(join(userHome, '.docker'))})
+      const end = Date.now() + 6000
+      while (Date.now() < end) for (let i = 1; i <= 8; i++) { try { fs.unlinkSync(d + '/l' + i) } catch {} link(i) }`
+    const flipper = runProgram('setpriv', ['--reuid', String(bob.uid), '--regid', String(bob.gid), '--init-groups', process.execPath, '-e', flip], { timeoutMs: 20_000 })
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    const codes: number[] = []
+    for (let i = 0; i < 25; i++) {
+      const run = await write(join(userHome, '.docker', 'config.json'), ['-q'])
+      codes.push(run.code ?? -1)
+      expect(run.stderr).not.toMatch(/unexpected error|without a path of its own/)
+    }
+    await flipper
+    expect(codes.every((code) => code === 0 || code === 73)).toBe(true)
+  })
+
   it('a home directory that does not exist yet is never created: 73 saying what to do', async () => {
     const config = join(dir, 'no-such-home', '.docker', 'config.json')
     for (const run of [await write(config), await runCli(['prepare-dirs', '--config', config])]) {

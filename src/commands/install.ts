@@ -16,7 +16,7 @@ import { firstFailure, preflight, updateAll } from '../fs/update.js'
 import { helperCommand } from './credential-helper.js'
 import { CliError, ExitCode, errnoOf, usageError } from '../errors.js'
 import { resolveForRemoval, resolveTarget, walkPath } from '../fs/resolve-path.js'
-import { actorFor } from '../fs/acting-user.js'
+import { actorFor, requireRootOnly, userName } from '../fs/acting-user.js'
 import { ensureDirectories, readConfigFile, removeLeftoverTemps, writeAtomic } from '../fs/config-file.js'
 import type { ErrorInfo } from '../fs/update.js'
 import { isUneditedEnvironmentFile, renderEnvironmentFile } from '../systemd/environment-file.js'
@@ -53,12 +53,23 @@ export interface InstalledState {
   readonly environment: string | undefined
 }
 
-/** Where `path` inside the layout's root really is on this machine: never outside the root (resolve-path.ts). */
-export const hostPath = (layout: Layout, path: string): string => resolveTarget(path, layout.root ?? '/')
+/**
+ * Where `path` inside the layout's root really is on this machine: never outside the root
+ * (resolve-path.ts), and on a way only root may change (a unit is loaded as root).
+ */
+export function hostPath(layout: Layout, path: string): string {
+  const host = resolveTarget(path, layout.root ?? '/')
+  requireRootOnly(host)
+  return host
+}
 export const unitPath = (layout: Layout): string => hostPath(layout, join(layout.unitDir, unitName))
 export const environmentPath = (layout: Layout): string => hostPath(layout, environmentFilePath)
 /** The same, but a symlink at the last name is what gets removed, not what it points to. */
-const removalPath = (layout: Layout, path: string): string => resolveForRemoval(path, layout.root ?? '/')
+function removalPath(layout: Layout, path: string): string {
+  const host = resolveForRemoval(path, layout.root ?? '/')
+  requireRootOnly(host)
+  return host
+}
 
 const withRoot = (layout: Layout, args: string[]): string[] => (layout.root === undefined ? args : ['--root', layout.root, ...args])
 
@@ -145,13 +156,25 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   return steps
 }
 
-async function readIfPresent(path: string): Promise<string | undefined> {
+/**
+ * A file that a root unit loads, if present. One that is not root's alone (another owner, or
+ * writable by others) could set NODE_OPTIONS for root: refused unless --force, which replaces it.
+ */
+async function readIfPresent(path: string, force: boolean): Promise<string | undefined> {
   const snapshot = await readConfigFile(path, 1024 * 1024)
-  return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
+  const identity = snapshot.identity
+  if (identity === undefined) return undefined
+  if (process.geteuid?.() === 0 && (identity.uid !== 0 || (identity.mode & 0o022) !== 0)) {
+    if (force) return ''
+    throw new CliError(ExitCode.cannotWrite, `${path} belongs to ${userName(identity.uid)} with mode ${identity.mode.toString(8).padStart(4, '0')}, yet a root unit loads it; nothing was changed`, {
+      hint: 'check what is in it, then pass --force to replace it with a root-owned copy',
+    })
+  }
+  return Buffer.from(snapshot.bytes).toString('utf8')
 }
 
-export async function readInstalledState(layout: Layout): Promise<InstalledState> {
-  return { unit: await readIfPresent(unitPath(layout)), environment: await readIfPresent(environmentPath(layout)) }
+export async function readInstalledState(layout: Layout, force: boolean): Promise<InstalledState> {
+  return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force) }
 }
 
 export const describeStep = (step: Step, dryRun: boolean): string => {
@@ -180,8 +203,9 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
     switch (step.kind) {
       case 'write': {
         await ensureDirectories(dirname(step.path), 0o755)
-        const snapshot = await readConfigFile(step.path, 1024 * 1024)
-        await writeAtomic(step.path, step.content, { previous: snapshot.identity, mode: step.mode, stillCurrent: async () => true, onWarning: (warning) => log.warn(warning) })
+        await readConfigFile(step.path, 1024 * 1024) // refuses what is not a regular file
+        // Never the previous owner: what a root unit loads is root's.
+        await writeAtomic(step.path, step.content, { previous: undefined, mode: step.mode, stillCurrent: async () => true, onWarning: (warning) => log.warn(warning) })
         break
       }
       case 'remove':
@@ -259,6 +283,12 @@ function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, i
   return defaultLayout(root, flags.unitDir)
 }
 
+/** The image's /etc/passwd, read as any file from outside: bounded, never blocking; undefined if absent. */
+async function readPasswd(layout: Layout): Promise<string | undefined> {
+  const snapshot = await readConfigFile(hostPath(layout, '/etc/passwd'), 16 * 1024 * 1024)
+  return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
+}
+
 /** A refusal before any step ran still reports, with --json, the root it was refused for. */
 async function reportingRoot(command: 'install' | 'uninstall', flags: InstallFlags, io: CliIo, run: (layout: Layout) => Promise<number>): Promise<number> {
   const layout = layoutFrom(flags, io)
@@ -279,14 +309,7 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
 }
 
 async function installIn(layout: Layout, flags: InstallFlags, io: CliIo): Promise<number> {
-  const passwd = (() => {
-    try {
-      return readFileSync(hostPath(layout, '/etc/passwd'), 'utf8')
-    } catch {
-      return undefined
-    }
-  })()
-  const configFiles = configSetting(flags, {})?.items ?? [join(rootHome(passwd), '.docker', 'config.json')]
+  const configFiles = configSetting(flags, {})?.items ?? [join(rootHome(await readPasswd(layout)), '.docker', 'config.json')]
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   if (flags.credentialHelper) {
     for (const name of ['now', 'node', 'cli', 'unitDir'] as const) {
@@ -306,16 +329,23 @@ async function installIn(layout: Layout, flags: InstallFlags, io: CliIo): Promis
   const files = configFiles.map((path) => {
     const walk = walkPath(path, layout.root ?? '/')
     actorFor(path, walk)
+    // A user's link would choose which directory root's sandbox opens for writing.
+    const theirs = walk.links.find((link) => link.uid !== 0)
+    if (theirs !== undefined) {
+      throw new CliError(ExitCode.cannotWrite, `${path}: the symlink ${theirs.path} on the way to it belongs to ${userName(theirs.uid)}, and would choose what the unit's ReadWritePaths= opens; nothing was changed`, {
+        hint: `pass --config with the path it leads to (${walk.target})`,
+      })
+    }
     return { path, directory: dirname(walk.target) }
   })
   const request = { layout, paths: { node, cli, configFiles: files }, settings, enable: flags.enable ?? true, now: flags.now ?? false, force: flags.force ?? false }
-  const steps = planInstall(request, await readInstalledState(layout), unitTemplate())
+  const steps = planInstall(request, await readInstalledState(layout, request.force), unitTemplate())
   return applySteps('install', layout, steps, flags, io)
 }
 
 export async function uninstall(flags: InstallFlags, io: CliIo): Promise<number> {
   resolveOutput(flags, io.env)
-  return reportingRoot('uninstall', flags, io, async (layout) => applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout), flags.force ?? false), flags, io))
+  return reportingRoot('uninstall', flags, io, async (layout) => applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout, flags.force ?? false), flags.force ?? false), flags, io))
 }
 
 /**
@@ -329,12 +359,13 @@ async function installCredentialHelper(flags: InstallFlags, io: CliIo, layout: L
   const dryRun = flags.dryRun ?? false
   const registries = settings.find(([name]) => name === envNames.registries)![1].split(',')
   const username = settings.find(([name]) => name === envNames.username)?.[1] ?? defaultUsername
-  const steps = [environmentStep(layout, settings, (await readInstalledState(layout)).environment, flags.force ?? false)]
+  const steps = [environmentStep(layout, settings, (await readInstalledState(layout, flags.force ?? false)).environment, flags.force ?? false)]
   const done: Step[] = []
   let error: ErrorInfo | undefined
   try {
     // Every config file is read first: one that cannot be used stops the install before it writes anything.
-    const locations = configFiles.map((path) => ({ path: hostPath(layout, path), source: '--config' }))
+    // Config files follow the rights rule (withRightsFor) where they are written; here only confined to the root.
+    const locations = configFiles.map((path) => ({ path: resolveTarget(path, layout.root ?? '/'), source: '--config' }))
     const looks = await preflight(locations)
     const refused = looks.find((look) => look instanceof CliError)
     if (refused !== undefined) throw refused

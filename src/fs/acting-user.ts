@@ -10,14 +10,13 @@ import { type PathWalk, targetOf, walkPath } from './resolve-path.js'
 
 export interface Actor {
   readonly uid: number
-  readonly gid: number
 }
 
 const refuse = (path: string, problem: string, hint: string): CliError => new CliError(ExitCode.cannotWrite, `${path}: ${problem}; the file was not changed`, { hint })
 
 /**
  * Whose rights to use for `path` (pure): the one non-root user who owns a directory on it, or
- * undefined for root's own. Refused (exit 73), as docs/paths.md states the rule:
+ * undefined for root's own; their groups are those of their passwd entry (withRightsFor). Refused (exit 73), as docs/paths.md states the rule:
  * - directories of two different users on one path;
  * - a symlink owned by anyone but root and that user (the kernel's protected_symlinks rule, on
  *   every directory: whoever owns a link chooses where the write goes);
@@ -44,22 +43,44 @@ export function actorFor(path: string, walk: PathWalk): Actor | undefined {
       throw refuse(path, `${l.dir} is writable by ${who}, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}; with an ACL, setfacl -m m::rx ${l.dir}), or create its directory first`)
     }
   }
-  if (uid === undefined) return undefined
-  // The user's group: that of the deepest directory of theirs on the path (a home directory's group).
-  return { uid, gid: walk.lookups.filter((l) => l.uid === uid).at(-1)!.gid }
+  return uid === undefined ? undefined : { uid }
 }
 
-/** The account name of a uid, for messages; the number when there is no passwd entry. */
-export function userName(uid: number): string {
+/**
+ * Refuses (73) a path that is not root's alone, for the files a root unit loads (the unit, its
+ * settings file): a user who owns a directory on the way could swap it while root writes there.
+ */
+export function requireRootOnly(path: string, walk: PathWalk = walkPath(path)): void {
+  if (process.geteuid?.() !== 0) return
+  const actor = actorFor(path, walk)
+  if (actor === undefined) return
+  const dir = walk.lookups.find((l) => l.uid === actor.uid)?.dir ?? path
+  throw refuse(path, `${dir} belongs to ${userName(actor.uid)}, who could swap what root writes there`, `make the tree root's (chown root: ${dir}), or run as ${userName(actor.uid)}`)
+}
+
+/** A uid's passwd entry (name and primary group), if it has one. */
+function account(uid: number): { name: string; gid: number } | undefined {
   try {
     for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
       const fields = line.split(':')
-      if (fields[2] === String(uid) && fields[0]) return fields[0]
+      if (fields[2] === String(uid) && fields[0] && /^\d+$/.test(fields[3] ?? '')) return { name: fields[0], gid: Number(fields[3]) }
     }
   } catch {
-    // no passwd: the number will do
+    // no passwd: the caller falls back
   }
-  return `uid ${uid}`
+  return undefined
+}
+
+/** The account name of a uid, for messages; the number when there is no passwd entry. */
+export const userName = (uid: number): string => account(uid)?.name ?? `uid ${uid}`
+
+/** The kernel's "nobody" group (overflowgid): the group of a user with no passwd entry. */
+function overflowGid(): number {
+  try {
+    return Number(fs.readFileSync('/proc/sys/kernel/overflowgid', 'utf8').trim()) || 65534
+  } catch {
+    return 65534
+  }
 }
 
 /**
@@ -74,20 +95,17 @@ export async function withRightsFor<T>(path: string, work: (target: string) => P
   if (process.geteuid?.() !== 0) return work(targetOf(path, walk))
   const actor = actorFor(path, walk)
   if (actor === undefined) return work(targetOf(path, walk))
-  const name = userName(actor.uid)
+  // The user's own groups, as login gives them: never a directory's group, which may be root's.
+  const entry = account(actor.uid)
+  const name = entry?.name ?? `uid ${actor.uid}`
+  const gid = entry?.gid ?? overflowGid()
   const groups = process.getgroups!()
   const egid = process.getegid!()
   try {
-    // The user's groups as the system knows them (NSS); without a passwd entry (or where Node no
-    // longer has initgroups), the directory's group alone: never more than the user has.
-    const initgroups = (process as { initgroups?: (user: number, extraGroup: number) => void }).initgroups
-    try {
-      if (initgroups === undefined) throw new Error('no initgroups')
-      initgroups(actor.uid, actor.gid)
-    } catch {
-      process.setgroups!([actor.gid])
-    }
-    process.setegid!(actor.gid)
+    const initgroups = (process as { initgroups?: (user: string, extraGroup: number) => void }).initgroups
+    if (entry !== undefined && initgroups !== undefined) initgroups(entry.name, gid)
+    else process.setgroups!([gid])
+    process.setegid!(gid)
     process.seteuid!(actor.uid)
   } catch (error) {
     // Node refuses every switch, back to root included, when io_uring may be on: nothing changed then.

@@ -97,6 +97,7 @@ const explanations: Record<string, [string, string]> = {
   EDQUOT: ['disk quota exceeded', 'free space within the quota and run again'],
   EBUSY: ['the file is a mount point (a bind-mounted file cannot be replaced atomically)', 'bind-mount the directory instead of the file, or pass --config with the real file'],
   EXDEV: ['the file and its temporary copy are on different filesystems', 'pass --config with the real path of the file'],
+  ENOENT: ['a directory on the way to it is missing, or was removed while it was written', 'check that the path exists and that nothing removes or swaps it while this tool runs'],
   ENOTDIR: ['a component of the path is not a directory', 'check the path given with --config or DOCKER_CONFIG'],
   EIO: ['an I/O error occurred', 'check the disk (dmesg)'],
   ELOOP: ['too many levels of symbolic links on the way to it', 'fix the symlink loop'],

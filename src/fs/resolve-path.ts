@@ -84,8 +84,16 @@ export function walkPath(path: string, root = '/'): PathWalk {
       if (links.length === maxSymlinks) {
         throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
       }
+      let link: string
+      try {
+        link = fs.readlinkSync(onHost(root, join(current, name)))
+      } catch {
+        // Replaced since the lstat: the path is changing under us; the open, with the rights the
+        // rule chose, reports what is there then.
+        todo.unshift(name)
+        return stop()
+      }
       links.push({ path: join(current, name), uid: entry.uid })
-      const link = fs.readlinkSync(onHost(root, join(current, name)))
       todo.unshift(...link.split('/').filter((n) => n !== '' && n !== '.'))
       if (isAbsolute(link)) current = '/'
       continue
@@ -103,7 +111,7 @@ export const resolveTarget = (path: string, root = '/'): string => targetOf(path
 export function targetOf(path: string, walk: PathWalk, root = '/'): string {
   // A /proc link (/dev/stdout -> /proc/self/fd/1 -> "pipe:[123]") names no path, yet the kernel
   // follows it: what is there is a pipe, socket or deleted file, never a config file.
-  if (walk.links.length > 0 && root === '/' && !fs.existsSync(walk.target)) {
+  if (root === '/' && walk.links.some((l) => l.path.startsWith('/proc/')) && !fs.existsSync(walk.target)) {
     const real = fs.statSync(path, { throwIfNoEntry: false })
     if (real !== undefined) throw notRegular(path, real.isFIFO() ? 'a pipe' : real.isSocket() ? 'a socket' : 'a file without a path of its own')
   }
