@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { loadSettings, maxSettingsFileBytes, parseEnvironmentFile, readEnvironmentFile, readSettingsFile, withSettingsFile } from '../src/systemd/environment-file.js'
+import { loadSettings, maxSettingsFileBytes, readEnvironmentFile, readSettingsFile, withSettingsFile } from '../src/systemd/environment-file.js'
+import { parseEnvironmentFile } from '../src/systemd/env-file-syntax.js'
 import { trickyFiles } from './support/environment-files.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'iid-envfile-'))
