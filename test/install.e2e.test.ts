@@ -197,6 +197,20 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(readFileSync(join(root, 'srv/app/config.json'), 'utf8')).toBe('{"Auths":{}}')
   })
 
+  it('--credential-helper --json: the settings file as a step, each config file as write reports it', async () => {
+    mkdirSync(join(root, 'root'))
+    const config = join(root, 'root/.docker/config.json')
+    const dry = validJson((await install('--credential-helper', '--json', '--dry-run')).stdout, 'install')
+    expect(dry.steps).toEqual([{ action: 'write', path: envFile() }])
+    expect(dry.configs).toMatchObject([{ path: config, action: 'would-write', added: ['credHelpers["pierone.example.com"]'] }])
+    expect(existsSync(envFile())).toBe(false)
+    const run = await install('--credential-helper', '--json')
+    expect(run.code, run.stderr).toBe(0)
+    expect(validJson(run.stdout, 'install')).toMatchObject({ ok: true, steps: [{ action: 'write', path: envFile() }], configs: [{ path: config, action: 'written' }] })
+    const again = validJson((await install('--credential-helper', '--json')).stdout, 'install')
+    expect(again).toMatchObject({ steps: [{ action: 'unchanged', path: envFile() }], configs: [{ path: config, action: 'unchanged', added: [] }] })
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)

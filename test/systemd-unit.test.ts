@@ -3,8 +3,9 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/commands/install.js'
-import { isOurUnit, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
+import type { Layout } from '../src/systemd/layout.js'
+import { planInstall, planUninstall } from '../src/systemd/plan.js'
+import { isOurUnit, renderUnit, rootHome, systemdQuote, unitTemplate } from '../src/systemd/unit.js'
 import { isUneditedEnvironmentFile, readEnvironmentFile, renderEnvironmentFile } from '../src/systemd/environment-file.js'
 import { hasCommand } from './helpers.js'
 

@@ -1,13 +1,25 @@
-// The systemd unit as text: rendering it and recognising our own. Pure; commands/install.ts does
-// the effects.
+// The systemd unit as text: the shipped template, rendering it and recognising our own. Pure but for
+// reading the template; plan.ts and steps.ts decide and do the rest.
 
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { dirname, isAbsolute } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { usageError } from '../errors.js'
+import { unitName } from './names.js'
 
 export { defaultUnitDir, environmentFilePath, unitName } from './names.js'
 /** The first line of every unit file we write; uninstall removes only files that carry it. */
 export const unitHeader = '# Installed by iid-docker-auth install.'
+
+/** Set by the bundler (scripts/build.mjs) to the text of systemd/iid-docker-auth.service. */
+declare const __UNIT_TEMPLATE__: string | undefined
+
+/** The unit as shipped in systemd/: built into the bundle, read from the source tree otherwise. */
+export function unitTemplate(): string {
+  if (typeof __UNIT_TEMPLATE__ === 'string') return __UNIT_TEMPLATE__
+  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'systemd', unitName), 'utf8')
+}
 
 /** Quotes a value for a unit file line or an EnvironmentFile, escaping `%` specifiers. */
 export function systemdQuote(value: string, forUnit: boolean): string {
