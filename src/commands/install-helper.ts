@@ -23,10 +23,18 @@ import type { InstallFlags } from './install.js'
 /** The flags that only the boot unit takes. */
 const unitOnly = { now: '--now', node: '--node', cli: '--cli', unitDir: '--unit-dir' } as const
 
-export async function installCredentialHelper(layout: Layout, configFiles: readonly string[], flags: InstallFlags, io: CliIo): Promise<number> {
+export async function installCredentialHelper(
+  layout: Layout,
+  configFiles: readonly string[],
+  flags: InstallFlags,
+  io: CliIo,
+): Promise<number> {
   for (const [name, flag] of Object.entries(unitOnly)) {
     if (flags[name as keyof typeof unitOnly] !== undefined) {
-      throw usageError(`${flag} is for the boot unit, which --credential-helper does not install`, 'drop it, or run install without --credential-helper for the unit')
+      throw usageError(
+        `${flag} is for the boot unit, which --credential-helper does not install`,
+        'drop it, or run install without --credential-helper for the unit',
+      )
     }
   }
   const settings = installSettings(flags, configFiles)
@@ -49,7 +57,12 @@ export async function installCredentialHelper(layout: Layout, configFiles: reado
     if (refused !== undefined) throw refused
     if (dryRun) steps.forEach((step) => log.info(describeStep(step, true)))
     else await runSteps(steps, runSystemctl, log, (step) => done.push(step))
-    outcomes = await updateAll(locations, (doc) => planCredentialHelper(doc, registries, username), { dryRun, log, lockTimeoutMs: lockTimeoutMs(io.env) }, looks)
+    outcomes = await updateAll(
+      locations,
+      (doc) => planCredentialHelper(doc, registries, username),
+      { dryRun, log, lockTimeoutMs: lockTimeoutMs(io.env) },
+      looks,
+    )
     reportConfigs(outcomes, dryRun, 'install', log, io, output.json)
     error = firstFailure(outcomes)
   } catch (e) {
@@ -58,13 +71,25 @@ export async function installCredentialHelper(layout: Layout, configFiles: reado
     reportError(error, log)
   }
   if (error === undefined && !hasCommand(helperCommand, io.env['PATH'])) {
-    log.warn(`${helperCommand} is not on PATH here; clients run it by that name (npm install -g iid-docker-auth puts it there, or link bin/${helperCommand}.cjs)`)
+    log.warn(
+      `${helperCommand} is not on PATH here; clients run it by that name ` +
+        `(npm install -g iid-docker-auth puts it there, or link bin/${helperCommand}.cjs)`,
+    )
   }
   const exitCode = error?.exitCode ?? ExitCode.ok
   if (output.json) {
     // The settings file is a step, as for the unit; each config file is reported as `write` reports it.
     const taken = (dryRun ? steps : done).map(jsonStep)
-    const report = { ok: exitCode === 0, exitCode, command: 'install', dryRun, root: layout.root ?? null, steps: taken, configs: jsonConfigs(outcomes), error: jsonError(error) }
+    const report = {
+      ok: exitCode === 0,
+      exitCode,
+      command: 'install',
+      dryRun,
+      root: layout.root ?? null,
+      steps: taken,
+      configs: jsonConfigs(outcomes),
+      error: jsonError(error),
+    }
     io.stdout(`${JSON.stringify(report)}\n`)
   }
   return exitCode

@@ -23,10 +23,14 @@ export async function installUnit(layout: Layout, configFiles: readonly string[]
   const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
   const node = flags.node ?? process.execPath
   if (/\/_npx\//.test(cli)) {
-    log.warn(`the unit would run ${cli} from npx's cache, which npm may delete; install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli`)
+    log.warn(
+      `the unit would run ${cli} from npx's cache, which npm may delete; ` +
+        'install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli',
+    )
   }
   for (const path of [node, cli]) {
-    if (/^\/(var\/)?tmp\//.test(path)) log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
+    if (/^\/(var\/)?tmp\//.test(path))
+      log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
   }
   const settings = installSettings(flags, configFiles)
   // Each file's directory as the unit will really write it: a symlinked --config, the target's.
@@ -37,13 +41,23 @@ export async function installUnit(layout: Layout, configFiles: readonly string[]
     // A user's link would choose which directory root's sandbox opens for writing.
     const theirs = walk.links.find((link) => link.uid !== 0)
     if (theirs !== undefined) {
-      const why = `the symlink ${theirs.path} on the way to it belongs to ${userName(theirs.uid)}, and would choose what the unit's ReadWritePaths= opens`
-      throw new CliError(ExitCode.cannotWrite, `${path}: ${why}; nothing was changed`, { hint: `pass --config with the path it leads to (${walk.target})` })
+      const owner = userName(theirs.uid)
+      const why = `the symlink ${theirs.path} on the way to it belongs to ${owner}, and would choose what the unit's ReadWritePaths= opens`
+      throw new CliError(ExitCode.cannotWrite, `${path}: ${why}; nothing was changed`, {
+        hint: `pass --config with the path it leads to (${walk.target})`,
+      })
     }
     return { path, directory: dirname(walk.target) }
   })
   const force = flags.force ?? false
-  const request = { layout, paths: { node, cli, configFiles: files }, settings, enable: flags.enable ?? true, now: flags.now ?? false, force }
+  const request = {
+    layout,
+    paths: { node, cli, configFiles: files },
+    settings,
+    enable: flags.enable ?? true,
+    now: flags.now ?? false,
+    force,
+  }
   const steps = planInstall(request, await readInstalledState(layout, force), unitTemplate())
   return applySteps('install', layout, steps, flags, io)
 }
@@ -54,7 +68,13 @@ export async function uninstallUnit(layout: Layout, flags: InstallFlags, io: Cli
 }
 
 /** Prints or runs the steps, and reports them; shared by install and uninstall. */
-async function applySteps(command: string, layout: Layout, steps: readonly Step[], flags: OutputFlags & { dryRun?: boolean }, io: CliIo): Promise<number> {
+async function applySteps(
+  command: string,
+  layout: Layout,
+  steps: readonly Step[],
+  flags: OutputFlags & { dryRun?: boolean },
+  io: CliIo,
+): Promise<number> {
   const output = resolveOutput(flags, io.env)
   const log = loggerFor(output.verbosity, io)
   const dryRun = flags.dryRun ?? false
@@ -74,7 +94,15 @@ async function applySteps(command: string, layout: Layout, steps: readonly Step[
   }
   const exitCode = error?.exitCode ?? ExitCode.ok
   if (output.json) {
-    const report = { ok: exitCode === 0, exitCode, command, dryRun, root: layout.root ?? null, steps: (dryRun ? steps : done).map(jsonStep), error: jsonError(error) }
+    const report = {
+      ok: exitCode === 0,
+      exitCode,
+      command,
+      dryRun,
+      root: layout.root ?? null,
+      steps: (dryRun ? steps : done).map(jsonStep),
+      error: jsonError(error),
+    }
     io.stdout(`${JSON.stringify(report)}\n`)
   }
   return exitCode

@@ -25,9 +25,13 @@ export interface InstallFlags extends WriteFlags {
 }
 
 function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, io: CliIo): Layout {
-  if (flags.root !== undefined && flags.now) throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
+  if (flags.root !== undefined && flags.now)
+    throw usageError('--now cannot start a unit in an alternate --root', 'boot the image, or drop --now')
   if (flags.unitDir !== undefined && !flags.unitDir.startsWith('/')) {
-    throw usageError(`--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`, 'e.g. --unit-dir /etc/systemd/system')
+    throw usageError(
+      `--unit-dir ${JSON.stringify(flags.unitDir)} must be absolute (inside --root when given)`,
+      'e.g. --unit-dir /etc/systemd/system',
+    )
   }
   const root = flags.root === undefined ? undefined : absolute(flags.root, '--root', io.cwd)
   // A mistyped --root would otherwise become a new tree (install) or an empty one (uninstall).
@@ -41,7 +45,12 @@ function layoutFrom(flags: { root?: string; unitDir?: string; now?: boolean }, i
 }
 
 /** A refusal before any step ran still reports, with --json, the root it was refused for. */
-async function reportingRoot(command: 'install' | 'uninstall', flags: InstallFlags, io: CliIo, run: (layout: Layout) => Promise<number>): Promise<number> {
+async function reportingRoot(
+  command: 'install' | 'uninstall',
+  flags: InstallFlags,
+  io: CliIo,
+  run: (layout: Layout) => Promise<number>,
+): Promise<number> {
   const layout = layoutFrom(flags, io)
   try {
     return await run(layout)

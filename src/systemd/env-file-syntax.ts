@@ -23,7 +23,17 @@ export interface ParsedEnvironmentFile {
   readonly unusable: { readonly line: number; readonly reason: string } | undefined
 }
 
-type State = 'preKey' | 'key' | 'preValue' | 'value' | 'valueEscape' | 'singleQuote' | 'doubleQuote' | 'doubleQuoteEscape' | 'comment' | 'commentEscape'
+type State =
+  | 'preKey'
+  | 'key'
+  | 'preValue'
+  | 'value'
+  | 'valueEscape'
+  | 'singleQuote'
+  | 'doubleQuote'
+  | 'doubleQuoteEscape'
+  | 'comment'
+  | 'commentEscape'
 
 // systemd's character classes (string-util.h): '\r' is both whitespace and a line end.
 const isWhitespace = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
@@ -42,7 +52,10 @@ interface Raw {
  * systemd's parse_env_file_internal() (src/basic/env-file.c), state for state, over bytes.
  * `legacyComments`: before v254 a comment ending in a backslash also swallows the next line.
  */
-function scan(bytes: Uint8Array, legacyComments: boolean): { assignments: Raw[]; keyOnly: Array<{ key: Uint8Array; line: number }>; continuedComments: number[] } {
+function scan(
+  bytes: Uint8Array,
+  legacyComments: boolean,
+): { assignments: Raw[]; keyOnly: Array<{ key: Uint8Array; line: number }>; continuedComments: number[] } {
   const assignments: Raw[] = []
   const keyOnly: Array<{ key: Uint8Array; line: number }> = []
   const continuedComments: number[] = []
@@ -146,7 +159,14 @@ function scan(bytes: Uint8Array, legacyComments: boolean): { assignments: Raw[];
   }
   // A last line without a newline counts, unless it is a bare key or a comment.
   if (state === 'value') push(true)
-  else if (state === 'preValue' || state === 'valueEscape' || state === 'singleQuote' || state === 'doubleQuote' || state === 'doubleQuoteEscape') push(false)
+  else if (
+    state === 'preValue' ||
+    state === 'valueEscape' ||
+    state === 'singleQuote' ||
+    state === 'doubleQuote' ||
+    state === 'doubleQuoteEscape'
+  )
+    push(false)
   else if (state === 'key') keyOnly.push({ key: Uint8Array.from(key), line: keyLine })
   return { assignments, keyOnly, continuedComments }
 }
@@ -187,7 +207,8 @@ export function parseEnvironmentFile(input: Uint8Array | string): ParsedEnvironm
   const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input
   // read_full_file() refuses a file with a NUL byte (EBADMSG): systemd ignores all of it.
   const nul = bytes.indexOf(0)
-  if (nul >= 0) return { entries: [], ignored: [], unusable: { line: lineAt(bytes, nul), reason: 'a NUL byte, so systemd ignores the whole file' } }
+  if (nul >= 0)
+    return { entries: [], ignored: [], unusable: { line: lineAt(bytes, nul), reason: 'a NUL byte, so systemd ignores the whole file' } }
   const current = scan(bytes, false)
   const entries: EnvironmentEntry[] = []
   const ignored: IgnoredLine[] = []
@@ -197,8 +218,14 @@ export function parseEnvironmentFile(input: Uint8Array | string): ParsedEnvironm
     const name = systemdUtf8(key)
     const text = systemdUtf8(value)
     // systemd refuses the whole file then; with EnvironmentFile=- the unit runs without it.
-    if (name === undefined) return { entries: [], ignored: [], unusable: { line, reason: 'invalid UTF-8 in a variable name, so systemd ignores the whole file' } }
-    if (text === undefined) return { entries: [], ignored: [], unusable: { line, reason: `invalid UTF-8 in the value of ${name}, so systemd ignores the whole file` } }
+    if (name === undefined)
+      return { entries: [], ignored: [], unusable: { line, reason: 'invalid UTF-8 in a variable name, so systemd ignores the whole file' } }
+    if (text === undefined)
+      return {
+        entries: [],
+        ignored: [],
+        unusable: { line, reason: `invalid UTF-8 in the value of ${name}, so systemd ignores the whole file` },
+      }
     if (!validName(name)) {
       ignored.push({ line, text: name, reason: 'it is not a variable name' })
       continue
@@ -213,7 +240,14 @@ export function parseEnvironmentFile(input: Uint8Array | string): ParsedEnvironm
     const legacy = scan(bytes, true).assignments
     const same = legacy.length === current.assignments.length && legacy.every((a, i) => a.line === current.assignments[i]!.line)
     if (!same) {
-      return { entries, ignored, unusable: { line: current.continuedComments[0]!, reason: "a comment that ends in '\\' hides the next line from systemd before version 254, not from later ones" } }
+      return {
+        entries,
+        ignored,
+        unusable: {
+          line: current.continuedComments[0]!,
+          reason: "a comment that ends in '\\' hides the next line from systemd before version 254, not from later ones",
+        },
+      }
     }
   }
   return { entries, ignored, unusable: undefined }

@@ -35,7 +35,8 @@ export function isUneditedEnvironmentFile(text: string): boolean {
 }
 
 /** The unit's settings file; IID_DOCKER_AUTH_ENV_FILE names another (tests, unusual layouts). */
-export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string => env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
+export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string =>
+  env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
 
 /** Far above any real settings file; a FIFO, a device or a runaway file must not hang or flood a mode. */
 export const maxSettingsFileBytes = 64 * 1024
@@ -61,7 +62,10 @@ export function readSettingsFile(path: string): SettingsFile {
   } catch (error) {
     const code = errnoOf(error)
     if (code === 'ENOENT' || code === 'ENOTDIR') return { path, entries: [], ignored: [] }
-    throw unusableFile(`cannot read the settings file ${path} (${code ?? String(error)})`, code === 'EACCES' ? `chmod 0644 ${path} (it holds no secret)` : `fix or remove ${path}`)
+    throw unusableFile(
+      `cannot read the settings file ${path} (${code ?? String(error)})`,
+      code === 'EACCES' ? `chmod 0644 ${path} (it holds no secret)` : `fix or remove ${path}`,
+    )
   }
   let bytes: Buffer
   try {
@@ -70,7 +74,11 @@ export function readSettingsFile(path: string): SettingsFile {
     const buffer = Buffer.alloc(maxSettingsFileBytes + 1)
     let size = 0
     for (let n = 1; n > 0 && size < buffer.length; size += n) n = readSync(fd, buffer, size, buffer.length - size, null)
-    if (size > maxSettingsFileBytes) throw unusableFile(`the settings file ${path} is larger than ${maxSettingsFileBytes / 1024} KiB`, `it holds a few IID_DOCKER_AUTH_* lines; fix ${path}`)
+    if (size > maxSettingsFileBytes)
+      throw unusableFile(
+        `the settings file ${path} is larger than ${maxSettingsFileBytes / 1024} KiB`,
+        `it holds a few IID_DOCKER_AUTH_* lines; fix ${path}`,
+      )
     bytes = buffer.subarray(0, size)
   } catch (error) {
     if (error instanceof CliError) throw error
@@ -79,12 +87,14 @@ export function readSettingsFile(path: string): SettingsFile {
     closeSync(fd)
   }
   const parsed = parseEnvironmentFile(bytes)
-  if (parsed.unusable !== undefined) throw unusableFile(`${path}:${parsed.unusable.line}: ${parsed.unusable.reason}`, `fix line ${parsed.unusable.line} of ${path}`)
+  if (parsed.unusable !== undefined)
+    throw unusableFile(`${path}:${parsed.unusable.line}: ${parsed.unusable.reason}`, `fix line ${parsed.unusable.line} of ${path}`)
   return { path, entries: parsed.entries, ignored: parsed.ignored }
 }
 
 /** The values only (tests, and callers that need no line numbers). */
-export const readEnvironmentFile = (path: string = environmentFilePath): Record<string, string> => Object.fromEntries(readSettingsFile(path).entries.map((e) => [e.name, e.value]))
+export const readEnvironmentFile = (path: string = environmentFilePath): Record<string, string> =>
+  Object.fromEntries(readSettingsFile(path).entries.map((e) => [e.name, e.value]))
 
 type Environment = Readonly<Record<string, string | undefined>>
 

@@ -15,7 +15,10 @@ export interface Layout {
   readonly unitDir: string
 }
 
-export const defaultLayout = (root: string | undefined, unitDir: string | undefined): Layout => ({ root, unitDir: unitDir ?? defaultUnitDir })
+export const defaultLayout = (root: string | undefined, unitDir: string | undefined): Layout => ({
+  root,
+  unitDir: unitDir ?? defaultUnitDir,
+})
 
 export interface InstalledState {
   readonly unit: string | undefined
@@ -51,9 +54,13 @@ async function readIfPresent(path: string, force: boolean): Promise<string | und
   if (process.geteuid?.() === 0 && (identity.uid !== 0 || (identity.mode & 0o022) !== 0)) {
     if (force) return ''
     const mode = identity.mode.toString(8).padStart(4, '0')
-    throw new CliError(ExitCode.cannotWrite, `${path} belongs to ${userName(identity.uid)} with mode ${mode}, yet a root unit loads it; nothing was changed`, {
-      hint: 'check what is in it, then pass --force to replace it with a root-owned copy',
-    })
+    throw new CliError(
+      ExitCode.cannotWrite,
+      `${path} belongs to ${userName(identity.uid)} with mode ${mode}, yet a root unit loads it; nothing was changed`,
+      {
+        hint: 'check what is in it, then pass --force to replace it with a root-owned copy',
+      },
+    )
   }
   return Buffer.from(snapshot.bytes).toString('utf8')
 }

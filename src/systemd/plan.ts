@@ -52,15 +52,24 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
  * The environment file's step. Mode 0644: it holds settings, never a secret, and
  * docker-credential-iid reads it with the rights of whoever runs docker.
  */
-export function environmentStep(layout: Layout, settings: ReadonlyArray<readonly [string, string]>, current: string | undefined, force: boolean): Step {
+export function environmentStep(
+  layout: Layout,
+  settings: ReadonlyArray<readonly [string, string]>,
+  current: string | undefined,
+  force: boolean,
+): Step {
   const envFile = environmentPath(layout)
   const environment = renderEnvironmentFile(settings)
   if (current !== undefined && current !== environment && !isUneditedEnvironmentFile(current) && !force) {
     throw new CliError(ExitCode.cannotWrite, `${envFile} was edited by hand; nothing was changed`, {
-      hint: 'keep your edits (the unit and docker-credential-iid read that file), or pass --force to replace it with the settings given now',
+      hint:
+        'keep your edits (the unit and docker-credential-iid read that file), ' +
+        'or pass --force to replace it with the settings given now',
     })
   }
-  return current === environment ? { kind: 'unchanged', path: envFile } : { kind: 'write', path: envFile, content: environment, mode: 0o644 }
+  return current === environment
+    ? { kind: 'unchanged', path: envFile }
+    : { kind: 'write', path: envFile, content: environment, mode: 0o644 }
 }
 
 export function planUninstall(layout: Layout, state: InstalledState, force: boolean): Step[] {
@@ -80,7 +89,8 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   }
   const envFile = environmentPath(layout)
   if (state.environment !== undefined) {
-    if (isUneditedEnvironmentFile(state.environment) || force) steps.push({ kind: 'remove', path: removalPath(layout, environmentFilePath) })
+    if (isUneditedEnvironmentFile(state.environment) || force)
+      steps.push({ kind: 'remove', path: removalPath(layout, environmentFilePath) })
     else steps.push({ kind: 'keep', path: envFile, reason: 'edited by hand (pass --force to remove it)' })
   }
   if (unitRemoved && layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })

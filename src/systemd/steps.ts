@@ -34,7 +34,9 @@ export const describeStep = (step: Step, dryRun: boolean): string => {
 
 /** A step as test/schemas/install.schema.json describes it: no file content. */
 export const jsonStep = (step: Step) =>
-  step.kind === 'systemctl' ? { action: step.kind, args: step.args } : { action: step.kind, path: step.path, ...(step.kind === 'keep' ? { reason: step.reason } : {}) }
+  step.kind === 'systemctl'
+    ? { action: step.kind, args: step.args }
+    : { action: step.kind, path: step.path, ...(step.kind === 'keep' ? { reason: step.reason } : {}) }
 
 /** Runs the steps in order and stops at the first failure, which it rethrows. */
 export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log: Logger, done: (step: Step) => void): Promise<void> {
@@ -57,7 +59,10 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
           await unlink(step.path)
         } catch (error) {
           const code = errnoOf(error)
-          if (code !== 'ENOENT') throw new CliError(ExitCode.cannotWrite, `cannot remove ${step.path}: ${code ?? String(error)}`, { hint: 'check the permissions of that directory' })
+          if (code !== 'ENOENT')
+            throw new CliError(ExitCode.cannotWrite, `cannot remove ${step.path}: ${code ?? String(error)}`, {
+              hint: 'check the permissions of that directory',
+            })
         }
         break
       case 'systemctl':
