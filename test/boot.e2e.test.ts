@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/imds/identity.js'
-import { parseEnvironmentFile } from '../src/systemd/environment-file.js'
+import { parseEnvironmentFile } from '../src/systemd/env-file-syntax.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from './helpers.js'
 import { trickyFiles } from './support/environment-files.js'
 

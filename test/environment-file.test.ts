@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
-import { loadSettings, maxSettingsFileBytes, parseEnvironmentFile, readEnvironmentFile, readSettingsFile, withSettingsFile } from '../src/systemd/environment-file.js'
+import {
+  loadSettings,
+  maxSettingsFileBytes,
+  readEnvironmentFile,
+  readSettingsFile,
+  withSettingsFile,
+} from '../src/systemd/environment-file.js'
+import { parseEnvironmentFile } from '../src/systemd/env-file-syntax.js'
 import { trickyFiles } from './support/environment-files.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'iid-envfile-'))
@@ -71,8 +78,15 @@ describe('reading the settings file never hangs and never reads without bound', 
 describe('one precedence rule for every mode', () => {
   it('the process environment (even empty) wins over the file; the file is named with the line', () => {
     const path = join(dir, 'settings')
-    writeFileSync(path, '# settings\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\r\nIID_DOCKER_AUTH_USERNAME=svc\r\nIID_DOCKER_AUTH_TIMEOUT=5\n')
-    const { env, origin } = loadSettings({ IID_DOCKER_AUTH_ENV_FILE: path, IID_DOCKER_AUTH_REGISTRIES: 'env.example.com', IID_DOCKER_AUTH_TIMEOUT: '' })
+    writeFileSync(
+      path,
+      '# settings\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\r\nIID_DOCKER_AUTH_USERNAME=svc\r\nIID_DOCKER_AUTH_TIMEOUT=5\n',
+    )
+    const { env, origin } = loadSettings({
+      IID_DOCKER_AUTH_ENV_FILE: path,
+      IID_DOCKER_AUTH_REGISTRIES: 'env.example.com',
+      IID_DOCKER_AUTH_TIMEOUT: '',
+    })
     expect(env['IID_DOCKER_AUTH_REGISTRIES']).toBe('env.example.com')
     expect(env['IID_DOCKER_AUTH_USERNAME']).toBe('svc')
     expect(env['IID_DOCKER_AUTH_TIMEOUT']).toBe('')

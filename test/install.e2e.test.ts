@@ -2,7 +2,20 @@
 // alternate root (never this machine's /etc/systemd), and the real systemd-analyze judging the unit.
 import { execFileSync } from 'node:child_process'
 import { execa } from 'execa'
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -23,7 +36,16 @@ const install = (...args: string[]) => runCli(['install', '--root', root, '--reg
 
 describe.runIf(haveOrCi('systemctl'))('install --root', () => {
   it('renders the unit for the running node and CLI, writes the environment file 0644 (settings only), and enables it', async () => {
-    const run = await install('--config', '/root/.docker/config.json', '--config', '/var/lib/kubelet/config.json', '--timeout', '90', '--signature', 'rsa2048')
+    const run = await install(
+      '--config',
+      '/root/.docker/config.json',
+      '--config',
+      '/var/lib/kubelet/config.json',
+      '--timeout',
+      '90',
+      '--signature',
+      'rsa2048',
+    )
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toContain(`wrote ${unit()} (mode 0644)`)
     expect(run.stderr).toContain(`wrote ${envFile()} (mode 0644)`)
@@ -112,14 +134,17 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(existsSync(unit())).toBe(false)
   })
 
-  it.each(['/etc/config.json', '/config.json', '/tmp/c.json', '/var/lib/config.json'])('refuses --config %s directly in a system directory with 64, and writes nothing', async (config) => {
-    const run = await install('--config', config)
-    expect(run.code).toBe(64)
-    expect(run.stderr).toMatch(/error: --config .* is (a system directory|under a temporary directory)/)
-    expect(run.stderr).toMatch(/fix: keep the config file in a directory of its own/)
-    expect(existsSync(unit())).toBe(false)
-    expect(existsSync(envFile())).toBe(false)
-  })
+  it.each(['/etc/config.json', '/config.json', '/tmp/c.json', '/var/lib/config.json'])(
+    'refuses --config %s directly in a system directory with 64, and writes nothing',
+    async (config) => {
+      const run = await install('--config', config)
+      expect(run.code).toBe(64)
+      expect(run.stderr).toMatch(/error: --config .* is (a system directory|under a temporary directory)/)
+      expect(run.stderr).toMatch(/fix: keep the config file in a directory of its own/)
+      expect(existsSync(unit())).toBe(false)
+      expect(existsSync(envFile())).toBe(false)
+    },
+  )
 
   it('makes writable the directory a symlinked --config really lives in (inside the root), and never chmods one that exists', async () => {
     mkdirSync(join(root, 'srv/shared/docker'), { recursive: true, mode: 0o755 })
@@ -129,7 +154,9 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(run.code, run.stderr).toBe(0)
     const text = readFileSync(unit(), 'utf8')
     expect(text.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/srv/shared/docker'])
-    expect(text.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([`ExecStartPre=-+${process.execPath} ${cliPath} prepare-dirs`])
+    expect(text.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([
+      `ExecStartPre=-+${process.execPath} ${cliPath} prepare-dirs`,
+    ])
     expect(text).toMatch(/^CapabilityBoundingSet=CAP_SETUID CAP_SETGID$/m)
     expect(statSync(join(root, 'root/.docker')).mode & 0o7777).toBe(0o755)
     // A symlink into a system directory is refused like the directory itself.
@@ -157,21 +184,30 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(existsSync(envFile())).toBe(false)
   })
 
-  it.each(['install', 'uninstall'])('%s refuses a --root that does not exist or is not a directory with 64, creating nothing', async (command) => {
-    const missing = join(root, 'typo')
-    const registry = command === 'install' ? ['--registry', 'pierone.example.com'] : []
-    const run = await runCli([command, '--root', missing, ...registry])
-    expect(run.code).toBe(64)
-    expect(run.stderr).toMatch(/error: --root .*typo does not exist/)
-    expect(existsSync(missing)).toBe(false)
-    writeFileSync(missing, '')
-    const file = await runCli([command, '--root', missing, ...registry])
-    expect(file.code).toBe(64)
-    expect(file.stderr).toMatch(/error: --root .*typo is not a directory/)
-  })
+  it.each(['install', 'uninstall'])(
+    '%s refuses a --root that does not exist or is not a directory with 64, creating nothing',
+    async (command) => {
+      const missing = join(root, 'typo')
+      const registry = command === 'install' ? ['--registry', 'pierone.example.com'] : []
+      const run = await runCli([command, '--root', missing, ...registry])
+      expect(run.code).toBe(64)
+      expect(run.stderr).toMatch(/error: --root .*typo does not exist/)
+      expect(existsSync(missing)).toBe(false)
+      writeFileSync(missing, '')
+      const file = await runCli([command, '--root', missing, ...registry])
+      expect(file.code).toBe(64)
+      expect(file.stderr).toMatch(/error: --root .*typo is not a directory/)
+    },
+  )
 
   it('reads the IID_DOCKER_AUTH_* variables as every command does: a flag wins, an empty list is 64', async () => {
-    const fromEnv = await runCli(['install', '--root', root], { env: { IID_DOCKER_AUTH_REGISTRIES: ' a.example.com , b.example.com', IID_DOCKER_AUTH_CONFIG: '/var/lib/kubelet/config.json', IID_DOCKER_AUTH_TIMEOUT: '600' } })
+    const fromEnv = await runCli(['install', '--root', root], {
+      env: {
+        IID_DOCKER_AUTH_REGISTRIES: ' a.example.com , b.example.com',
+        IID_DOCKER_AUTH_CONFIG: '/var/lib/kubelet/config.json',
+        IID_DOCKER_AUTH_TIMEOUT: '600',
+      },
+    })
     expect(fromEnv.code, fromEnv.stderr).toBe(0)
     const env = readFileSync(envFile(), 'utf8')
     expect(env).toMatch(/^IID_DOCKER_AUTH_REGISTRIES=a\.example\.com,b\.example\.com$/m)
@@ -197,6 +233,27 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(readFileSync(join(root, 'srv/app/config.json'), 'utf8')).toBe('{"Auths":{}}')
   })
 
+  it('--credential-helper --json: the settings file as a step, each config file as write reports it', async () => {
+    mkdirSync(join(root, 'root'))
+    const config = join(root, 'root/.docker/config.json')
+    const dry = validJson((await install('--credential-helper', '--json', '--dry-run')).stdout, 'install')
+    expect(dry.steps).toEqual([{ action: 'write', path: envFile() }])
+    expect(dry.configs).toMatchObject([{ path: config, action: 'would-write', added: ['credHelpers["pierone.example.com"]'] }])
+    expect(existsSync(envFile())).toBe(false)
+    const run = await install('--credential-helper', '--json')
+    expect(run.code, run.stderr).toBe(0)
+    expect(validJson(run.stdout, 'install')).toMatchObject({
+      ok: true,
+      steps: [{ action: 'write', path: envFile() }],
+      configs: [{ path: config, action: 'written' }],
+    })
+    const again = validJson((await install('--credential-helper', '--json')).stdout, 'install')
+    expect(again).toMatchObject({
+      steps: [{ action: 'unchanged', path: envFile() }],
+      configs: [{ path: config, action: 'unchanged', added: [] }],
+    })
+  })
+
   it('exits 64 without any registry', async () => {
     const run = await runCli(['install', '--root', root])
     expect(run.code).toBe(64)
@@ -209,7 +266,10 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     const missing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: bin } })
     expect(missing.code).toBe(71)
     expect(missing.stderr).toMatch(/systemctl was not found: this machine does not run systemd/)
-    writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\necho "Failed to enable unit: Unit file iid-docker-auth.service does not exist." >&2\nexit 1\n')
+    writeFileSync(
+      join(bin, 'systemctl'),
+      '#!/bin/sh\necho "Failed to enable unit: Unit file iid-docker-auth.service does not exist." >&2\nexit 1\n',
+    )
     chmodSync(join(bin, 'systemctl'), 0o755)
     const failing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: `${bin}:/usr/bin:/bin` } })
     expect(failing.code).toBe(71)
@@ -265,7 +325,7 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     symlinkSync(join(outside, 'units'), join(root, 'etc/systemd/system'))
     symlinkSync(join(outside, 'default'), join(root, 'etc/default'))
     mkdirSync(join(outside, 'units'))
-    writeFileSync(join(outside, 'units', 'iid-docker-auth.service'), '# the host\'s own\n')
+    writeFileSync(join(outside, 'units', 'iid-docker-auth.service'), "# the host's own\n")
     const run = await install('--config', '/root/.docker/config.json')
     expect(run.code, run.stderr).toBe(0)
     const inside = join(root, outside)
@@ -293,7 +353,9 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     const run = await install('--credential-helper', '--config', '/root/.docker/config.json', '--config', '/srv/kube/config.json')
     expect(run.code, run.stderr).toBe(0)
     expect(readFileSync(hostConfig, 'utf8')).toBe('{"auths": {}}\n')
-    expect(JSON.parse(readFileSync(join(root, outside, 'docker', 'config.json'), 'utf8')).credHelpers).toEqual({ 'pierone.example.com': 'iid' })
+    expect(JSON.parse(readFileSync(join(root, outside, 'docker', 'config.json'), 'utf8')).credHelpers).toEqual({
+      'pierone.example.com': 'iid',
+    })
     expect(JSON.parse(readFileSync(join(root, 'etc', 'kube', 'config.json'), 'utf8')).credHelpers).toEqual({ 'pierone.example.com': 'iid' })
     expect(filesUnder(outside)).toEqual(['docker', 'docker/config.json'])
   })
@@ -324,16 +386,19 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     expect(existsSync(unit())).toBe(false)
   })
 
-  it.runIf(rootOrCi)('refuses an image tree another user owns: they could swap a directory for a link to the host while root writes', async () => {
-    execFileSync('chown', ['12345:12345', join(root, 'etc')])
-    for (const command of [['install', '--registry', 'pierone.example.com'], ['uninstall']]) {
-      const run = await runCli([command[0]!, '--root', root, ...command.slice(1)])
-      expect(run.code, run.stderr).toBe(73)
-      expect(run.stderr).toContain(`${join(root, 'etc')} belongs to uid 12345`)
-    }
-    expect(readdirSync(join(root, 'etc/systemd/system'))).toEqual([])
-    expect(existsSync(envFile())).toBe(false)
-  })
+  it.runIf(rootOrCi)(
+    'refuses an image tree another user owns: they could swap a directory for a link to the host while root writes',
+    async () => {
+      execFileSync('chown', ['12345:12345', join(root, 'etc')])
+      for (const command of [['install', '--registry', 'pierone.example.com'], ['uninstall']]) {
+        const run = await runCli([command[0]!, '--root', root, ...command.slice(1)])
+        expect(run.code, run.stderr).toBe(73)
+        expect(run.stderr).toContain(`${join(root, 'etc')} belongs to uid 12345`)
+      }
+      expect(readdirSync(join(root, 'etc/systemd/system'))).toEqual([])
+      expect(existsSync(envFile())).toBe(false)
+    },
+  )
 
   it.runIf(rootOrCi)('a settings file or unit another user owns is refused, and --force replaces it with root’s own', async () => {
     mkdirSync(join(root, 'etc/default'))
@@ -392,7 +457,13 @@ describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the
     // The shipped file names /usr/local/bin/iid-docker-auth, which this machine may not have.
     const shipped = join(root, 'shipped', 'iid-docker-auth.service')
     mkdirSync(join(root, 'shipped'))
-    writeFileSync(shipped, readFileSync(join(cliPath, '../../systemd/iid-docker-auth.service'), 'utf8').replace('ExecStart=/usr/local/bin/iid-docker-auth', `ExecStart=${cliPath}`))
+    writeFileSync(
+      shipped,
+      readFileSync(join(cliPath, '../../systemd/iid-docker-auth.service'), 'utf8').replace(
+        'ExecStart=/usr/local/bin/iid-docker-auth',
+        `ExecStart=${cliPath}`,
+      ),
+    )
     const shippedVerify = await execa('systemd-analyze', ['verify', shipped], { reject: false })
     expect(shippedVerify.stderr + shippedVerify.stdout).toBe('')
     expect(shippedVerify.exitCode).toBe(0)
@@ -405,15 +476,18 @@ describe.runIf(haveOrCi('systemctl', 'systemd-analyze'))('systemd-analyze on the
     expect(verify.stderr).toMatch(/Unknown key 'ProtectSytem'/)
   })
 
-  it.each([[[]], [['--endpoint', 'http://10.0.0.5:8080', '--timeout', '600']]])('security --offline rates the exposure at 2.0 or less (%j)', async (extra) => {
-    const rendered = await render(...extra)
-    const verify = await execa('systemd-analyze', ['verify', rendered], { reject: false })
-    expect(verify.stderr + verify.stdout).toBe('')
-    const { stdout: out } = await execa('systemd-analyze', ['security', '--offline=yes', rendered])
-    const exposure = Number(/Overall exposure level for iid-docker-auth\.service: ([0-9.]+)/.exec(out)?.[1])
-    expect(exposure).toBeGreaterThan(0)
-    expect(exposure).toBeLessThanOrEqual(2.0)
-  })
+  it.each([[[]], [['--endpoint', 'http://10.0.0.5:8080', '--timeout', '600']]])(
+    'security --offline rates the exposure at 2.0 or less (%j)',
+    async (extra) => {
+      const rendered = await render(...extra)
+      const verify = await execa('systemd-analyze', ['verify', rendered], { reject: false })
+      expect(verify.stderr + verify.stdout).toBe('')
+      const { stdout: out } = await execa('systemd-analyze', ['security', '--offline=yes', rendered])
+      const exposure = Number(/Overall exposure level for iid-docker-auth\.service: ([0-9.]+)/.exec(out)?.[1])
+      expect(exposure).toBeGreaterThan(0)
+      expect(exposure).toBeLessThanOrEqual(2.0)
+    },
+  )
 })
 
 describe('remove', () => {
@@ -441,7 +515,11 @@ describe('remove', () => {
     const again = await runCli(['remove', '-r', 'a.example.com', '-c', config, '--json'])
     expect(again.code).toBe(0)
     expect(again.stderr).toContain('has no entry of this tool to remove')
-    expect(validJson(again.stdout, 'remove')).toMatchObject({ ok: true, command: 'remove', configs: [{ action: 'unchanged', removed: [] }] })
+    expect(validJson(again.stdout, 'remove')).toMatchObject({
+      ok: true,
+      command: 'remove',
+      configs: [{ action: 'unchanged', removed: [] }],
+    })
   })
 
   it('creates nothing when the file does not exist', async () => {

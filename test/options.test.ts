@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
 import { resolveConfigLocations } from '../src/config/locations.js'
 import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
-import { parseEnvironmentFile, withSettingsFile } from '../src/systemd/environment-file.js'
+import { withSettingsFile } from '../src/systemd/environment-file.js'
+import { parseEnvironmentFile } from '../src/systemd/env-file-syntax.js'
 import { shown } from '../src/errors.js'
 
 const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)

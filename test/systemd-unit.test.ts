@@ -3,24 +3,37 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { type Layout, planInstall, planUninstall, unitTemplate } from '../src/commands/install.js'
-import { isOurUnit, renderUnit, rootHome, systemdQuote } from '../src/systemd/unit.js'
+import type { Layout } from '../src/systemd/layout.js'
+import { planInstall, planUninstall } from '../src/systemd/plan.js'
+import { isOurUnit, renderUnit, rootHome, systemdQuote, unitTemplate } from '../src/systemd/unit.js'
 import { isUneditedEnvironmentFile, readEnvironmentFile, renderEnvironmentFile } from '../src/systemd/environment-file.js'
 import { hasCommand } from './helpers.js'
 
 const template = unitTemplate()
 const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
-const paths = { node: '/usr/bin/node', cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs', configFiles: [file('/root/.docker/config.json')] }
+const paths = {
+  node: '/usr/bin/node',
+  cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs',
+  configFiles: [file('/root/.docker/config.json')],
+}
 const machine: Layout = { root: undefined, unitDir: '/etc/systemd/system' }
 const image: Layout = { root: '/mnt/image', unitDir: '/etc/systemd/system' }
 const settings = [['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com']] as const
 
 describe('renderUnit', () => {
   it('points ExecStart and ExecStartPre at the running node and CLI, and makes each config directory writable', () => {
-    const unit = renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json'), file('/var/lib/kubelet/config.json'), file('/root/.docker/other.json')] })
+    const unit = renderUnit(template, {
+      ...paths,
+      configFiles: [file('/root/.docker/config.json'), file('/var/lib/kubelet/config.json'), file('/root/.docker/other.json')],
+    })
     expect(unit.split('\n').filter((l) => l.startsWith('ExecStart='))).toEqual([`ExecStart=/usr/bin/node ${paths.cli} write`])
-    expect(unit.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([`ExecStartPre=-+/usr/bin/node ${paths.cli} prepare-dirs`])
-    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/root/.docker', 'ReadWritePaths=-/var/lib/kubelet'])
+    expect(unit.split('\n').filter((l) => l.startsWith('ExecStartPre='))).toEqual([
+      `ExecStartPre=-+/usr/bin/node ${paths.cli} prepare-dirs`,
+    ])
+    expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual([
+      'ReadWritePaths=-/root/.docker',
+      'ReadWritePaths=-/var/lib/kubelet',
+    ])
     expect(unit).not.toMatch(/install -d|chmod|chown/)
     expect(isOurUnit(unit)).toBe(true)
     // Everything else is the shipped unit, line for line.
@@ -33,16 +46,39 @@ describe('renderUnit', () => {
     expect(unit.split('\n').filter((l) => l.startsWith('ReadWritePaths='))).toEqual(['ReadWritePaths=-/srv/shared/docker'])
   })
 
-  it.each(['/config.json', '/etc/config.json', '/tmp/c.json', '/tmp/x/config.json', '/var/lib/config.json', '/home/config.json', '/usr/local/config.json', '/proc/self/x', '/etc/sudoers.d/config.json', '/usr/lib/systemd/system/config.json', '/home/ec2-user/config.json', '/run/systemd/system/config.json', '/var/spool/cron/crontabs/config.json', '/var/lib/docker/config.json', '/boot/efi/config.json'])(
-    'refuses a config file directly in a system directory: %s',
-    (path) => {
-      expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).toThrow(/system directory|home directory|temporary directory/)
-      expect(() => renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json', path.slice(0, path.lastIndexOf('/')) || '/')] })).toThrow(/--config \/root\/\.docker\/config\.json/)
-    },
-  )
+  it.each([
+    '/config.json',
+    '/etc/config.json',
+    '/tmp/c.json',
+    '/tmp/x/config.json',
+    '/var/lib/config.json',
+    '/home/config.json',
+    '/usr/local/config.json',
+    '/proc/self/x',
+    '/etc/sudoers.d/config.json',
+    '/usr/lib/systemd/system/config.json',
+    '/home/ec2-user/config.json',
+    '/run/systemd/system/config.json',
+    '/var/spool/cron/crontabs/config.json',
+    '/var/lib/docker/config.json',
+    '/boot/efi/config.json',
+  ])('refuses a config file directly in a system directory: %s', (path) => {
+    expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).toThrow(
+      /system directory|home directory|temporary directory/,
+    )
+    expect(() =>
+      renderUnit(template, { ...paths, configFiles: [file('/root/.docker/config.json', path.slice(0, path.lastIndexOf('/')) || '/')] }),
+    ).toThrow(/--config \/root\/\.docker\/config\.json/)
+  })
 
   it('accepts the config directories people use', () => {
-    for (const path of ['/root/.docker/config.json', '/var/lib/kubelet/config.json', '/home/ec2-user/.docker/config.json', '/opt/ci/docker/config.json', '/srv/builds/.docker/config.json']) {
+    for (const path of [
+      '/root/.docker/config.json',
+      '/var/lib/kubelet/config.json',
+      '/home/ec2-user/.docker/config.json',
+      '/opt/ci/docker/config.json',
+      '/srv/builds/.docker/config.json',
+    ]) {
       expect(() => renderUnit(template, { ...paths, configFiles: [file(path)] })).not.toThrow()
     }
   })
@@ -53,7 +89,7 @@ describe('renderUnit', () => {
     expect(systemdQuote('a"b\\c', false)).toBe('"a\\"b\\\\c"')
   })
 
-  it('writes `$` in the CLI path as `$$`, which systemd would otherwise expand ($HOME, ${HOME}); the executable path is never expanded', () => {
+  it('writes `$` in the CLI path as `$$`, which systemd would expand ($HOME, ${HOME}); never in the executable path', () => {
     const unit = renderUnit(template, { ...paths, node: '/opt/odd$HOME%h dir/node', cli: '/opt/odd$HOME%h dir/${HOME}/cli.cjs' })
     expect(unit).toContain('ExecStart="/opt/odd$HOME%%h dir/node" "/opt/odd$$HOME%%h dir/$${HOME}/cli.cjs" write')
     expect(unit).toContain('ExecStartPre=-+"/opt/odd$HOME%%h dir/node" "/opt/odd$$HOME%%h dir/$${HOME}/cli.cjs" prepare-dirs')
@@ -67,10 +103,16 @@ describe('renderUnit', () => {
       const odd = join(dir, 'odd$HOME%h dir')
       mkdirSync(odd)
       copyFileSync(process.execPath, join(odd, 'node'))
-      writeFileSync(join(dir, 'iid-docker-auth.service'), renderUnit(template, { ...paths, node: join(odd, 'node'), cli: join(odd, 'cli.cjs') }))
+      writeFileSync(
+        join(dir, 'iid-docker-auth.service'),
+        renderUnit(template, { ...paths, node: join(odd, 'node'), cli: join(odd, 'cli.cjs') }),
+      )
       const run = (): string => {
         try {
-          return execFileSync('systemd-analyze', ['verify', '--man=no', 'iid-docker-auth.service'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }).toString()
+          return execFileSync('systemd-analyze', ['verify', '--man=no', 'iid-docker-auth.service'], {
+            cwd: dir,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }).toString()
         } catch (error) {
           return String((error as { stderr?: Buffer }).stderr ?? error)
         }
@@ -92,11 +134,21 @@ describe('renderUnit', () => {
 
   it("lets the sandbox reach an --endpoint's address, and refuses a host name", () => {
     expect(line(renderUnit(template, paths), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
-    expect(line(renderUnit(template, paths, { endpoint: 'http://169.254.169.254/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
-    expect(line(renderUnit(template, paths, { endpoint: 'http://127.0.0.1:18000/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254 127.0.0.1'])
-    expect(line(renderUnit(template, paths, { endpoint: 'http://[::1]:18000/base/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254 ::1'])
-    expect(line(renderUnit(template, paths, { endpoint: 'http://[fd00:ec2::254]/' }), 'IPAddressAllow')).toEqual(['IPAddressAllow=169.254.169.254 fd00:ec2::254'])
-    expect(() => renderUnit(template, paths, { endpoint: 'http://imds.internal:8080/' })).toThrow(/--endpoint http:\/\/imds\.internal:8080\/ names a host, not an address/)
+    expect(line(renderUnit(template, paths, { endpoint: 'http://169.254.169.254/' }), 'IPAddressAllow')).toEqual([
+      'IPAddressAllow=169.254.169.254 fd00:ec2::254',
+    ])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://127.0.0.1:18000/' }), 'IPAddressAllow')).toEqual([
+      'IPAddressAllow=169.254.169.254 fd00:ec2::254 127.0.0.1',
+    ])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://[::1]:18000/base/' }), 'IPAddressAllow')).toEqual([
+      'IPAddressAllow=169.254.169.254 fd00:ec2::254 ::1',
+    ])
+    expect(line(renderUnit(template, paths, { endpoint: 'http://[fd00:ec2::254]/' }), 'IPAddressAllow')).toEqual([
+      'IPAddressAllow=169.254.169.254 fd00:ec2::254',
+    ])
+    expect(() => renderUnit(template, paths, { endpoint: 'http://imds.internal:8080/' })).toThrow(
+      /--endpoint http:\/\/imds\.internal:8080\/ names a host, not an address/,
+    )
   })
 
   it.each([
@@ -148,11 +200,23 @@ describe('rootHome', () => {
 })
 
 describe('planInstall', () => {
-  const request = (layout: Layout, extra: Partial<Parameters<typeof planInstall>[0]> = {}) => ({ layout, paths, settings, enable: true, now: false, force: false, ...extra })
+  const request = (layout: Layout, extra: Partial<Parameters<typeof planInstall>[0]> = {}) => ({
+    layout,
+    paths,
+    settings,
+    enable: true,
+    now: false,
+    force: false,
+    ...extra,
+  })
 
-  it('on this machine: unit 0644, environment 0644 (settings only, read by docker-credential-iid), daemon-reload, enable, and start with --now', () => {
+  it('on this machine: unit and environment 0644 (settings only, read by the helper), daemon-reload, enable, --now starts', () => {
     const steps = planInstall(request(machine, { now: true }), { unit: undefined, environment: undefined }, template)
-    expect(steps.map((s) => (s.kind === 'systemctl' ? `systemctl ${s.args.join(' ')}` : s.kind === 'write' ? `write ${s.path} ${s.mode.toString(8)}` : s.kind))).toEqual([
+    expect(
+      steps.map((s) =>
+        s.kind === 'systemctl' ? `systemctl ${s.args.join(' ')}` : s.kind === 'write' ? `write ${s.path} ${s.mode.toString(8)}` : s.kind,
+      ),
+    ).toEqual([
       'write /etc/systemd/system/iid-docker-auth.service 644',
       'write /etc/default/iid-docker-auth 644',
       'systemctl daemon-reload',
@@ -162,7 +226,14 @@ describe('planInstall', () => {
   })
 
   it('renders the unit for the settings it writes, and waits for --now longer than the unit may take to start', () => {
-    const steps = planInstall(request(machine, { now: true, settings: [...settings, ['IID_DOCKER_AUTH_TIMEOUT', '600'], ['IID_DOCKER_AUTH_ENDPOINT', 'http://10.0.0.5/']] }), { unit: undefined, environment: undefined }, template)
+    const steps = planInstall(
+      request(machine, {
+        now: true,
+        settings: [...settings, ['IID_DOCKER_AUTH_TIMEOUT', '600'], ['IID_DOCKER_AUTH_ENDPOINT', 'http://10.0.0.5/']],
+      }),
+      { unit: undefined, environment: undefined },
+      template,
+    )
     const unit = steps[0]!.kind === 'write' ? steps[0]!.content : ''
     expect(unit).toMatch(/^TimeoutStartSec=660$/m)
     expect(unit).toMatch(/^IPAddressAllow=169\.254\.169\.254 fd00:ec2::254 10\.0\.0\.5$/m)
@@ -170,7 +241,11 @@ describe('planInstall', () => {
     expect(start).toMatchObject({ kind: 'systemctl', args: ['start', 'iid-docker-auth.service'] })
     expect(start!.kind === 'systemctl' && start!.timeoutSeconds).toBeGreaterThan(660)
     // Other systemctl calls keep the default wait.
-    expect(steps.filter((s) => s.kind === 'systemctl' && s.args[0] !== 'start').every((s) => s.kind === 'systemctl' && s.timeoutSeconds === undefined)).toBe(true)
+    expect(
+      steps
+        .filter((s) => s.kind === 'systemctl' && s.args[0] !== 'start')
+        .every((s) => s.kind === 'systemctl' && s.timeoutSeconds === undefined),
+    ).toBe(true)
   })
 
   it('in an image root: paths under the root, systemctl --root, no daemon-reload; --no-enable skips enable', () => {
@@ -180,7 +255,11 @@ describe('planInstall', () => {
       '/mnt/image/etc/default/iid-docker-auth',
       '--root /mnt/image enable iid-docker-auth.service',
     ])
-    expect(planInstall(request(image, { enable: false }), { unit: undefined, environment: undefined }, template).some((s) => s.kind === 'systemctl')).toBe(false)
+    expect(
+      planInstall(request(image, { enable: false }), { unit: undefined, environment: undefined }, template).some(
+        (s) => s.kind === 'systemctl',
+      ),
+    ).toBe(false)
   })
 
   it('is idempotent: files already current are not rewritten', () => {
@@ -200,7 +279,9 @@ describe('planInstall', () => {
 
   it('refuses to replace a unit it did not write, without --force', () => {
     const foreign = '[Service]\nExecStart=/bin/true\n'
-    expect(() => planInstall(request(machine), { unit: foreign, environment: undefined }, template)).toThrow(/not written by iid-docker-auth/)
+    expect(() => planInstall(request(machine), { unit: foreign, environment: undefined }, template)).toThrow(
+      /not written by iid-docker-auth/,
+    )
     expect(planInstall(request(machine, { force: true }), { unit: foreign, environment: undefined }, template)[0]!.kind).toBe('write')
   })
 })
@@ -220,17 +301,19 @@ describe('planUninstall', () => {
   })
 
   it('stops the unit only on a live system, not in an image root', () => {
-    expect(planUninstall(image, { unit: ourUnit, environment: ourEnv }, false).map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : s.kind))).toEqual([
-      '--root /mnt/image disable iid-docker-auth.service',
-      'remove',
-      'remove',
-    ])
+    expect(
+      planUninstall(image, { unit: ourUnit, environment: ourEnv }, false).map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : s.kind)),
+    ).toEqual(['--root /mnt/image disable iid-docker-auth.service', 'remove', 'remove'])
   })
 
   it('keeps an edited environment file and a foreign unit unless --force', () => {
     const steps = planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, false)
     expect(steps.map((s) => s.kind)).toEqual(['keep', 'keep'])
-    expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual(['systemctl', 'remove', 'remove'])
+    expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual([
+      'systemctl',
+      'remove',
+      'remove',
+    ])
   })
 
   it('has nothing to do when nothing is installed', () => {

@@ -19,7 +19,11 @@ export const runSystemctl: Systemctl = async (args, timeoutSeconds = 120) => {
       hint: 'to prepare an image offline, pass --root <image root>; otherwise run the tool from user-data instead of a unit',
     })
   }
-  const exit = result.timedOut ? ` (timed out after ${timeoutSeconds} s)` : result.exitCode !== undefined ? ` (exit ${result.exitCode})` : ''
+  const exit = result.timedOut
+    ? ` (timed out after ${timeoutSeconds} s)`
+    : result.exitCode !== undefined
+      ? ` (exit ${result.exitCode})`
+      : ''
   const last = `${result.stdout}\n${result.stderr}`.trim().split('\n').filter(Boolean).pop() ?? result.shortMessage
   throw new CliError(ExitCode.systemctlFailed, `systemctl ${args.join(' ')} failed${exit}: ${last}`, {
     hint: 'see the message above; `journalctl -xe` has more on a running system',

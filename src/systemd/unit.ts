@@ -1,13 +1,25 @@
-// The systemd unit as text: rendering it and recognising our own. Pure; commands/install.ts does
-// the effects.
+// The systemd unit as text: the shipped template, rendering it and recognising our own. Pure but for
+// reading the template; plan.ts and steps.ts decide and do the rest.
 
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { dirname, isAbsolute } from 'node:path'
+import { dirname, isAbsolute, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { usageError } from '../errors.js'
+import { unitName } from './names.js'
 
 export { defaultUnitDir, environmentFilePath, unitName } from './names.js'
 /** The first line of every unit file we write; uninstall removes only files that carry it. */
 export const unitHeader = '# Installed by iid-docker-auth install.'
+
+/** Set by the bundler (scripts/build.mjs) to the text of systemd/iid-docker-auth.service. */
+declare const __UNIT_TEMPLATE__: string | undefined
+
+/** The unit as shipped in systemd/: built into the bundle, read from the source tree otherwise. */
+export function unitTemplate(): string {
+  if (typeof __UNIT_TEMPLATE__ === 'string') return __UNIT_TEMPLATE__
+  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'systemd', unitName), 'utf8')
+}
 
 /** Quotes a value for a unit file line or an EnvironmentFile, escaping `%` specifiers. */
 export function systemdQuote(value: string, forUnit: boolean): string {
@@ -25,7 +37,11 @@ export function execArgument(value: string): string {
 }
 
 function checkPath(path: string, what: string): string {
-  if (!isAbsolute(path) || /[\u0000-\u001f\u007f]/.test(path)) throw usageError(`${what} ${JSON.stringify(path)} must be an absolute path without control characters`, `give the full path, e.g. /usr/bin/node`)
+  if (!isAbsolute(path) || /[\u0000-\u001f\u007f]/.test(path))
+    throw usageError(
+      `${what} ${JSON.stringify(path)} must be an absolute path without control characters`,
+      `give the full path, e.g. /usr/bin/node`,
+    )
   return path
 }
 
@@ -42,7 +58,28 @@ export interface UnitPaths {
 }
 
 /** Trees the unit must never be given to write in: the system's own files. */
-const systemTrees = ['/etc', '/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/boot', '/run', '/proc', '/sys', '/dev', '/var/spool', '/var/log', '/var/mail', '/var/lib/docker', '/var/lib/containerd', '/tmp', '/var/tmp']
+const systemTrees = [
+  '/etc',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/boot',
+  '/run',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/var/spool',
+  '/var/log',
+  '/var/mail',
+  '/var/lib/docker',
+  '/var/lib/containerd',
+  '/tmp',
+  '/var/tmp',
+]
 /** Directories that are fine to have below, but not to write in directly. */
 const sharedDirectories = new Set(['/', '/home', '/root', '/var', '/var/lib', '/var/cache', '/opt', '/srv', '/mnt', '/media', '/snap'])
 
@@ -81,7 +118,8 @@ export function endpointAddress(endpoint: string): string {
   const host = new URL(endpoint).hostname.replace(/^\[(.*)\]$/, '$1')
   if (isIP(host) === 0) {
     throw usageError(
-      `--endpoint ${endpoint} names a host, not an address: the unit's sandbox (IPAddressAllow=) allows addresses only, and a boot need not have DNS`,
+      `--endpoint ${endpoint} names a host, not an address: ` +
+        "the unit's sandbox (IPAddressAllow=) allows addresses only, and a boot need not have DNS",
       `give its IP address, e.g. --endpoint http://127.0.0.1:18000`,
     )
   }
@@ -101,7 +139,10 @@ export function renderUnit(template: string, paths: UnitPaths, settings: UnitSet
     checkPath(file.directory, 'config directory')
     const problem = systemDirectoryProblem(dirname(file.path)) ?? systemDirectoryProblem(file.directory)
     if (problem !== undefined) {
-      throw usageError(`--config ${file.path}: ${problem}`, 'keep the config file in a directory of its own, e.g. /root/.docker/config.json or /var/lib/kubelet/config.json')
+      throw usageError(
+        `--config ${file.path}: ${problem}`,
+        'keep the config file in a directory of its own, e.g. /root/.docker/config.json or /var/lib/kubelet/config.json',
+      )
     }
   }
   const extraAddress = settings.endpoint === undefined ? undefined : endpointAddress(settings.endpoint)

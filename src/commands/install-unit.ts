@@ -1,0 +1,109 @@
+// Install and uninstall of the boot unit: the checks the unit's own run would make, made now; then
+// the plan (systemd/plan.ts), printed with --dry-run or run, and reported.
+
+import { realpathSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { type OutputFlags, resolveOutput } from '../cli/options.js'
+import { jsonError, reportError } from '../cli/report.js'
+import { CliError, ExitCode } from '../errors.js'
+import { actorFor, userName } from '../fs/acting-user.js'
+import { walkPath } from '../fs/resolve-path.js'
+import type { ErrorInfo } from '../fs/update.js'
+import { installSettings } from '../systemd/install-settings.js'
+import { type Layout, readInstalledState } from '../systemd/layout.js'
+import { planInstall, planUninstall } from '../systemd/plan.js'
+import { type Step, describeStep, jsonStep, runSteps } from '../systemd/steps.js'
+import { runSystemctl } from '../systemd/systemctl.js'
+import { unitTemplate } from '../systemd/unit.js'
+import type { InstallFlags } from './install.js'
+
+export async function installUnit(layout: Layout, configFiles: readonly string[], flags: InstallFlags, io: CliIo): Promise<number> {
+  const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
+  const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
+  const node = flags.node ?? process.execPath
+  if (/\/_npx\//.test(cli)) {
+    log.warn(
+      `the unit would run ${cli} from npx's cache, which npm may delete; ` +
+        'install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli',
+    )
+  }
+  for (const path of [node, cli]) {
+    if (/^\/(var\/)?tmp\//.test(path))
+      log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
+  }
+  const settings = installSettings(flags, configFiles)
+  // Each file's directory as the unit will really write it: a symlinked --config, the target's.
+  // The rights rule the unit's run will apply, applied now: a path it would refuse is not installed.
+  const files = configFiles.map((path) => {
+    const walk = walkPath(path, layout.root ?? '/')
+    actorFor(path, walk)
+    // A user's link would choose which directory root's sandbox opens for writing.
+    const theirs = walk.links.find((link) => link.uid !== 0)
+    if (theirs !== undefined) {
+      const owner = userName(theirs.uid)
+      const why = `the symlink ${theirs.path} on the way to it belongs to ${owner}, and would choose what the unit's ReadWritePaths= opens`
+      throw new CliError(ExitCode.cannotWrite, `${path}: ${why}; nothing was changed`, {
+        hint: `pass --config with the path it leads to (${walk.target})`,
+      })
+    }
+    return { path, directory: dirname(walk.target) }
+  })
+  const force = flags.force ?? false
+  const request = {
+    layout,
+    paths: { node, cli, configFiles: files },
+    settings,
+    enable: flags.enable ?? true,
+    now: flags.now ?? false,
+    force,
+  }
+  const steps = planInstall(request, await readInstalledState(layout, force), unitTemplate())
+  return applySteps('install', layout, steps, flags, io)
+}
+
+export async function uninstallUnit(layout: Layout, flags: InstallFlags, io: CliIo): Promise<number> {
+  const force = flags.force ?? false
+  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout, force), force), flags, io)
+}
+
+/** Prints or runs the steps, and reports them; shared by install and uninstall. */
+async function applySteps(
+  command: string,
+  layout: Layout,
+  steps: readonly Step[],
+  flags: OutputFlags & { dryRun?: boolean },
+  io: CliIo,
+): Promise<number> {
+  const output = resolveOutput(flags, io.env)
+  const log = loggerFor(output.verbosity, io)
+  const dryRun = flags.dryRun ?? false
+  const done: Step[] = []
+  let error: ErrorInfo | undefined
+  if (dryRun) {
+    for (const step of steps) log.info(describeStep(step, true))
+  } else {
+    if (steps.length === 0) log.info('nothing is installed')
+    try {
+      await runSteps(steps, runSystemctl, log, (s) => done.push(s))
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e
+      error = { exitCode: e.exitCode, message: e.message, hint: e.hint }
+      reportError(error, log)
+    }
+  }
+  const exitCode = error?.exitCode ?? ExitCode.ok
+  if (output.json) {
+    const report = {
+      ok: exitCode === 0,
+      exitCode,
+      command,
+      dryRun,
+      root: layout.root ?? null,
+      steps: (dryRun ? steps : done).map(jsonStep),
+      error: jsonError(error),
+    }
+    io.stdout(`${JSON.stringify(report)}\n`)
+  }
+  return exitCode
+}

@@ -1,0 +1,76 @@
+// Where install's files are inside a root (this machine's, or an image's given with --root) and what
+// is there now. Every path here follows the path-safety rules of docs/paths.md.
+
+import { join } from 'node:path'
+import { CliError, ExitCode } from '../errors.js'
+import { resolveForRemoval, resolveTarget } from '../fs/resolve-path.js'
+import { requireRootOnly, userName } from '../fs/acting-user.js'
+import { readConfigFile } from '../fs/config-file.js'
+import { defaultUnitDir, environmentFilePath, unitName } from './names.js'
+
+export interface Layout {
+  /** Alternate root (an image being built), or undefined for this machine. */
+  readonly root: string | undefined
+  /** Unit directory as seen inside the root. */
+  readonly unitDir: string
+}
+
+export const defaultLayout = (root: string | undefined, unitDir: string | undefined): Layout => ({
+  root,
+  unitDir: unitDir ?? defaultUnitDir,
+})
+
+export interface InstalledState {
+  readonly unit: string | undefined
+  readonly environment: string | undefined
+}
+
+/**
+ * Where `path` inside the layout's root really is on this machine: never outside the root
+ * (resolve-path.ts), and on a way only root may change (a unit is loaded as root).
+ */
+export function hostPath(layout: Layout, path: string): string {
+  const host = resolveTarget(path, layout.root ?? '/')
+  requireRootOnly(host)
+  return host
+}
+export const unitPath = (layout: Layout): string => hostPath(layout, join(layout.unitDir, unitName))
+export const environmentPath = (layout: Layout): string => hostPath(layout, environmentFilePath)
+/** The same, but a symlink at the last name is what gets removed, not what it points to. */
+export function removalPath(layout: Layout, path: string): string {
+  const host = resolveForRemoval(path, layout.root ?? '/')
+  requireRootOnly(host)
+  return host
+}
+
+/**
+ * A file that a root unit loads, if present. One that is not root's alone (another owner, or
+ * writable by others) could set NODE_OPTIONS for root: refused unless --force, which replaces it.
+ */
+async function readIfPresent(path: string, force: boolean): Promise<string | undefined> {
+  const snapshot = await readConfigFile(path, 1024 * 1024)
+  const identity = snapshot.identity
+  if (identity === undefined) return undefined
+  if (process.geteuid?.() === 0 && (identity.uid !== 0 || (identity.mode & 0o022) !== 0)) {
+    if (force) return ''
+    const mode = identity.mode.toString(8).padStart(4, '0')
+    throw new CliError(
+      ExitCode.cannotWrite,
+      `${path} belongs to ${userName(identity.uid)} with mode ${mode}, yet a root unit loads it; nothing was changed`,
+      {
+        hint: 'check what is in it, then pass --force to replace it with a root-owned copy',
+      },
+    )
+  }
+  return Buffer.from(snapshot.bytes).toString('utf8')
+}
+
+export async function readInstalledState(layout: Layout, force: boolean): Promise<InstalledState> {
+  return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force) }
+}
+
+/** The image's /etc/passwd, read as any file from outside: bounded, never blocking; undefined if absent. */
+export async function readPasswd(layout: Layout): Promise<string | undefined> {
+  const snapshot = await readConfigFile(hostPath(layout, '/etc/passwd'), 16 * 1024 * 1024)
+  return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
+}
