@@ -30,6 +30,15 @@ function seed(text: string, mode = 0o600): Buffer {
 }
 
 describe('write', () => {
+  it('says so when the file it puts the credential in lets group or others read it', async () => {
+    const config = join(dir, 'open', 'config.json')
+    mkdirSync(join(dir, 'open'), { mode: 0o755 })
+    writeFileSync(config, '{}', { mode: 0o644 })
+    const run = await runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain('its mode 0644 lets group or others read the credential; fix: chmod 600 it')
+  })
+
   it('with several config files, a broken one does not stop the others: they are written, and the exit code is the broken one\'s', async () => {
     const good = join(dir, 'good', 'config.json')
     const bad = join(dir, 'bad', 'config.json')

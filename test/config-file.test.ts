@@ -112,7 +112,7 @@ describe('writeAtomic', () => {
   ] as const)('on %s failing with %s: exit 73, original byte-identical, no temp file', async (op, code, message) => {
     const target = join(dir, 'config.json')
     const original = Buffer.from('{"auths":{"keep":{"auth":"dTpw"}}}')
-    writeFileSync(target, original)
+    writeFileSync(target, original, { mode: 0o600 })
     const { identity } = await readConfigFile(target, 1 << 20)
     const error = await rejection(writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failing(op, code) }))
     expect(error.exitCode).toBe(73)
@@ -231,6 +231,16 @@ describe('resolveTarget and readConfigFile', () => {
 })
 
 describe('lock', () => {
+  it('reads a lock of any size in a bounded buffer: a huge one names no owner and costs no memory', async () => {
+    const target = join(dir, 'config.json')
+    // Sparse: the size a hostile user could give it, without the disk.
+    execFileSync('truncate', ['-s', '1G', lockPathFor(target)])
+    const before = process.memoryUsage().rss
+    const release = await acquireLock(target, { timeoutMs: 10_000 })
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 1024 * 1024)
+    await release()
+  })
+
   it('is exclusive, 0600, and released', async () => {
     const target = join(dir, 'config.json')
     const release = await acquireLock(target, { timeoutMs: 100 })

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
+import { cliPath, haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from './helpers.js'
 
 const sim = useSimulator()
 let dir: string
@@ -264,6 +264,54 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     }
     await flipper
     expect(codes.every((code) => code === 0 || code === 73)).toBe(true)
+  })
+
+  it("install --credential-helper follows a user's link with that user's rights only: a root-only target untouched, nothing created", async () => {
+    const victimDir = join(dir, 'helper-victim')
+    mkdirSync(victimDir, { mode: 0o700 })
+    const victim = join(victimDir, 'app.json')
+    writeFileSync(victim, '{"rootsecret":"s3cr3t"}\n', { mode: 0o600 })
+    const userHome = home(alice)
+    await runAs(alice, 'mkdir', ['-m', '700', join(userHome, '.docker')])
+    await runAs(alice, 'ln', ['-s', victim, join(userHome, '.docker', 'config.json')])
+    await runAs(alice, 'ln', ['-s', join(victimDir, 'created-by-root'), join(userHome, '.docker', 'other.json')])
+    // The settings file goes to a private /etc/default, never this machine's.
+    const etcDefault = join(dir, 'etc-default')
+    mkdirSync(etcDefault)
+    for (const name of ['config.json', 'other.json']) {
+      const run = await runProgram('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/default && exec "$@"', etcDefault,
+        process.execPath, cliPath, 'install', '--credential-helper', '--registry', 'pierone.example.com', '--config', join(userHome, '.docker', name)])
+      expect(run.status, run.stderr).toBe(73)
+      expect(run.stderr).toMatch(/permission denied.*rights of iidu/)
+    }
+    expect(readFileSync(victim, 'utf8')).toBe('{"rootsecret":"s3cr3t"}\n')
+    expect(readdirSync(victimDir)).toEqual(['app.json'])
+  })
+
+  it('keeps a POSIX ACL on the file it rewrites: a named reader keeps reading, the owning group gets no more', async () => {
+    const aclDir = join(dir, 'acl-file')
+    mkdirSync(aclDir, { mode: 0o755 })
+    const config = join(aclDir, 'config.json')
+    writeFileSync(config, '{}\n', { mode: 0o600 })
+    chownSync(config, 0, alice.gid)
+    execFileSync('setfacl', ['-m', `u:${bob.name}:r`, config])
+    const run = await write(config)
+    expect(run.code, run.stderr).toBe(0)
+    const acl = execFileSync('getfacl', ['-cp', config]).toString()
+    expect(acl).toContain(`user:${bob.name}:r--`)
+    expect(acl).toContain('group::---')
+    expect(Object.keys((await readAs(bob, config)).auths)).toEqual(['pierone.example.com'])
+  })
+
+  it("a user's file whose group is not theirs: 73 naming the owner to give it, not an immutable flag", async () => {
+    const docker = join(home(alice), '.docker')
+    await runAs(alice, 'mkdir', ['-m', '700', docker])
+    writeFileSync(join(docker, 'config.json'), '{}\n', { mode: 0o600 })
+    chownSync(join(docker, 'config.json'), alice.uid, 0)
+    const run = await write(join(docker, 'config.json'))
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toContain(`the owner of the old one (uid ${alice.uid}, gid 0)`)
+    expect(run.stderr).not.toContain('immutable')
   })
 
   it('a home directory that does not exist yet is never created: 73 saying what to do', async () => {

@@ -9,7 +9,7 @@ import { envNames, lockTimeoutMs, resolveOutput } from '../cli/options.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { planCredentialHelper } from '../config/docker-config.js'
 import { CliError, ExitCode, usageError } from '../errors.js'
-import { resolveTarget } from '../fs/resolve-path.js'
+import { resolveRootOnly } from '../fs/acting-user.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import { defaultUsername } from '../imds/identity.js'
 import { installSettings } from '../systemd/install-settings.js'
@@ -51,7 +51,9 @@ export async function installCredentialHelper(
   try {
     // Every config file is read first: one that cannot be used stops the install before it writes anything.
     // Config files follow the rights rule (withRightsFor) where they are written; here only confined to the root.
-    const locations = configFiles.map((path) => ({ path: resolveTarget(path, layout.root ?? '/'), source: '--config' }))
+    // On this machine each file follows the rights rule where it is written (withRightsFor); in an
+    // image, where a user's directory could be swapped for a link out of it, only a way root's alone.
+    const locations = configFiles.map((path) => ({ path: layout.root === undefined ? path : resolveRootOnly(path, layout.root), source: '--config' }))
     const looks = await preflight(locations)
     const refused = looks.find((look) => look instanceof CliError)
     if (refused !== undefined) throw refused

@@ -59,7 +59,7 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))
-  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
+  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, credential: true, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
 }

@@ -5,8 +5,9 @@
 // uid, gid and groups), and the kernel's own permission checks do the rest.
 
 import * as fs from 'node:fs'
+import { join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import { type PathWalk, targetOf, walkPath } from './resolve-path.js'
+import { type PathWalk, onHost, targetOf, walkPath } from './resolve-path.js'
 
 export interface Actor {
   readonly uid: number
@@ -46,16 +47,29 @@ export function actorFor(path: string, walk: PathWalk): Actor | undefined {
   return uid === undefined ? undefined : { uid }
 }
 
-/**
- * Refuses (73) a path that is not root's alone, for the files a root unit loads (the unit, its
- * settings file): a user who owns a directory on the way could swap it while root writes there.
- */
-export function requireRootOnly(path: string, walk: PathWalk = walkPath(path)): void {
-  if (process.geteuid?.() !== 0) return
-  const actor = actorFor(path, walk)
+/** Refuses (73) a walk with a user on it: they could swap a directory or link while root writes there. */
+function requireRootOnly(path: string, walk: PathWalk, root = '/'): void {
+  const actor = actorFor(onHost(root, path), walk)
   if (actor === undefined) return
-  const dir = walk.lookups.find((l) => l.uid === actor.uid)?.dir ?? path
-  throw refuse(path, `${dir} belongs to ${userName(actor.uid)}, who could swap what root writes there`, `make the tree root's (chown root: ${dir}), or run as ${userName(actor.uid)}`)
+  const dir = onHost(root, walk.lookups.find((l) => l.uid === actor.uid)?.dir ?? path)
+  throw refuse(path, `${dir} belongs to ${userName(actor.uid)}, who could swap what root writes there`, `make the way root's (chown root: ${dir}), or run as ${userName(actor.uid)}`)
+}
+
+/**
+ * Resolves `path` inside `root` (resolve-path.ts) on a way only root may change, for what root
+ * writes under --root and for the files a root unit loads: every directory and link from `/` to the
+ * root and from the root to the file is judged, so none can be swapped between this check and the write.
+ */
+export function resolveRootOnly(path: string, root = '/', forRemoval = false): string {
+  const cut = path.replace(/\/+$/, '').lastIndexOf('/')
+  const walked = forRemoval ? path.slice(0, cut) || '/' : path
+  const walk = walkPath(walked, root)
+  if (process.geteuid?.() === 0) {
+    if (root !== '/') requireRootOnly(root, walkPath(root))
+    requireRootOnly(path, walk, root)
+  }
+  const target = targetOf(walked, walk, root)
+  return forRemoval ? join(target, path.slice(cut + 1)) : target
 }
 
 /** A uid's passwd entry (name and primary group), if it has one. */

@@ -2,6 +2,7 @@
 // atomic replace that leaves the original byte-identical on any failure. The operations go through
 // `FileSystem` so that unit tests can inject faults; end-to-end tests use real mounts.
 
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import * as fsp from 'node:fs/promises'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
@@ -33,6 +34,7 @@ export async function removeLeftoverTemps(target: string): Promise<string[]> {
 export interface FileHandle {
   stat(options: { bigint: true }): Promise<BigIntStats>
   readFile(): Promise<Buffer>
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
   readFile(encoding: 'utf8'): Promise<string>
   writeFile(data: string, encoding?: 'utf8'): Promise<void>
   chown(uid: number, gid: number): Promise<void>
@@ -193,6 +195,16 @@ export async function ensureDirectories(dir: string, mode: number): Promise<void
   }
 }
 
+/** Copies the mode and the ACL of `from` to `to` (coreutils cp); false when that failed. */
+function copyModeAndAcl(from: string, to: string): boolean {
+  try {
+    execFileSync('cp', ['--attributes-only', '--preserve=mode,xattr', '--', from, to], { stdio: 'ignore', timeout: 5000 })
+    return true
+  } catch {
+    return false
+  }
+}
+
 /**
  * Removes a temp file after a failure; where the directory forbids removal (chattr +a) it is
  * emptied instead, so that no copy of the credential stays behind. True when it is gone.
@@ -255,8 +267,20 @@ export async function writeAtomic(target: string, content: string, options: Atom
       // directory, whose rights the write runs with (acting-user.ts). Skipped when already right,
       // so the unit needs no CAP_CHOWN.
       const previous = options.previous
-      if (previous !== undefined && (previous.uid !== process.geteuid?.() || previous.gid !== process.getegid?.())) await handle.chown(previous.uid, previous.gid)
-      await handle.chmod(options.mode ?? (options.previous === undefined ? 0o600 : options.previous.mode & 0o777))
+      if (previous !== undefined && (previous.uid !== process.geteuid?.() || previous.gid !== process.getegid?.())) {
+        await handle.chown(previous.uid, previous.gid).catch((error: unknown) => {
+          throw new CliError(ExitCode.cannotWrite, `cannot give the new ${target} the owner of the old one (uid ${previous.uid}, gid ${previous.gid}): the rights used may not give a file to that owner or group (${errnoOf(error) ?? String(error)}); the file was not changed`, {
+            hint: 'give the file the owner and group of its directory\'s user (chown USER:GROUP FILE)',
+          })
+        })
+      }
+      if (options.mode === undefined && previous !== undefined && (previous.mode & 0o070) !== 0) {
+        // Group bits may be a POSIX ACL's mask (acl(5)): copying them alone would widen the owning
+        // group and drop named users. Node cannot read ACLs, so cp copies the mode with the ACL.
+        if (!copyModeAndAcl(target, temp)) await handle.chmod(previous.mode & 0o707)
+      } else {
+        await handle.chmod(options.mode ?? (previous === undefined ? 0o600 : previous.mode & 0o777))
+      }
       await handle.sync()
       phase('synced')
     } finally {

@@ -233,6 +233,9 @@ function kindOf(s: Stats | BigIntStats): string | undefined {
  * The lock's content and inode, read through one handle so that both belong to the same file.
  * Looks before it opens, and opens non-blocking, so that a FIFO or device there cannot block.
  */
+/** More than any owner record this tool writes: a larger lock names no owner of ours. */
+const maxLockBytes = 4096
+
 async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
   let handle
   try {
@@ -248,7 +251,10 @@ async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
     const stats = await handle.stat({ bigint: true })
     const what = kindOf(stats)
     if (what !== undefined) return { kind: 'other', what }
-    return { kind: 'lock', text: await handle.readFile('utf8'), ino: stats.ino }
+    // Bounded: the lock sits in a directory its user may write, and could be made any size.
+    const buffer = Buffer.alloc(maxLockBytes)
+    const { bytesRead } = await handle.read(buffer, 0, maxLockBytes, 0)
+    return { kind: 'lock', text: bytesRead === maxLockBytes ? '' : buffer.toString('utf8', 0, bytesRead), ino: stats.ino }
   } catch {
     return { kind: 'unreadable' }
   } finally {

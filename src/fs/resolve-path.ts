@@ -117,12 +117,3 @@ export function targetOf(path: string, walk: PathWalk, root = '/'): string {
   }
   return onHost(root, walk.target)
 }
-
-/**
- * Where to remove `path` inside `root`: its directory resolved, its last name as it is, so that a
- * symlink is removed itself rather than what it points to (as rm does).
- */
-export function resolveForRemoval(path: string, root = '/'): string {
-  const cut = path.replace(/\/+$/, '').lastIndexOf('/')
-  return join(resolveTarget(path.slice(0, cut) || '/', root), path.slice(cut + 1))
-}

@@ -36,6 +36,8 @@ export interface UpdateOptions {
   readonly dryRun: boolean
   readonly log: Logger
   readonly lockTimeoutMs: number
+  /** The plan writes a credential: say so when the file lets group or others read it. */
+  readonly credential?: boolean
   /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
   readonly beforeCommit?: (target: string) => Promise<void>
   /** Test hook: the filesystem the atomic write goes through (faults injected). */
@@ -103,6 +105,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
       const problem = await cleanUpLeftovers(target, options)
       if (problem !== undefined) warnings.push(problem)
     }
+    if (action === 'would-write') warnings.push(...readableBy(first.snapshot, options))
     return { ...base, action, changes: firstPlan.changes, warnings, preview }
   }
 
@@ -138,7 +141,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
           return sameFile(snapshot.identity, await currentIdentity(target))
         },
       })
-      if (committed) return { ...base, action: 'written', changes: result.changes, warnings, preview: undefined }
+      if (committed) return { ...base, action: 'written', changes: result.changes, warnings: [...warnings, ...readableBy(snapshot, options)], preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
     throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
@@ -190,6 +193,13 @@ async function removeStaleTemps(target: string, log: Logger): Promise<void> {
  */
 export function prepareDirectory(path: string): Promise<string | undefined> {
   return withRightsFor(path, async (target) => ensureDirectory(dirname(target)))
+}
+
+/** A warning when a file that will hold the credential keeps a mode that lets group or others read it. */
+function readableBy(snapshot: ConfigFileSnapshot, options: UpdateOptions): string[] {
+  const mode = snapshot.identity?.mode
+  if (!options.credential || mode === undefined || (mode & 0o077) === 0) return []
+  return [`its mode ${mode.toString(8).padStart(4, '0')} lets group or others read the credential; fix: chmod 600 it`]
 }
 
 /** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */

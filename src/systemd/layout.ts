@@ -3,8 +3,7 @@
 
 import { join } from 'node:path'
 import { CliError, ExitCode } from '../errors.js'
-import { resolveForRemoval, resolveTarget } from '../fs/resolve-path.js'
-import { requireRootOnly, userName } from '../fs/acting-user.js'
+import { resolveRootOnly, userName } from '../fs/acting-user.js'
 import { readConfigFile } from '../fs/config-file.js'
 import { defaultUnitDir, environmentFilePath, unitName } from './names.js'
 
@@ -26,22 +25,14 @@ export interface InstalledState {
 }
 
 /**
- * Where `path` inside the layout's root really is on this machine: never outside the root
- * (resolve-path.ts), and on a way only root may change (a unit is loaded as root).
+ * Where `path` inside the layout's root really is on this machine: never outside the root, and on a
+ * way only root may change, since a unit is loaded as root (docs/paths.md).
  */
-export function hostPath(layout: Layout, path: string): string {
-  const host = resolveTarget(path, layout.root ?? '/')
-  requireRootOnly(host)
-  return host
-}
+export const hostPath = (layout: Layout, path: string): string => resolveRootOnly(path, layout.root ?? '/')
 export const unitPath = (layout: Layout): string => hostPath(layout, join(layout.unitDir, unitName))
 export const environmentPath = (layout: Layout): string => hostPath(layout, environmentFilePath)
 /** The same, but a symlink at the last name is what gets removed, not what it points to. */
-export function removalPath(layout: Layout, path: string): string {
-  const host = resolveForRemoval(path, layout.root ?? '/')
-  requireRootOnly(host)
-  return host
-}
+export const removalPath = (layout: Layout, path: string): string => resolveRootOnly(path, layout.root ?? '/', true)
 
 /**
  * A file that a root unit loads, if present. One that is not root's alone (another owner, or
