@@ -1,7 +1,7 @@
 // The examples, variables and exit codes under every command's --help.
 
 import { exitCodeTable } from '../errors.js'
-import { envNames } from './options.js'
+import { envNames } from '../settings/values.js'
 
 export const helpFooter = `
 Examples:

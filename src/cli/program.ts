@@ -11,10 +11,12 @@ import { write } from '../commands/write.js'
 import { CliError, ExitCode, exitCodeOf, shown, usageError } from '../errors.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
-import { type CliIo, loggerFor } from './io.js'
+import { type CliIo, loggerFor, stderrIsJournal } from './io.js'
 import { addKubeletCommands } from './kubelet-commands.js'
-import { logLine, stderrIsJournal } from './log.js'
-import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
+import { logLine } from '../log.js'
+import { addCredentialOptions, addLayoutOptions, addOutputOptions, addRegistryAndConfig, collect } from './options.js'
+import type { OutputFlags, SettingFlags } from '../settings/settings.js'
+import { checkTimeoutSeconds, envNames, parseBoolean } from '../settings/values.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
 import { version } from './version.js'
 import { monotonicMs } from '../clock.js'
@@ -53,39 +55,6 @@ const processIo = (): CliIo => ({
   cwd: workingDirectory(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
-
-function addRegistryAndConfig(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('-r, --registry <host[:port]>', `registry; repeatable or comma-separated (env ${envNames.registries})`).argParser(collect))
-    .addOption(new Option('-c, --config <file>', 'config file; repeatable (default $DOCKER_CONFIG/config.json, else <passwd home>/.docker/config.json)').argParser(collect))
-}
-
-function addCredentialOptions(cmd: Command, timeoutSeconds = defaultTimeoutSeconds): Command {
-  return addRegistryAndConfig(cmd)
-    .option('--username <name>', 'user name in the credential (default instance-identity-document)')
-    .option('--signature <kind>', 'pkcs7 (default) or rsa2048')
-    .option('--strip-newlines', 'send the PKCS7 as one line instead of verbatim')
-    .option('--endpoint <url>', 'IMDS base URL (default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254)')
-    .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${timeoutSeconds})`)
-}
-
-function addOutputOptions(cmd: Command, dryRun: string | undefined): Command {
-  if (dryRun !== undefined) cmd.option('--dry-run', dryRun)
-  return cmd
-    .option('--json', 'print one JSON object describing the outcome on stdout')
-    .option('-q, --quiet', 'print errors only')
-    .option('-v, --verbose', 'print each step')
-}
-
-function addLayoutOptions(cmd: Command): Command {
-  return cmd
-    .option('--root <dir>', 'operate on an image root instead of this machine (systemctl --root)')
-    .option('--unit-dir <dir>', 'unit directory, inside the root (default /etc/systemd/system)')
-    .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
-}
-
 
 const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs', 'kubelet-credential-provider', 'kubelet-config']
 
@@ -130,7 +99,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .addHelpText('after', helpFooter)
     // write is the default command, so a mistyped command name arrives here as an operand.
     .allowExcessArguments(true)
-    .action((flags: WriteFlags, command: Command) => run(command.args.length > 0 ? Promise.reject(notACommand(command.args[0]!)) : write(flags, io)))
+    .action((flags: SettingFlags, command: Command) => run(command.args.length > 0 ? Promise.reject(notACommand(command.args[0]!)) : write(flags, io)))
   program
     .command('prepare-dirs')
     .description("create each config file's missing directory, owned by the owner of the directory it is created in (the unit runs this before its sandbox)")

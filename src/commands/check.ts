@@ -2,23 +2,22 @@
 // Writes nothing. The verdicts are pure functions of gathered facts; gathering is the only effect.
 
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { withRightsFor } from '../fs/acting-user.js'
 import { readConfigFile } from '../fs/config-file.js'
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { logLine } from '../cli/log.js'
-import { type WriteFlags, checkTimeoutSeconds, envNames, resolveWriteOptions } from '../cli/options.js'
-import { fetchIdentityFor } from '../imds/client.js'
-import { probeRegistry } from '../registry/probe.js'
+import { onPath } from '../cli/path-lookup.js'
+import { logLine } from '../log.js'
+import { type SettingFlags, resolveSettings } from '../settings/settings.js'
+import { checkTimeoutSeconds, envNames } from '../settings/values.js'
+import { fetchIdentityFor, tokenTtlSeconds } from '../imds/client.js'
+import { type ProbeResult, probeRegistry } from '../registry/probe.js'
 import { showUnit } from '../systemd/systemctl.js'
 import { type ConfigDocument, maxConfigBytes, parseConfig } from '../config/docker-config.js'
 import { type CredentialSource, authsSource, credentialOwner, credentialSource, diagnose, dockerAuthProblem, goString, isOwnEntry, ourHelper } from '../config/diagnostics.js'
 import { CliError, ExitCode, type ExitCodeValue, shown } from '../errors.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
-import { tokenTtlSeconds } from '../imds/client.js'
 import { asObject, getMember } from '../config/json-document.js'
-import type { ProbeResult } from '../registry/probe.js'
 import { loadSettings } from '../systemd/environment-file.js'
 import { unitName } from '../systemd/unit.js'
 import { monotonicMs } from '../clock.js'
@@ -170,13 +169,13 @@ export function probeLine(registry: string, result: ProbeResult, credential: str
     case 'refused':
       return fail('probe', `${where} refuses ${credential} (HTTP ${result.status}): ${result.detail}`, 'ask the registry operator to allow this account, or check --username and --signature', ExitCode.registryRefused)
     case 'unreachable':
-      return fail('probe', `${where} is unreachable: ${result.detail}`, 'check the registry name, DNS and the network path from this instance', ExitCode.imdsUnavailable)
+      return fail('probe', `${where} is unreachable: ${result.detail}`, 'check the registry name, DNS and the network path from this instance', ExitCode.registryUnavailable)
     case 'withheld':
-      return fail('probe', `${where}: ${result.detail}, so ${credential} was not sent`, 'the registry operator must serve its token realm over https', ExitCode.imdsUnavailable)
+      return fail('probe', `${where}: ${result.detail}, so ${credential} was not sent`, 'the registry operator must serve its token realm over https', ExitCode.registryUnavailable)
     case 'invalid-realm':
-      return fail('probe', `${where}: the registry's challenge names the token realm ${result.detail}, which is not a URL (the registry's fault); nothing was sent`, 'the registry operator must fix the realm in its WWW-Authenticate header', ExitCode.imdsUnavailable)
+      return fail('probe', `${where}: the registry's challenge names the token realm ${result.detail}, which is not a URL (the registry's fault); nothing was sent`, 'the registry operator must fix the realm in its WWW-Authenticate header', ExitCode.registryUnavailable)
     case 'redirected':
-      return fail('probe', `${where} answered ${credential} with a redirect (${result.detail}), which is not followed with a credential`, 'the registry operator must name the final https URL as its token realm', ExitCode.imdsUnavailable)
+      return fail('probe', `${where} answered ${credential} with a redirect (${result.detail}), which is not followed with a credential`, 'the registry operator must name the final https URL as its token realm', ExitCode.registryUnavailable)
   }
 }
 
@@ -220,7 +219,7 @@ export function probeCredential(facts: readonly ConfigFacts[], registry: string,
   return undefined
 }
 
-export interface CheckFlags extends WriteFlags {
+export interface CheckFlags extends SettingFlags {
   probe?: boolean
 }
 
@@ -228,7 +227,8 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const started = monotonicMs()
   // A bare `check` on an instance uses the unit's settings: flags, then the environment, then the file.
   const { env, origin, file } = loadSettings(io.env)
-  const options = resolveWriteOptions({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false, checkTimeoutSeconds)
+  // check's deadline is its own (an operator waits for it): the file's and the variable's are the boot unit's.
+  const options = resolveSettings({ ...flags, timeout: flags.timeout ?? String(checkTimeoutSeconds) }, env, origin, false, checkTimeoutSeconds)
   const registries = options.registries.map((r) => r.key)
   const log = loggerFor(options.verbosity, io)
   const lines: CheckLine[] = []
@@ -259,7 +259,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const expected = identity === undefined ? undefined : buildAuth(options.username, identity.signature, options.stripNewlines)
   const writeHint = (registry: string): string => `iid-docker-auth --registry ${registry}`
   const facts = []
-  const helperOnPath = (io.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, 'docker-credential-iid')))
+  const helperOnPath = onPath(`docker-credential-${ourHelper}`, io.env['PATH'])
   for (const location of locationsFor(options.config, io)) {
     const f = await configFacts(location)
     facts.push(f)

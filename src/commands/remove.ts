@@ -3,13 +3,14 @@
 
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, configSetting, envNames, lockTimeoutMs, requireRegistries, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, resolveOutput } from '../settings/settings.js'
+import { configSetting, envNames, lockTimeoutMs, requireRegistries } from '../settings/values.js'
 import { jsonConfigs, jsonError, reportConfigs } from '../cli/report.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
 import { planRemove } from '../config/docker-config.js'
 import { ExitCode } from '../errors.js'
-import type { Logger } from '../cli/log.js'
+import type { Logger } from '../log.js'
 import type { NormalizedRegistry } from '../config/registry-keys.js'
 
 export interface RemoveResult {

@@ -8,8 +8,9 @@ import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight,
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
-import type { Logger } from '../cli/log.js'
-import { type WriteFlags, type WriteOptions, lockTimeoutMs, resolveWriteOptions } from '../cli/options.js'
+import type { Logger } from '../log.js'
+import { type SettingFlags, type Settings, resolveSettings } from '../settings/settings.js'
+import { lockTimeoutMs } from '../settings/values.js'
 import { monotonicMs } from '../clock.js'
 
 export interface WriteDeps {
@@ -28,7 +29,7 @@ export interface WriteResult {
 
 const failedEarly = (error: unknown): WriteResult => ({ exitCode: exitCodeOf(error), identity: undefined, configs: [], error: errorInfo(error) })
 
-export async function runWrite(options: WriteOptions, locations: readonly ConfigLocation[], deps: WriteDeps): Promise<WriteResult> {
+export async function runWrite(options: Settings, locations: readonly ConfigLocation[], deps: WriteDeps): Promise<WriteResult> {
   const { log } = deps
   for (const r of options.registries) {
     if (r.reducedFrom !== undefined) log.info(`registry ${JSON.stringify(r.reducedFrom)} reduced to ${r.key}`)
@@ -65,9 +66,9 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 }
 
 /** The command: flags and environment in, lines on stderr (and --json on stdout) out. */
-export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
+export async function write(flags: SettingFlags, io: CliIo): Promise<number> {
   const started = monotonicMs()
-  const options = resolveWriteOptions(flags, io.env)
+  const options = resolveSettings(flags, io.env)
   const log = loggerFor(options.verbosity, io)
   const result = await runWrite(options, locationsFor(options.config, io), {
     log,

@@ -10,9 +10,22 @@ import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
-import { type AttemptFailure, type ImdsPhase, type WireFacts, answer, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
-import type { Logger } from '../cli/log.js'
-import { type SignatureKind, type WriteOptions, defaultAttemptTimeoutSeconds } from '../cli/options.js'
+import { setTimeout as delay } from 'node:timers/promises'
+import {
+  type AttemptFailure,
+  type ImdsControls,
+  type ImdsPhase,
+  type WireFacts,
+  answer,
+  backoffDelay,
+  classifyError,
+  decide,
+  flagControls,
+  hopLimitHint,
+} from './retry-policy.js'
+import type { Logger } from '../log.js'
+import type { Settings, SignatureKind } from '../settings/settings.js'
+import { defaultAttemptTimeoutSeconds } from '../settings/values.js'
 import { platformGate } from './platform.js'
 
 export interface FetchIdentityOptions {
@@ -21,6 +34,8 @@ export interface FetchIdentityOptions {
   /** Overall deadline for getting a valid identity. */
   readonly timeoutMs: number
   readonly log: Logger
+  /** How the user changes the endpoint and the deadline, for the hints (default: the flags). */
+  readonly controls?: ImdsControls
   /** Upper bound for one request; the remaining deadline also bounds it. */
   readonly attemptTimeoutMs?: number
   /** How often to say that we are still waiting. */
@@ -189,11 +204,12 @@ const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`
 /** Gets and validates the identity, retrying until the deadline. Throws CliError 65 or 69. */
 export async function fetchIdentity(options: FetchIdentityOptions): Promise<InstanceIdentity> {
   const now = options.now ?? monotonicMs
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const sleep = options.sleep ?? ((ms: number) => delay(ms))
   const random = options.random ?? Math.random
   const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutSeconds * 1000
   const progressEvery = options.progressEveryMs ?? 5000
   const { endpoint, log } = options
+  const controls = options.controls ?? flagControls
 
   const started = now()
   const deadline = started + options.timeoutMs
@@ -234,7 +250,7 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
     failures++
     if (last.phase === 'token' && last.kind === 'response-timeout') hopLimitSuspected = true
     log.debug(`IMDS attempt ${failures} failed: ${last.detail}`)
-    const verdict = decide(last)
+    const verdict = decide(last, controls)
     if (!verdict.retry) {
       throw new CliError(verdict.exitCode, `IMDS at ${endpoint} gave up: ${last.detail}`, { hint: verdict.hint })
     }
@@ -252,13 +268,15 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   const waited = seconds(options.timeoutMs)
   if (lastUnusable !== undefined) {
     throw new CliError(ExitCode.imdsUnusable, `IMDS at ${endpoint} answered with unusable data for ${waited}: ${lastUnusable.detail}`, {
-      hint: 'a proxy or cache between this host and IMDS may be answering; check --endpoint',
+      hint: `a proxy or cache between this host and IMDS may be answering; check ${controls.endpoint}`,
     })
   }
-  throw new CliError(ExitCode.imdsUnavailable, `IMDS at ${endpoint} did not give the identity within ${waited}: ${last?.detail ?? 'no attempt finished'}`, {
+  const message = `IMDS at ${endpoint} did not give the identity within ${waited}: ${last?.detail ?? 'no attempt finished'}`
+  throw new CliError(ExitCode.imdsUnavailable, message, {
     hint: hopLimitSuspected
       ? hopLimitHint
-      : 'check that this is an EC2 instance with its metadata service enabled, or raise --timeout; off EC2 pass --endpoint',
+      : `check that this is an EC2 instance with its metadata service enabled, or raise ${controls.timeout}; ` +
+        `off EC2 give the metadata service's URL in ${controls.endpoint}`,
   })
 }
 
@@ -267,11 +285,12 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
  * EC2, 69 at once without asking IMDS), then fetchIdentity.
  */
 export async function fetchIdentityFor(
-  o: Pick<WriteOptions, 'platform' | 'sysfs' | 'endpoint' | 'signature' | 'timeoutMs' | 'attemptTimeoutMs'>,
+  o: Pick<Settings, 'platform' | 'sysfs' | 'endpoint' | 'signature' | 'timeoutMs' | 'attemptTimeoutMs'>,
   log: Logger,
   timeoutMs: number = o.timeoutMs,
+  controls: ImdsControls = flagControls,
 ): Promise<InstanceIdentity> {
   const verdict = platformGate(o.platform, o.sysfs)
   log.debug(`platform: ${verdict.kind === 'ec2' ? 'EC2' : 'not known, so IMDS decides'} (${verdict.reason})`)
-  return fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log })
+  return fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log, controls })
 }

@@ -105,7 +105,18 @@ export const hopLimitHint =
   'aws ec2 modify-instance-metadata-options --instance-id <id> --http-put-response-hop-limit 2, or run on the host ' +
   "(a token PUT that connects but is never answered is what a container sees when the instance's HttpPutResponseHopLimit is 1)"
 
-export function decide(failure: AttemptFailure): Verdict {
+/**
+ * What the caller's user changes to move the IMDS endpoint or the deadline, as hints name them: a
+ * flag for the commands, a variable and where it is set for the helper and the kubelet provider.
+ */
+export interface ImdsControls {
+  readonly endpoint: string
+  readonly timeout: string
+}
+
+export const flagControls: ImdsControls = { endpoint: '--endpoint', timeout: '--timeout' }
+
+export function decide(failure: AttemptFailure, controls: ImdsControls = flagControls): Verdict {
   if (failure.kind !== 'http') return { retry: true }
   const status = failure.status!
   if (retryableStatus(status)) return { retry: true }
@@ -123,13 +134,15 @@ export function decide(failure: AttemptFailure): Verdict {
     return {
       retry: false,
       exitCode: ExitCode.imdsUnavailable,
-      hint: 'IMDS does not serve this path: check that this is an EC2 instance and that --endpoint (or AWS_EC2_METADATA_SERVICE_ENDPOINT) points at the metadata service',
+      hint:
+        'IMDS does not serve this path: check that this is an EC2 instance and that ' +
+        `${controls.endpoint} (or AWS_EC2_METADATA_SERVICE_ENDPOINT) points at the metadata service`,
     }
   }
   return {
     retry: false,
     exitCode: ExitCode.imdsUnavailable,
-    hint: 'this status is not one the metadata service gives a correct IMDSv2 client; check --endpoint and any proxy in between',
+    hint: `this status is not one the metadata service gives a correct IMDSv2 client; check ${controls.endpoint} and any proxy in between`,
   }
 }
 
