@@ -2,7 +2,7 @@
 // config plans of credential-helper mode (install --credential-helper, remove, diagnostics).
 import { describe, expect, it } from 'vitest'
 import { type HelperIo, maxServerBytes, notFoundMessage, runHelper } from '../src/commands/credential-helper.js'
-import { routeLines } from '../src/commands/check.js'
+import { routeLines } from '../src/commands/check-lines.js'
 import { authsSource, credentialSource, diagnose } from '../src/config/diagnostics.js'
 import { parseConfig, planCredentialHelper, planRemove, renderConfig } from '../src/config/docker-config.js'
 import { CliError, ExitCode } from '../src/errors.js'

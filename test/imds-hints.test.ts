@@ -16,11 +16,16 @@ const file = '/nonexistent/iid-docker-auth'
 
 describe('the IMDS fix names what the caller can change', () => {
   it('for the commands: the flags', async () => {
-    const error = await fetchIdentity({ endpoint: `${closedPort}/`, signature: 'pkcs7', timeoutMs: 300, log: quiet }).catch((e: unknown) => e)
-    expect(error).toMatchObject({ exitCode: ExitCode.imdsUnavailable, hint: expect.stringMatching(/raise --timeout; off EC2 .* in --endpoint$/) })
+    const error = await fetchIdentity({ endpoint: `${closedPort}/`, signature: 'pkcs7', timeoutMs: 300, log: quiet }).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({
+      exitCode: ExitCode.imdsUnavailable,
+      hint: expect.stringMatching(/raise --timeout; off EC2 .* in --endpoint$/),
+    })
   })
 
-  it("for docker-credential-iid: the variable in its environment and in the settings file, never a flag", async () => {
+  it('for docker-credential-iid: the variable in its environment and in the settings file, never a flag', async () => {
     let stderr = ''
     const code = await runHelper(['get'], {
       stdout: () => {},
@@ -53,7 +58,11 @@ describe('the IMDS fix names what the caller can change', () => {
       cwd: undefined,
       journal: false,
     }
-    const request = { apiVersion: 'credentialprovider.kubelet.k8s.io/v1', kind: 'CredentialProviderRequest', image: 'registry.local:5000/app' }
+    const request = {
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      kind: 'CredentialProviderRequest',
+      image: 'registry.local:5000/app',
+    }
     const flags = { registry: ['registry.local:5000'], endpoint: closedPort, timeout: '0.3' }
     const code = await kubeletCredentialProvider(flags, io, Readable.from([JSON.stringify(request)]))
     expect(code).toBe(ExitCode.imdsUnavailable)

@@ -25,14 +25,28 @@ export function addKubeletCommands(program: Command, io: CliIo, run: (action: Pr
   addProviderOptions(
     program
       .command('kubelet-credential-provider')
-      .description("kubelet's image credential provider: read a CredentialProviderRequest on stdin, answer on stdout (kubelet runs this; see kubelet-config)"),
+      .description(
+        "kubelet's image credential provider: read a CredentialProviderRequest on stdin, answer on stdout (kubelet runs this; see kubelet-config)",
+      ),
   )
-    .addHelpText('after', `${settingsNote}Answers the image's registry host[:port] with the credential when it is a configured registry, else with an empty auth.\nOn any failure: one line on stderr, nothing on stdout, a non-zero exit.\n`)
+    .addHelpText(
+      'after',
+      `${settingsNote}Answers the image's registry host[:port] with the credential when it is a configured registry, else with an empty auth.\nOn any failure: one line on stderr, nothing on stdout, a non-zero exit.\n`,
+    )
     .action((flags: KubeletFlags) => run(load().then((m) => m.kubeletCredentialProvider(flags, io))))
-  addProviderOptions(program.command('kubelet-config').description("print the kubelet CredentialProviderConfig (--image-credential-provider-config) for the kubelet-credential-provider mode"))
+  addProviderOptions(
+    program
+      .command('kubelet-config')
+      .description(
+        'print the kubelet CredentialProviderConfig (--image-credential-provider-config) for the kubelet-credential-provider mode',
+      ),
+  )
     .option('--name <file>', "the provider's executable name in kubelet's --image-credential-provider-bin-dir (default iid-docker-auth)")
     .option('--format <format>', 'yaml (default) or json')
     .option('--json', 'the same as --format json')
-    .addHelpText('after', `${settingsNote}The registries become matchImages and, with the cache duration and any other flag given here, the provider's args.\n`)
+    .addHelpText(
+      'after',
+      `${settingsNote}The registries become matchImages and, with the cache duration and any other flag given here, the provider's args.\n`,
+    )
     .action((flags: KubeletConfigFlags) => run(load().then((m) => m.kubeletConfig(flags, io))))
 }

@@ -62,12 +62,24 @@ export function addLayoutOptions(cmd: Command): Command {
  * variable, see withVariables) set them.
  */
 export function installSettings(flags: WriteFlags, configFiles: readonly string[]): Array<readonly [string, string]> {
-  if (!flags.registry?.length) throw usageError('install needs the registries the unit will authenticate', `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`)
+  if (!flags.registry?.length)
+    throw usageError(
+      'install needs the registries the unit will authenticate',
+      `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`,
+    )
   const options = resolveWriteOptions({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
   for (const file of configFiles) {
-    if (!file.startsWith('/')) throw usageError(`--config ${shown(file)} must be an absolute path for the unit`, 'give the full path, e.g. /root/.docker/config.json')
+    if (!file.startsWith('/'))
+      throw usageError(
+        `--config ${shown(file)} must be an absolute path for the unit`,
+        'give the full path, e.g. /root/.docker/config.json',
+      )
     // The unit reads the files back from one comma-separated variable.
-    if (file.includes(',')) throw usageError(`--config ${shown(file)} contains a comma, which the unit's ${envNames.config} list cannot hold`, 'rename the directory or point --config at a path without commas')
+    if (file.includes(','))
+      throw usageError(
+        `--config ${shown(file)} contains a comma, which the unit's ${envNames.config} list cannot hold`,
+        'rename the directory or point --config at a path without commas',
+      )
   }
   const settings: Array<readonly [string, string]> = [
     [envNames.registries, options.registries.map((r) => r.key).join(',')],

@@ -134,7 +134,10 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
     const { env, origin } = withSettingsFile(io.env, file)
     settings = helperSettings(env, origin)
     // The helper takes no flags: its deadline is the process environment's, its endpoint also the file's.
-    controls = { timeout: `${envNames.timeout} in the environment Docker runs ${helperCommand} with`, endpoint: `${envNames.endpoint} in ${file.path}` }
+    controls = {
+      timeout: `${envNames.timeout} in the environment Docker runs ${helperCommand} with`,
+      endpoint: `${envNames.endpoint} in ${file.path}`,
+    }
     if (verb === 'get') input = await io.readStdin(maxServerBytes + 1)
   } catch (error) {
     return reportError(error, io)
@@ -177,7 +180,14 @@ function reportError(error: unknown, io: HelperIo): number {
 
 /** stdin up to `limit` bytes (the first `limit` of a longer one), bounded in time as the kubelet mode's. */
 async function readStdin(limit: number): Promise<Buffer> {
-  return (await readBounded(process.stdin, limit, helperStdinSeconds * 1000, 'the caller must write the server URL and close stdin, as Docker does')).bytes
+  return (
+    await readBounded(
+      process.stdin,
+      limit,
+      helperStdinSeconds * 1000,
+      'the caller must write the server URL and close stdin, as Docker does',
+    )
+  ).bytes
 }
 
 /** The process entry: argv after the script, the real streams. */

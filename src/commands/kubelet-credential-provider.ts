@@ -11,7 +11,15 @@ import { readBounded } from '../cli/stdin.js'
 import { fetchIdentityFor } from '../imds/client.js'
 import { credentialPassword } from '../imds/credential.js'
 import type { ImdsControls } from '../imds/retry-policy.js'
-import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
+import {
+  formatGoDuration,
+  imageRegistry,
+  maxRequestBytes,
+  parseGoDuration,
+  parseProviderRequest,
+  providerResponse,
+  type ProviderCredential,
+} from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
 import { loadSettings } from '../systemd/environment-file.js'
@@ -54,7 +62,8 @@ function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOpt
   const settings = loadSettings(processEnv)
   const env = withoutSettings(settings.env, writerOnlySettings)
   const origin = settings.origin
-  const timeoutMs = flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
+  const timeoutMs =
+    flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
   if (timeoutMs > maxProviderTimeoutSeconds * 1000) {
     const fix = `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`
     throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, fix)
@@ -75,8 +84,17 @@ function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOpt
 
 /** The request on stdin, bounded as every mode bounds stdin (readBounded). */
 async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeoutMs: number): Promise<string> {
-  const { bytes, tooLarge } = await readBounded(stdin, maxBytes, timeoutMs, 'the caller must write the CredentialProviderRequest and close stdin')
-  if (tooLarge) throw usageError(`the request on stdin is larger than ${maxBytes / 1024} KiB`, 'kubelet sends a small CredentialProviderRequest; check what runs this command')
+  const { bytes, tooLarge } = await readBounded(
+    stdin,
+    maxBytes,
+    timeoutMs,
+    'the caller must write the CredentialProviderRequest and close stdin',
+  )
+  if (tooLarge)
+    throw usageError(
+      `the request on stdin is larger than ${maxBytes / 1024} KiB`,
+      'kubelet sends a small CredentialProviderRequest; check what runs this command',
+    )
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
@@ -88,14 +106,19 @@ async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeo
  * One line on stderr, because kubelet shows a provider's stderr only when it fails, inside its
  * own error message.
  */
-const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`${printable(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}`)}\n`)
+const reportOneLine = (error: CliError, io: CliIo): void =>
+  io.stderr(`${printable(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}`)}\n`)
 
 /**
  * Answers one CredentialProviderRequest. The credential goes only to a configured registry and
  * only to stdout; anything that goes wrong prints nothing on stdout, so kubelet never caches a
  * half answer.
  */
-export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
+export async function kubeletCredentialProvider(
+  flags: KubeletFlags,
+  io: CliIo,
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<number> {
   const started = monotonicMs()
   try {
     const options = resolveKubeletOptions(flags, io.env)
@@ -134,11 +157,15 @@ const validName = /^[A-Za-z0-9._-]+$/
  */
 export function kubeletConfig(flags: KubeletConfigFlags, io: CliIo): number {
   const format = flags.format?.trim().toLowerCase() ?? (flags.json ? 'json' : 'yaml')
-  if (format !== 'yaml' && format !== 'json') throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
+  if (format !== 'yaml' && format !== 'json')
+    throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
   if (flags.json && format !== 'json') throw usageError('--json and --format yaml contradict each other', 'pass one of them')
   const name = flags.name ?? 'iid-docker-auth'
   if (!validName.test(name) || name === '.' || name === '..') {
-    throw usageError(`--name ${JSON.stringify(name)} is not a file name`, "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth")
+    throw usageError(
+      `--name ${JSON.stringify(name)} is not a file name`,
+      "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth",
+    )
   }
   const options = resolveKubeletOptions(flags, io.env)
   const o = options.write

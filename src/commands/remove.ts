@@ -25,7 +25,11 @@ export async function runRemove(
   deps: { readonly log: Logger; readonly lockTimeoutMs: number },
 ): Promise<RemoveResult> {
   const keys = request.registries.map((r) => r.key)
-  const configs = await updateAll(locations, (doc) => planRemove(doc, keys, request.username), { dryRun: request.dryRun, log: deps.log, lockTimeoutMs: deps.lockTimeoutMs })
+  const configs = await updateAll(locations, (doc) => planRemove(doc, keys, request.username), {
+    dryRun: request.dryRun,
+    log: deps.log,
+    lockTimeoutMs: deps.lockTimeoutMs,
+  })
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, configs, error: failure }
 }
@@ -49,7 +53,9 @@ export async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   })
   reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io, output.json)
   if (output.json) {
-    io.stdout(`${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`)
+    io.stdout(
+      `${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`,
+    )
   }
   return result.exitCode
 }

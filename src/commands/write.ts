@@ -27,7 +27,12 @@ export interface WriteResult {
   readonly error: ErrorInfo | undefined
 }
 
-const failedEarly = (error: unknown): WriteResult => ({ exitCode: exitCodeOf(error), identity: undefined, configs: [], error: errorInfo(error) })
+const failedEarly = (error: unknown): WriteResult => ({
+  exitCode: exitCodeOf(error),
+  identity: undefined,
+  configs: [],
+  error: errorInfo(error),
+})
 
 export async function runWrite(options: Settings, locations: readonly ConfigLocation[], deps: WriteDeps): Promise<WriteResult> {
   const { log } = deps
@@ -60,7 +65,12 @@ export async function runWrite(options: Settings, locations: readonly ConfigLoca
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))
-  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
+  const configs = await updateAll(
+    locations,
+    (doc) => planMerge(doc, entries, options.username),
+    { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) },
+    looks,
+  )
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
 }
@@ -86,7 +96,10 @@ export async function write(flags: SettingFlags, io: CliIo): Promise<number> {
       dryRun: options.dryRun,
       endpoint: options.endpoint,
       registries: options.registries.map((r) => r.key),
-      identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
+      identity:
+        id === undefined
+          ? null
+          : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
       configs: jsonConfigs(result.configs),
       error: jsonError(result.error),
       durationMs: monotonicMs() - started,

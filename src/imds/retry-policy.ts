@@ -77,21 +77,37 @@ export function classifyError(phase: ImdsPhase, error: unknown, wire?: WireFacts
   // wire showed, its text is all that is left: "status code N", the original's name
   // ("TimeoutError: ...") and Node's error codes in the original's message.
   const textStatus = /status code (\d{3})\b/.exec(message)?.[1]
-  const status = wire?.status ?? first(chain.map((e) => e.$metadata?.httpStatusCode), isNumber) ?? (textStatus === undefined ? undefined : Number(textStatus))
-  const textCode = /\b(E(?!RROR\b)[A-Z]{3,})\b/.exec(message)?.[1] ?? (/requestTimeout/.test(message) ? 'ETIMEDOUT' : /socket hang up/.test(message) ? 'ECONNRESET' : undefined)
-  const code = first(chain.map((e) => e.code), isString) ?? textCode
+  const status =
+    wire?.status ??
+    first(
+      chain.map((e) => e.$metadata?.httpStatusCode),
+      isNumber,
+    ) ??
+    (textStatus === undefined ? undefined : Number(textStatus))
+  const textCode =
+    /\b(E(?!RROR\b)[A-Z]{3,})\b/.exec(message)?.[1] ??
+    (/requestTimeout/.test(message) ? 'ETIMEDOUT' : /socket hang up/.test(message) ? 'ECONNRESET' : undefined)
+  const code =
+    first(
+      chain.map((e) => e.code),
+      isString,
+    ) ?? textCode
   const timedOut = chain.some((e) => e.name === 'TimeoutError') || /\bTimeoutError\b/.test(message)
 
   if (status === 200) {
     // The headers said 200 and then the body broke off; or the SDK refused an empty body.
-    if (wire?.status === 200 && code !== undefined) return { phase, kind: 'network', detail: `${answer[phase]} broke off while arriving (${code})` }
+    if (wire?.status === 200 && code !== undefined)
+      return { phase, kind: 'network', detail: `${answer[phase]} broke off while arriving (${code})` }
     return { phase, kind: 'unusable', detail: `${answer[phase]} came back empty` }
   }
   if (status !== undefined) return { phase, kind: 'http', status, detail: `${request[phase]} got HTTP ${status}` }
   if (code === 'ECONNREFUSED') return { phase, kind: 'refused', detail: `${request[phase]} could not connect: connection refused` }
   // A request the HTTP handler destroyed before it connected: its connection timeout, which it
   // names TimeoutError and gives no code (the request itself reports a hang-up).
-  const connectTimeout = wire === undefined ? timedOut && code === undefined : !wire.connected && (code === undefined || code === 'ECONNRESET' || code === 'ETIMEDOUT')
+  const connectTimeout =
+    wire === undefined
+      ? timedOut && code === undefined
+      : !wire.connected && (code === undefined || code === 'ECONNRESET' || code === 'ETIMEDOUT')
   if (connectTimeout) return { phase, kind: 'connect-timeout', detail: `${request[phase]} could not connect in time` }
   // The handler's request timeout carries ETIMEDOUT; it renames resets to TimeoutError, so the code decides.
   if (code === 'ETIMEDOUT') return { phase, kind: 'response-timeout', detail: `${request[phase]} connected but got no answer in time` }
