@@ -31,7 +31,8 @@ function coreFiles(): string[] {
 describe('layering', () => {
   it('finds every form of import', () => {
     const text =
-      "import a from '../cli/a.js'\nimport type { B } from \"../cli/b.js\"\nexport { c } from '../cli/c.js'\nimport '../cli/d.js'\nconst e = await import('../cli/e.js')"
+      "import a from '../cli/a.js'\nimport type { B } from \"../cli/b.js\"\nexport { c } from '../cli/c.js'\n" +
+      "import '../cli/d.js'\nconst e = await import('../cli/e.js')"
     expect(importedPaths(text)).toEqual(['../cli/a.js', '../cli/b.js', '../cli/c.js', '../cli/d.js', '../cli/e.js'])
   })
 

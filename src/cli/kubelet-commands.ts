@@ -19,19 +19,22 @@ function addProviderOptions(cmd: Command): Command {
   )
 }
 
-const settingsNote = `\nSettings: flags, then IID_DOCKER_AUTH_* variables, then ${environmentFilePath} (IID_DOCKER_AUTH_ENV_FILE names another file).\n`
+const settingsNote =
+  `\nSettings: flags, then IID_DOCKER_AUTH_* variables, then ${environmentFilePath} ` + '(IID_DOCKER_AUTH_ENV_FILE names another file).\n'
 
 export function addKubeletCommands(program: Command, io: CliIo, run: (action: Promise<number>) => void): void {
   addProviderOptions(
     program
       .command('kubelet-credential-provider')
       .description(
-        "kubelet's image credential provider: read a CredentialProviderRequest on stdin, answer on stdout (kubelet runs this; see kubelet-config)",
+        "kubelet's image credential provider: read a CredentialProviderRequest on stdin, answer on stdout " +
+          '(kubelet runs this; see kubelet-config)',
       ),
   )
     .addHelpText(
       'after',
-      `${settingsNote}Answers the image's registry host[:port] with the credential when it is a configured registry, else with an empty auth.\nOn any failure: one line on stderr, nothing on stdout, a non-zero exit.\n`,
+      `${settingsNote}Answers the image's registry host[:port] with the credential when it is a configured registry, ` +
+        'else with an empty auth.\nOn any failure: one line on stderr, nothing on stdout, a non-zero exit.\n',
     )
     .action((flags: KubeletFlags) => run(load().then((m) => m.kubeletCredentialProvider(flags, io))))
   addProviderOptions(

@@ -119,7 +119,8 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   program
     .command('prepare-dirs')
     .description(
-      "create each config file's missing directory, owned by the owner of the directory it is created in (the unit runs this before its sandbox)",
+      "create each config file's missing directory, owned by the owner of the directory it is created in " +
+        '(the unit runs this before its sandbox)',
     )
     .addOption(new Option('-c, --config <file>', 'config file; repeatable (default as for write)').argParser(collect))
     .option('-q, --quiet', 'print errors only')
@@ -140,7 +141,8 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
       .option('--cli <path>', 'CLI script for ExecStart (default: the one running)')
       .option(
         '--credential-helper',
-        'instead of the boot unit: write the environment file and map each registry to docker-credential-iid (credHelpers) in the config file(s)',
+        'instead of the boot unit: write the environment file and map each registry to docker-credential-iid (credHelpers) ' +
+          'in the config file(s)',
       ),
     'print the steps; change nothing',
   )
@@ -156,7 +158,9 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   )
     .addHelpText(
       'after',
-      `\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\nWithout --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`,
+      '\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\n' +
+        `Without --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. ` +
+        `Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`,
     )
     .action((flags: CheckFlags) => run(import('../commands/check.js').then((m) => m.check(flags, io))))
 
@@ -183,7 +187,10 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   return program
 }
 
-/** Whether --json (or IID_DOCKER_AUTH_JSON) asked for the one object on stdout, read from argv for a run that failed before its flags were parsed. */
+/**
+ * Whether --json (or IID_DOCKER_AUTH_JSON) asked for the one object on stdout, read from argv for a
+ * run that failed before its flags were parsed.
+ */
 function jsonRequested(argv: readonly string[], env: CliIo['env']): boolean {
   const end = argv.indexOf('--')
   if ((end < 0 ? argv : argv.slice(0, end)).includes('--json')) return true

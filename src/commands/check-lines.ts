@@ -244,7 +244,8 @@ export function probeLine(registry: string, result: ProbeResult, credential: str
     case 'invalid-realm':
       return fail(
         'probe',
-        `${where}: the registry's challenge names the token realm ${result.detail}, which is not a URL (the registry's fault); nothing was sent`,
+        `${where}: the registry's challenge names the token realm ${result.detail}, ` +
+          "which is not a URL (the registry's fault); nothing was sent",
         'the registry operator must fix the realm in its WWW-Authenticate header',
         ExitCode.registryUnavailable,
       )

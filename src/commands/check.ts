@@ -33,7 +33,7 @@ import {
 
 // ---- gathering (effects) ----
 
-/** What is true of one config file, read with the rights the writer would use (acting-user.ts). */
+/** What is true of one config file, read with the rights the writer would use (src/fs/acting-user.ts). */
 export async function configFacts(location: ConfigLocation): Promise<ConfigFacts> {
   let target = location.path
   try {

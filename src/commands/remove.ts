@@ -54,7 +54,14 @@ export async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io, output.json)
   if (output.json) {
     io.stdout(
-      `${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`,
+      `${JSON.stringify({
+        ok: result.exitCode === ExitCode.ok,
+        exitCode: result.exitCode,
+        command: 'remove',
+        dryRun: flags.dryRun ?? false,
+        configs: jsonConfigs(result.configs),
+        error: jsonError(result.error),
+      })}\n`,
     )
   }
   return result.exitCode

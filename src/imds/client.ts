@@ -3,11 +3,11 @@
 // loop with an overall deadline, a watchdog per request (it waits forever on a stalled body), and
 // every socket an attempt opened destroyed when the attempt ends.
 
+import { setTimeout as delay } from 'node:timers/promises'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
-import { setTimeout as delay } from 'node:timers/promises'
 import {
   type AttemptFailure,
   type ImdsControls,

@@ -142,7 +142,8 @@ export function decide(failure: AttemptFailure, controls: ImdsControls = flagCon
       exitCode: ExitCode.imdsUnavailable,
       hint:
         failure.phase === 'token'
-          ? 'aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled (IMDS refuses tokens when its endpoint is disabled for the instance), or let any proxy in between pass the PUT'
+          ? 'aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled ' +
+            '(IMDS refuses tokens when its endpoint is disabled for the instance), or let any proxy in between pass the PUT'
           : 'check the instance metadata options and any proxy in between (the metadata service refused the request)',
     }
   }

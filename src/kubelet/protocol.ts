@@ -53,7 +53,8 @@ export function parseProviderRequest(text: string): ProviderRequest {
   }
   if (kind !== 'CredentialProviderRequest')
     throw invalid(
-      `"kind" is ${typeof kind === 'string' ? JSON.stringify(kind) : kind === undefined ? 'missing' : describe(kind)}, not "CredentialProviderRequest"`,
+      `"kind" is ${typeof kind === 'string' ? JSON.stringify(kind) : kind === undefined ? 'missing' : describe(kind)}, ` +
+        'not "CredentialProviderRequest"',
     )
   if (typeof image !== 'string' || image === '')
     throw invalid(`"image" is ${image === undefined ? 'missing' : image === '' ? 'empty' : `${describe(image)}, not a string`}`)
@@ -143,7 +144,8 @@ export function parseGoDuration(value: string, source: string): number {
   const fail = () =>
     usageError(
       `${source} ${JSON.stringify(value)} is not a Go duration of 0 or 1s to 8760h`,
-      `write it as kubelet does, e.g. ${source.startsWith('-') ? `${source} 1h` : `${source}=1h`} or 30m or 1h30m; 0 disables kubelet's cache`,
+      `write it as kubelet does, e.g. ${source.startsWith('-') ? `${source} 1h` : `${source}=1h`} or 30m or 1h30m; ` +
+        "0 disables kubelet's cache",
     )
   if (text === '0') return 0
   if (!/^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.test(text)) throw fail()
