@@ -1,12 +1,16 @@
-// Exit codes and the one error type that carries them. Codes follow sysexits(3) so that
-// `systemctl status` names them (64 USAGE, 65 DATAERR, 69 UNAVAILABLE, 71 OSERR, 73 CANTCREAT, 77 NOPERM, 78 CONFIG).
+// Exit codes and the one error type that carries them. Codes follow sysexits(3) so that `systemctl
+// status` names them (64 USAGE, 65 DATAERR, 69 UNAVAILABLE, 71 OSERR, 73 CANTCREAT, 77 NOPERM, 78 CONFIG).
 
 export const ExitCode = {
   ok: 0,
   unexpected: 1,
+  /** docker-credential-iid `get` for a registry it does not serve: 1 is what the helper protocol expects. */
+  credentialsNotFound: 1,
   usage: 64,
   imdsUnusable: 65,
   imdsUnavailable: 69,
+  /** check --probe: the registry could not be asked (a service unavailable, as for IMDS). */
+  registryUnavailable: 69,
   systemctlFailed: 71,
   cannotWrite: 73,
   registryRefused: 77,
@@ -20,11 +24,18 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'written, or already current'],
   [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],
   [ExitCode.imdsUnusable, 'IMDS answered, but with unusable data until the deadline'],
-  [ExitCode.imdsUnavailable, 'IMDS unavailable (deadline passed, disabled, 403, 404, not EC2)'],
+  [
+    ExitCode.imdsUnavailable,
+    'IMDS or a registry unavailable (IMDS: deadline passed, disabled, 403, 404, not EC2; check --probe: a registry unreachable)',
+  ],
   [ExitCode.systemctlFailed, 'systemctl failed or is missing (install, uninstall)'],
   [ExitCode.cannotWrite, 'cannot write the config file (permissions, read-only, full disk, lock held)'],
   [ExitCode.registryRefused, 'check --probe: a registry refused the credential'],
-  [ExitCode.configUnusable, 'an existing config file is unusable (invalid JSON, wrong types, not a regular file); for check: an entry is missing, stale or shadowed'],
+  [
+    ExitCode.configUnusable,
+    'an existing config file is unusable (invalid JSON, wrong types, not a regular file); ' +
+      'for check: an entry is missing, stale or shadowed',
+  ],
   [ExitCode.unexpected, 'anything unexpected (a bug: please report it with --verbose output)'],
 ]
 

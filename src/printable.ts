@@ -7,7 +7,8 @@
  * annotation marks, tags), each as \uXXXX (\u{XXXXX} beyond the BMP). Backslashes stay as they
  * are: the output is for people, not for parsing back.
  */
-const unprintable = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu
+const unprintable =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu
 
 export const printable = (text: string): string =>
   text.replace(unprintable, (c) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkExitCode, probeCredential, probeLine, unitLines } from '../src/commands/check.js'
+import { checkExitCode, probeCredential, probeLine, unitLines } from '../src/commands/check-lines.js'
 import { parseConfig } from '../src/config/docker-config.js'
 import { buildAuth } from '../src/imds/identity.js'
 import { parseChallenge } from '../src/registry/probe.js'

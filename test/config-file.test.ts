@@ -11,7 +11,7 @@ import { withRightsFor } from '../src/fs/acting-user.js'
 import { acquireLock, currentOwner, isStale, lockPathFor, ownerlessGraceMs, processStartTime } from '../src/fs/lock.js'
 import { updateConfigFile } from '../src/fs/update.js'
 import { planMerge } from '../src/config/docker-config.js'
-import type { Logger } from '../src/cli/log.js'
+import type { Logger } from '../src/log.js'
 
 let dir: string
 beforeEach(() => {

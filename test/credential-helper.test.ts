@@ -2,12 +2,12 @@
 // config plans of credential-helper mode (install --credential-helper, remove, diagnostics).
 import { describe, expect, it } from 'vitest'
 import { type HelperIo, maxServerBytes, notFoundMessage, runHelper } from '../src/commands/credential-helper.js'
-import { routeLines } from '../src/commands/check.js'
+import { routeLines } from '../src/commands/check-lines.js'
 import { authsSource, credentialSource, diagnose } from '../src/config/diagnostics.js'
 import { parseConfig, planCredentialHelper, planRemove, renderConfig } from '../src/config/docker-config.js'
 import { CliError, ExitCode } from '../src/errors.js'
 import { type InstanceIdentity, buildAuth } from '../src/imds/identity.js'
-import type { WriteOptions } from '../src/cli/options.js'
+import type { Settings } from '../src/settings/settings.js'
 
 const signature = 'MIIB-line-one\nline-two=='
 const identity: InstanceIdentity = { document: '{}', signature, instanceId: 'i-1', accountId: '123456789012', region: 'eu-central-1', availabilityZone: undefined }
@@ -16,7 +16,7 @@ interface Run {
   code: number
   stdout: string
   stderr: string
-  asked: WriteOptions[]
+  asked: Settings[]
 }
 
 async function helper(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string>; file?: Record<string, string>; fileProblem?: CliError; imds?: () => Promise<InstanceIdentity> } = {}): Promise<Run> {

@@ -2,13 +2,14 @@
 // no secret reaches its output.
 import { execa } from 'execa'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest'
 import { CliError } from '../src/errors.js'
+import { onPath } from '../src/cli/path-lookup.js'
 import { type ImdsSimulator, startImdsSimulator } from '../sim/imds-simulator.js'
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -18,9 +19,7 @@ export const isRoot = process.geteuid?.() === 0
 export const rootOrCi = isRoot || process.env['CI'] === 'true'
 
 /** Whether a program is on PATH. */
-export function hasCommand(name: string): boolean {
-  return (process.env['PATH'] ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, name)))
-}
+export const hasCommand = (name: string): boolean => onPath(name, process.env['PATH'])
 
 /** Tests that need Debian tools run when the tools are there, and always under CI=true. */
 export const haveOrCi = (...commands: string[]): boolean => process.env['CI'] === 'true' || commands.every(hasCommand)

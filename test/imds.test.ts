@@ -4,8 +4,9 @@ import { spawn } from 'node:child_process'
 import { Agent, createServer, request } from 'node:http'
 import { type AddressInfo, type Socket, connect } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
-import { type FetchIdentityOptions, fetchIdentity, limitResponses } from '../src/imds/client.js'
-import { type Logger } from '../src/cli/log.js'
+import { type FetchIdentityOptions, fetchIdentity } from '../src/imds/client.js'
+import { limitResponses } from '../src/imds/wire.js'
+import { type Logger } from '../src/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../sim/imds-simulator.js'
 
 let sim: ImdsSimulator | undefined

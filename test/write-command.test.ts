@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { validateIdentity } from '../src/imds/identity.js'
-import type { Logger } from '../src/cli/log.js'
-import { resolveWriteOptions } from '../src/cli/options.js'
+import type { Logger } from '../src/log.js'
+import { resolveSettings } from '../src/settings/settings.js'
 import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../sim/imds-simulator.js'
 import { runWrite } from '../src/commands/write.js'
 
@@ -33,7 +33,7 @@ describe('runWrite', () => {
   it('re-reads and re-merges when another writer changes the file just before our rename', async () => {
     const config = join(dir, 'config.json')
     writeFileSync(config, '{"auths":{}}')
-    const options = resolveWriteOptions({ registry: ['r.example.com'], config: [config] }, {})
+    const options = resolveSettings({ registry: ['r.example.com'], config: [config] }, {})
     let interfered = 0
     const result = await runWrite(options, [{ path: config, source: '--config' }], {
       log,
@@ -52,7 +52,7 @@ describe('runWrite', () => {
   it('gives up with exit 73 when the file keeps changing, leaving the other writer’s version', async () => {
     const config = join(dir, 'config.json')
     writeFileSync(config, '{"auths":{}}')
-    const options = resolveWriteOptions({ registry: ['r.example.com'], config: [config] }, {})
+    const options = resolveSettings({ registry: ['r.example.com'], config: [config] }, {})
     let n = 0
     const result = await runWrite(options, [{ path: config, source: '--config' }], {
       log,

@@ -1,14 +1,15 @@
 // The examples, variables and exit codes under every command's --help.
 
 import { exitCodeTable } from '../errors.js'
-import { envNames } from './options.js'
+import { envNames } from '../settings/values.js'
 
 export const helpFooter = `
 Examples:
   systemd unit (ExecStart=):   iid-docker-auth --registry pierone.example.com --config /root/.docker/config.json
   cloud-init user-data:        npx --yes iid-docker-auth --registry pierone.example.com
   debugging by hand:           npx iid-docker-auth --registry pierone.example.com --dry-run --verbose
-  several registries/files:    iid-docker-auth -r a.example.com,b.example.com:5000 -c /root/.docker/config.json -c /var/lib/kubelet/config.json
+  several registries/files:    iid-docker-auth -r a.example.com,b.example.com:5000 \\
+                                 -c /root/.docker/config.json -c /var/lib/kubelet/config.json
   boot unit for this machine:  iid-docker-auth install --registry pierone.example.com --now
   before baking an AMI:        iid-docker-auth remove --registry pierone.example.com
   what is wrong (3 a.m.):      iid-docker-auth check --probe

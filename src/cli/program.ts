@@ -11,10 +11,12 @@ import { write } from '../commands/write.js'
 import { CliError, ExitCode, exitCodeOf, shown, usageError } from '../errors.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
-import { type CliIo, loggerFor } from './io.js'
+import { type CliIo, loggerFor, stderrIsJournal } from './io.js'
 import { addKubeletCommands } from './kubelet-commands.js'
-import { logLine, stderrIsJournal } from './log.js'
-import { type OutputFlags, type WriteFlags, checkTimeoutSeconds, defaultTimeoutSeconds, envNames, parseBoolean } from './options.js'
+import { logLine } from '../log.js'
+import { addCredentialOptions, addLayoutOptions, addOutputOptions, addRegistryAndConfig, collect } from './options.js'
+import type { OutputFlags, SettingFlags } from '../settings/settings.js'
+import { checkTimeoutSeconds, envNames, parseBoolean } from '../settings/values.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
 import { version } from './version.js'
 import { monotonicMs } from '../clock.js'
@@ -47,45 +49,18 @@ function workingDirectory(): string | undefined {
 }
 
 const processIo = (): CliIo => ({
-  stdout: writeTo(() => process.stdout, () => process.exit(0)),
-  stderr: writeTo(() => process.stderr, () => {}),
+  stdout: writeTo(
+    () => process.stdout,
+    () => process.exit(0),
+  ),
+  stderr: writeTo(
+    () => process.stderr,
+    () => {},
+  ),
   env: process.env,
   cwd: workingDirectory(),
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
-
-const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
-
-function addRegistryAndConfig(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('-r, --registry <host[:port]>', `registry; repeatable or comma-separated (env ${envNames.registries})`).argParser(collect))
-    .addOption(new Option('-c, --config <file>', 'config file; repeatable (default $DOCKER_CONFIG/config.json, else <passwd home>/.docker/config.json)').argParser(collect))
-}
-
-function addCredentialOptions(cmd: Command, timeoutSeconds = defaultTimeoutSeconds): Command {
-  return addRegistryAndConfig(cmd)
-    .option('--username <name>', 'user name in the credential (default instance-identity-document)')
-    .option('--signature <kind>', 'pkcs7 (default) or rsa2048')
-    .option('--strip-newlines', 'send the PKCS7 as one line instead of verbatim')
-    .option('--endpoint <url>', 'IMDS base URL (default $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254)')
-    .option('--timeout <seconds>', `overall deadline for getting the identity from IMDS (default ${timeoutSeconds})`)
-}
-
-function addOutputOptions(cmd: Command, dryRun: string | undefined): Command {
-  if (dryRun !== undefined) cmd.option('--dry-run', dryRun)
-  return cmd
-    .option('--json', 'print one JSON object describing the outcome on stdout')
-    .option('-q, --quiet', 'print errors only')
-    .option('-v, --verbose', 'print each step')
-}
-
-function addLayoutOptions(cmd: Command): Command {
-  return cmd
-    .option('--root <dir>', 'operate on an image root instead of this machine (systemctl --root)')
-    .option('--unit-dir <dir>', 'unit directory, inside the root (default /etc/systemd/system)')
-    .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
-}
-
 
 const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs', 'kubelet-credential-provider', 'kubelet-config']
 
@@ -103,8 +78,12 @@ function distance(a: string, b: string): number {
 }
 
 function notACommand(word: string): CliError {
-  const nearest = word.length > 100 ? undefined : commandNames.map((name) => ({ name, d: distance(word.toLowerCase(), name) })).sort((x, y) => x.d - y.d)[0]
-  const suggestion = nearest !== undefined && nearest.d <= 2 ? `did you mean \`${nearest.name}\`?` : `the commands are ${commandNames.join(', ')}`
+  const nearest =
+    word.length > 100
+      ? undefined
+      : commandNames.map((name) => ({ name, d: distance(word.toLowerCase(), name) })).sort((x, y) => x.d - y.d)[0]
+  const suggestion =
+    nearest !== undefined && nearest.d <= 2 ? `did you mean \`${nearest.name}\`?` : `the commands are ${commandNames.join(', ')}`
   return usageError(`${shown(word)} is not a command; ${suggestion}`, 'run iid-docker-auth --help for usage')
 }
 
@@ -124,16 +103,25 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     })
 
   const writeCommand = addOutputOptions(
-    addCredentialOptions(program.command('write', { isDefault: true }).description('get the identity from IMDS and merge the credential into the config file(s) (the default command)')),
+    addCredentialOptions(
+      program
+        .command('write', { isDefault: true })
+        .description('get the identity from IMDS and merge the credential into the config file(s) (the default command)'),
+    ),
     'print the resulting config file(s) with credentials redacted; write nothing',
   )
     .addHelpText('after', helpFooter)
     // write is the default command, so a mistyped command name arrives here as an operand.
     .allowExcessArguments(true)
-    .action((flags: WriteFlags, command: Command) => run(command.args.length > 0 ? Promise.reject(notACommand(command.args[0]!)) : write(flags, io)))
+    .action((flags: SettingFlags, command: Command) =>
+      run(command.args.length > 0 ? Promise.reject(notACommand(command.args[0]!)) : write(flags, io)),
+    )
   program
     .command('prepare-dirs')
-    .description("create each config file's missing directory, owned by the owner of the directory it is created in (the unit runs this before its sandbox)")
+    .description(
+      "create each config file's missing directory, owned by the owner of the directory it is created in " +
+        '(the unit runs this before its sandbox)',
+    )
     .addOption(new Option('-c, --config <file>', 'config file; repeatable (default as for write)').argParser(collect))
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print each step')
@@ -141,37 +129,52 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
 
   addOutputOptions(
     addLayoutOptions(
-      addCredentialOptions(program.command('install').description('install, enable (and with --now start) the boot unit, with its environment file from these options')),
+      addCredentialOptions(
+        program
+          .command('install')
+          .description('install, enable (and with --now start) the boot unit, with its environment file from these options'),
+      ),
     )
       .option('--no-enable', 'install the unit without enabling it')
       .option('--now', 'also start it now')
       .option('--node <path>', 'node binary for ExecStart (default: the one running)')
       .option('--cli <path>', 'CLI script for ExecStart (default: the one running)')
-      .option('--credential-helper', 'instead of the boot unit: write the environment file and map each registry to docker-credential-iid (credHelpers) in the config file(s)'),
+      .option(
+        '--credential-helper',
+        'instead of the boot unit: write the environment file and map each registry to docker-credential-iid (credHelpers) ' +
+          'in the config file(s)',
+      ),
     'print the steps; change nothing',
   )
     .addHelpText('after', helpFooter)
     .action((flags: InstallFlags) => run(import('../commands/install.js').then((m) => m.install(flags, io))))
 
   addOutputOptions(
-    addCredentialOptions(program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing'), checkTimeoutSeconds).option(
-      '--probe',
-      'also ask each registry whether it accepts the credential (GET /v2/ and its token realm)',
-    ),
+    addCredentialOptions(
+      program.command('check').description('report what is true now (IMDS, identity, config files, the unit); writes nothing'),
+      checkTimeoutSeconds,
+    ).option('--probe', 'also ask each registry whether it accepts the credential (GET /v2/ and its token realm)'),
     undefined,
   )
-    .addHelpText('after', `\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\nWithout --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`)
+    .addHelpText(
+      'after',
+      '\nEach line: ok, warn or fail, and a fix for what is not ok. Exit 0 when nothing fails, else the code of the first failure.\n' +
+        `Without --registry/--config, check uses IID_DOCKER_AUTH_* variables, then ${environmentFilePath}. ` +
+        `Its IMDS deadline defaults to ${checkTimeoutSeconds} s.\n${helpFooter}`,
+    )
     .action((flags: CheckFlags) => run(import('../commands/check.js').then((m) => m.check(flags, io))))
 
-  addOutputOptions(addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')), 'print the steps; change nothing')
+  addOutputOptions(
+    addLayoutOptions(program.command('uninstall').description('disable and remove exactly what install created')),
+    'print the steps; change nothing',
+  )
     .addHelpText('after', helpFooter)
     .action((flags: InstallFlags) => run(import('../commands/install.js').then((m) => m.uninstall(flags, io))))
 
   addOutputOptions(
-    addRegistryAndConfig(program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image")).option(
-      '--username <name>',
-      'only entries with this user name are ours (default instance-identity-document)',
-    ),
+    addRegistryAndConfig(
+      program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image"),
+    ).option('--username <name>', 'only entries with this user name are ours (default instance-identity-document)'),
     'print the resulting config file(s) with credentials redacted; write nothing',
   )
     .addHelpText('after', helpFooter)
@@ -184,7 +187,10 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
   return program
 }
 
-/** Whether --json (or IID_DOCKER_AUTH_JSON) asked for the one object on stdout, read from argv for a run that failed before its flags were parsed. */
+/**
+ * Whether --json (or IID_DOCKER_AUTH_JSON) asked for the one object on stdout, read from argv for a
+ * run that failed before its flags were parsed.
+ */
 function jsonRequested(argv: readonly string[], env: CliIo['env']): boolean {
   const end = argv.indexOf('--')
   if ((end < 0 ? argv : argv.slice(0, end)).includes('--json')) return true
@@ -224,7 +230,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   // Every outcome that did not print its own --json object prints one here, in the command's schema.
   const reportJson = (exitCode: number, error: { message: string; hint?: string | undefined }): number => {
     // Only the commands with a --json schema; the kubelet commands' stdout is their protocol.
-    if (json && !printed && isJsonCommand(command)) io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), monotonicMs() - started))}\n`)
+    if (json && !printed && isJsonCommand(command))
+      io.stdout(`${JSON.stringify(failureReport(command, exitCode, error, args.includes('--dry-run'), monotonicMs() - started))}\n`)
     return exitCode
   }
   try {
@@ -232,8 +239,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return await pending
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return ExitCode.ok
-      return reportJson(ExitCode.usage, { message: error.message.replace(/^error: /, ''), hint: `run iid-docker-auth ${command === 'write' ? '' : `${command} `}--help for usage` })
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
+        return ExitCode.ok
+      return reportJson(ExitCode.usage, {
+        message: error.message.replace(/^error: /, ''),
+        hint: `run iid-docker-auth ${command === 'write' ? '' : `${command} `}--help for usage`,
+      })
     }
     const log = loggerFor(args.includes('--quiet') || args.includes('-q') ? 'quiet' : 'normal', io)
     if (error instanceof CliError) {

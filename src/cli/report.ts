@@ -3,7 +3,7 @@
 
 import type { ConfigOutcome, ErrorInfo } from '../fs/update.js'
 import type { CliIo } from './io.js'
-import type { Logger } from './log.js'
+import type { Logger } from '../log.js'
 import { printable } from '../printable.js'
 
 export function reportError(error: { message: string; hint?: string | undefined }, log: Logger): void {

@@ -7,7 +7,12 @@ import { usageError } from '../errors.js'
  * Reads `stream` to its end. Past `maxBytes` it stops reading and says so (`tooLarge`); a writer
  * that has not closed it within `timeoutMs` is a usage error whose fix is `hint`.
  */
-export async function readBounded(stream: NodeJS.ReadableStream, maxBytes: number, timeoutMs: number, hint: string): Promise<{ bytes: Buffer; tooLarge: boolean }> {
+export async function readBounded(
+  stream: NodeJS.ReadableStream,
+  maxBytes: number,
+  timeoutMs: number,
+  hint: string,
+): Promise<{ bytes: Buffer; tooLarge: boolean }> {
   const chunks: Buffer[] = []
   let size = 0
   const read = (async () => {

@@ -3,13 +3,24 @@
 // Pure parts first (what to answer), the effects (stdin, IMDS, exit) at the end.
 
 import { printable } from '../printable.js'
-import { type Env, type VariableOrigin, type WriteOptions, checkTimeoutSeconds, envNames, processOrigin, resolveWriteOptions, withoutSettings } from '../cli/options.js'
+import { type Settings, resolveSettings } from '../settings/settings.js'
+import {
+  type Env,
+  type VariableOrigin,
+  checkTimeoutSeconds,
+  envNames,
+  processOrigin,
+  withoutSettings,
+  writerOnlySettings,
+} from '../settings/values.js'
 import { readBounded } from '../cli/stdin.js'
-import { createLogger } from '../cli/log.js'
+import { createLogger } from '../log.js'
 import { normalizeRegistry } from '../config/registry-keys.js'
 import { CliError, ExitCode } from '../errors.js'
 import { fetchIdentityFor } from '../imds/client.js'
+import { credentialPassword } from '../imds/credential.js'
 import type { InstanceIdentity } from '../imds/identity.js'
+import type { ImdsControls } from '../imds/retry-policy.js'
 import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../systemd/environment-file.js'
 import { version } from '../cli/version.js'
 
@@ -28,7 +39,7 @@ export const helperStdinSeconds = 2
 
 export interface HelperSettings {
   readonly registries: readonly string[]
-  readonly options: WriteOptions | undefined
+  readonly options: Settings | undefined
 }
 
 /**
@@ -40,8 +51,9 @@ export function helperSettings(env: Env, origin: VariableOrigin = processOrigin)
   const registries = env[envNames.registries]
   if (registries === undefined || registries.trim() === '') return { registries: [], options: undefined }
   const timeout = origin(envNames.timeout) === envNames.timeout ? env[envNames.timeout] : undefined
-  const used = withoutSettings(env, [envNames.config, envNames.json, envNames.verbosity, envNames.lockTimeout, envNames.timeout])
-  const options = resolveWriteOptions({ timeout: timeout !== undefined && timeout.trim() !== '' ? timeout : String(helperTimeoutSeconds), json: false, quiet: true }, used, origin)
+  const used = withoutSettings(env, [...writerOnlySettings, envNames.timeout])
+  const deadline = timeout !== undefined && timeout.trim() !== '' ? timeout : String(helperTimeoutSeconds)
+  const options = resolveSettings({ timeout: deadline, json: false, quiet: true }, used, origin)
   return { registries: options.registries.map((r) => r.key), options }
 }
 
@@ -57,8 +69,8 @@ export function configuredRegistry(serverUrl: string, registries: readonly strin
 }
 
 /** `get`'s answer: the password exactly as `write` would put it into the auth value. */
-export function getAnswer(serverUrl: string, options: Pick<WriteOptions, 'username' | 'stripNewlines'>, identity: InstanceIdentity): string {
-  const secret = options.stripNewlines ? identity.signature.replace(/[\r\n]/g, '') : identity.signature
+export function getAnswer(serverUrl: string, options: Pick<Settings, 'username' | 'stripNewlines'>, identity: InstanceIdentity): string {
+  const secret = credentialPassword(identity.signature, options.stripNewlines)
   return JSON.stringify({ ServerURL: serverUrl, Username: options.username, Secret: secret })
 }
 
@@ -73,7 +85,8 @@ export interface HelperIo {
   readonly env: Env
   /** stdin, up to `limit` bytes (more means the input is too long); a CliError past its deadline. */
   readonly readStdin: (limit: number) => Promise<Buffer>
-  readonly fetchIdentity: (options: WriteOptions) => Promise<InstanceIdentity>
+  /** `controls` name the settings that move the endpoint and the deadline, for the error's fix. */
+  readonly fetchIdentity: (options: Settings, controls: ImdsControls) => Promise<InstanceIdentity>
   /** The unit's settings file as systemd reads it; a CliError naming it when it cannot be read. */
   readonly readSettingsFile: () => SettingsFile
 }
@@ -114,10 +127,17 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
 
   let settings: HelperSettings
   let input: Buffer | undefined
+  let controls: ImdsControls
   try {
     // An unreadable settings file is an error, never a silent "not configured".
-    const { env, origin } = withSettingsFile(io.env, io.readSettingsFile())
+    const file = io.readSettingsFile()
+    const { env, origin } = withSettingsFile(io.env, file)
     settings = helperSettings(env, origin)
+    // The helper takes no flags: its deadline is the process environment's, its endpoint also the file's.
+    controls = {
+      timeout: `${envNames.timeout} in the environment Docker runs ${helperCommand} with`,
+      endpoint: `${envNames.endpoint} in ${file.path}`,
+    }
     if (verb === 'get') input = await io.readStdin(maxServerBytes + 1)
   } catch (error) {
     return reportError(error, io)
@@ -131,7 +151,7 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
   const registry = configuredRegistry(serverUrl, settings.registries)
   if (registry === undefined || settings.options === undefined) {
     io.stdout(`${notFoundMessage}\n`)
-    return ExitCode.unexpected // 1: the protocol's "not found"
+    return ExitCode.credentialsNotFound
   }
   const options = settings.options
   if (options.imdsDisabled) {
@@ -139,7 +159,7 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
     return ExitCode.imdsUnavailable
   }
   try {
-    const identity = await io.fetchIdentity(options)
+    const identity = await io.fetchIdentity(options, controls)
     io.stdout(`${getAnswer(serverUrl, options, identity)}\n`)
     return ExitCode.ok
   } catch (error) {
@@ -160,7 +180,14 @@ function reportError(error: unknown, io: HelperIo): number {
 
 /** stdin up to `limit` bytes (the first `limit` of a longer one), bounded in time as the kubelet mode's. */
 async function readStdin(limit: number): Promise<Buffer> {
-  return (await readBounded(process.stdin, limit, helperStdinSeconds * 1000, 'the caller must write the server URL and close stdin, as Docker does')).bytes
+  return (
+    await readBounded(
+      process.stdin,
+      limit,
+      helperStdinSeconds * 1000,
+      'the caller must write the server URL and close stdin, as Docker does',
+    )
+  ).bytes
 }
 
 /** The process entry: argv after the script, the real streams. */
@@ -173,6 +200,6 @@ export async function helperMain(args: readonly string[]): Promise<number> {
     env,
     readStdin,
     readSettingsFile: () => readSettingsFile(environmentFileFor(env)),
-    fetchIdentity: (o) => fetchIdentityFor(o, log),
+    fetchIdentity: (o, controls) => fetchIdentityFor(o, log, o.timeoutMs, controls),
   })
 }

@@ -2,10 +2,10 @@
 // credHelpers["<registry>"] = "iid" in each config file (the locked merge `write` uses). No unit:
 // nothing needs to run at boot when clients ask for the credential on demand.
 
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { envNames, lockTimeoutMs, resolveOutput } from '../cli/options.js'
+import { onPath } from '../cli/path-lookup.js'
+import { resolveOutput } from '../settings/settings.js'
+import { envNames, lockTimeoutMs } from '../settings/values.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { planCredentialHelper } from '../config/docker-config.js'
 import { CliError, ExitCode, usageError } from '../errors.js'
@@ -72,7 +72,7 @@ export async function installCredentialHelper(
     error = { exitCode: e.exitCode, message: e.message, hint: e.hint }
     reportError(error, log)
   }
-  if (error === undefined && !hasCommand(helperCommand, io.env['PATH'])) {
+  if (error === undefined && !onPath(helperCommand, io.env['PATH'])) {
     log.warn(
       `${helperCommand} is not on PATH here; clients run it by that name ` +
         `(npm install -g iid-docker-auth puts it there, or link bin/${helperCommand}.cjs)`,
@@ -95,9 +95,4 @@ export async function installCredentialHelper(
     io.stdout(`${JSON.stringify(report)}\n`)
   }
   return exitCode
-}
-
-/** Whether a program of that name is on a PATH. */
-function hasCommand(name: string, path: string | undefined): boolean {
-  return (path ?? '').split(':').some((dir) => dir !== '' && existsSync(join(dir, name)))
 }

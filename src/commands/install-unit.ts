@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, resolveOutput } from '../settings/settings.js'
 import { jsonError, reportError } from '../cli/report.js'
 import { CliError, ExitCode } from '../errors.js'
 import { actorFor, userName } from '../fs/acting-user.js'

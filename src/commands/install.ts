@@ -4,7 +4,9 @@
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CliIo } from '../cli/io.js'
-import { type WriteFlags, configSetting, resolveOutput, withVariables } from '../cli/options.js'
+import { type SettingFlags, resolveOutput } from '../settings/settings.js'
+import { configSetting } from '../settings/values.js'
+import { withVariables } from '../systemd/install-settings.js'
 import { failureReport } from '../cli/report.js'
 import { absolute } from '../config/locations.js'
 import { CliError, usageError } from '../errors.js'
@@ -13,7 +15,7 @@ import { rootHome } from '../systemd/unit.js'
 import { installCredentialHelper } from './install-helper.js'
 import { installUnit, uninstallUnit } from './install-unit.js'
 
-export interface InstallFlags extends WriteFlags {
+export interface InstallFlags extends SettingFlags {
   root?: string
   unitDir?: string
   enable?: boolean

@@ -4,11 +4,22 @@
 // then IID_DOCKER_AUTH_* variables, then the unit's environment file.
 
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type Env, type WriteFlags, type WriteOptions, envNames, parseSeconds, resolveWriteOptions, variableLabel, withoutSettings } from '../cli/options.js'
+import { type Settings, type SettingFlags, resolveSettings } from '../settings/settings.js'
+import { type Env, envNames, parseSeconds, variableLabel, withoutSettings, writerOnlySettings } from '../settings/values.js'
 import { CliError, ExitCode, usageError } from '../errors.js'
 import { readBounded } from '../cli/stdin.js'
 import { fetchIdentityFor } from '../imds/client.js'
-import { formatGoDuration, imageRegistry, maxRequestBytes, parseGoDuration, parseProviderRequest, providerResponse, type ProviderCredential } from '../kubelet/protocol.js'
+import { credentialPassword } from '../imds/credential.js'
+import type { ImdsControls } from '../imds/retry-policy.js'
+import {
+  formatGoDuration,
+  imageRegistry,
+  maxRequestBytes,
+  parseGoDuration,
+  parseProviderRequest,
+  providerResponse,
+  type ProviderCredential,
+} from '../kubelet/protocol.js'
 import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
 import { loadSettings } from '../systemd/environment-file.js'
@@ -29,7 +40,7 @@ export const providerTimeoutSeconds = 20
 const maxProviderTimeoutSeconds = 50
 export const commandName = 'kubelet-credential-provider'
 
-export interface KubeletFlags extends Pick<WriteFlags, 'registry' | 'username' | 'signature' | 'stripNewlines' | 'endpoint' | 'timeout'> {
+export interface KubeletFlags extends Pick<SettingFlags, 'registry' | 'username' | 'signature' | 'stripNewlines' | 'endpoint' | 'timeout'> {
   cacheDuration?: string
 }
 
@@ -40,22 +51,25 @@ export interface KubeletConfigFlags extends KubeletFlags {
 }
 
 interface KubeletOptions {
-  readonly write: WriteOptions
+  readonly write: Settings
   readonly cacheDurationMs: number
+  /** For the IMDS error's fix: kubelet runs the provider with no flags but its config's args. */
+  readonly controls: ImdsControls
 }
 
 /** Flags, then the process environment, then the unit's settings file (withSettingsFile's rule). */
 function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
   const settings = loadSettings(processEnv)
-  // Config files, output and lock settings are the boot unit's: never this mode's failure.
-  const env = withoutSettings(settings.env, [envNames.config, envNames.json, envNames.verbosity, envNames.lockTimeout])
+  const env = withoutSettings(settings.env, writerOnlySettings)
   const origin = settings.origin
-  const timeoutMs = flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
+  const timeoutMs =
+    flags.timeout === undefined ? providerTimeoutSeconds * 1000 : parseSeconds(flags.timeout, '--timeout', providerTimeoutSeconds)
   if (timeoutMs > maxProviderTimeoutSeconds * 1000) {
-    throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`)
+    const fix = `give at most ${maxProviderTimeoutSeconds} seconds; the default is ${providerTimeoutSeconds}`
+    throw usageError(`--timeout ${flags.timeout} is too long for kubelet, which kills a provider after 60 s`, fix)
   }
   // Output settings from the file (--json, the log level) are not this mode's: it prints a protocol.
-  const write = resolveWriteOptions({ ...flags, timeout: String(timeoutMs / 1000), json: false, quiet: true }, env, origin)
+  const write = resolveSettings({ ...flags, timeout: String(timeoutMs / 1000), json: false, quiet: true }, env, origin)
   const durationEnv = env[kubeletEnvNames.cacheDuration]
   const cacheDurationMs =
     flags.cacheDuration !== undefined
@@ -63,13 +77,24 @@ function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOpt
       : durationEnv !== undefined && durationEnv.trim() !== ''
         ? parseGoDuration(durationEnv, variableLabel(kubeletEnvNames.cacheDuration, origin))
         : parseGoDuration(defaultCacheDuration, 'default')
-  return { write, cacheDurationMs }
+  const args = "in the provider's args of kubelet's CredentialProviderConfig"
+  const controls = { timeout: `--timeout ${args}`, endpoint: `--endpoint ${args}, or ${envNames.endpoint} in ${settings.file.path}` }
+  return { write, cacheDurationMs, controls }
 }
 
 /** The request on stdin, bounded as every mode bounds stdin (readBounded). */
 async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeoutMs: number): Promise<string> {
-  const { bytes, tooLarge } = await readBounded(stdin, maxBytes, timeoutMs, 'the caller must write the CredentialProviderRequest and close stdin')
-  if (tooLarge) throw usageError(`the request on stdin is larger than ${maxBytes / 1024} KiB`, 'kubelet sends a small CredentialProviderRequest; check what runs this command')
+  const { bytes, tooLarge } = await readBounded(
+    stdin,
+    maxBytes,
+    timeoutMs,
+    'the caller must write the CredentialProviderRequest and close stdin',
+  )
+  if (tooLarge)
+    throw usageError(
+      `the request on stdin is larger than ${maxBytes / 1024} KiB`,
+      'kubelet sends a small CredentialProviderRequest; check what runs this command',
+    )
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {
@@ -81,14 +106,19 @@ async function readRequest(stdin: NodeJS.ReadableStream, maxBytes: number, timeo
  * One line on stderr, because kubelet shows a provider's stderr only when it fails, inside its
  * own error message.
  */
-const reportOneLine = (error: CliError, io: CliIo): void => io.stderr(`${printable(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}`)}\n`)
+const reportOneLine = (error: CliError, io: CliIo): void =>
+  io.stderr(`${printable(`iid-docker-auth: error: ${error.message}${error.hint === undefined ? '' : ` (fix: ${error.hint})`}`)}\n`)
 
 /**
  * Answers one CredentialProviderRequest. The credential goes only to a configured registry and
  * only to stdout; anything that goes wrong prints nothing on stdout, so kubelet never caches a
  * half answer.
  */
-export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
+export async function kubeletCredentialProvider(
+  flags: KubeletFlags,
+  io: CliIo,
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<number> {
   const started = monotonicMs()
   try {
     const options = resolveKubeletOptions(flags, io.env)
@@ -99,11 +129,13 @@ export async function kubeletCredentialProvider(flags: KubeletFlags, io: CliIo, 
     // Docker Hub is never configured (normalizeRegistry refuses it), so its images get nothing.
     if (registry.kind === 'host' && configured.has(registry.host.toLowerCase())) {
       const o = options.write
-      if (o.imdsDisabled) throw new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', { hint: 'unset AWS_EC2_METADATA_DISABLED in the environment kubelet runs providers with' })
+      if (o.imdsDisabled) {
+        const hint = 'unset AWS_EC2_METADATA_DISABLED in the environment kubelet runs providers with'
+        throw new CliError(ExitCode.imdsUnavailable, 'AWS_EC2_METADATA_DISABLED=true: not contacting IMDS', { hint })
+      }
       const remaining = Math.max(100, o.timeoutMs - (monotonicMs() - started))
-      const identity = await fetchIdentityFor(o, loggerFor('quiet', io), remaining)
-      const password = o.stripNewlines ? identity.signature.replace(/[\r\n]/g, '') : identity.signature
-      auth = { [registry.host]: { username: o.username, password } }
+      const identity = await fetchIdentityFor(o, loggerFor('quiet', io), remaining, options.controls)
+      auth = { [registry.host]: { username: o.username, password: credentialPassword(identity.signature, o.stripNewlines) } }
     }
     io.stdout(`${JSON.stringify(providerResponse(request, formatGoDuration(options.cacheDurationMs), auth))}\n`)
     return ExitCode.ok
@@ -125,11 +157,15 @@ const validName = /^[A-Za-z0-9._-]+$/
  */
 export function kubeletConfig(flags: KubeletConfigFlags, io: CliIo): number {
   const format = flags.format?.trim().toLowerCase() ?? (flags.json ? 'json' : 'yaml')
-  if (format !== 'yaml' && format !== 'json') throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
+  if (format !== 'yaml' && format !== 'json')
+    throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
   if (flags.json && format !== 'json') throw usageError('--json and --format yaml contradict each other', 'pass one of them')
   const name = flags.name ?? 'iid-docker-auth'
   if (!validName.test(name) || name === '.' || name === '..') {
-    throw usageError(`--name ${JSON.stringify(name)} is not a file name`, "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth")
+    throw usageError(
+      `--name ${JSON.stringify(name)} is not a file name`,
+      "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth",
+    )
   }
   const options = resolveKubeletOptions(flags, io.env)
   const o = options.write

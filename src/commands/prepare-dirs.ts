@@ -2,7 +2,8 @@
 // only an existing directory writable).
 
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, configSetting, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, resolveOutput } from '../settings/settings.js'
+import { configSetting } from '../settings/values.js'
 import { reportError } from '../cli/report.js'
 import { locationsFor } from '../config/locations.js'
 import { CliError, ExitCode } from '../errors.js'

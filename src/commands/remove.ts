@@ -3,13 +3,14 @@
 
 import { type ConfigLocation, locationsFor } from '../config/locations.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
-import { type OutputFlags, configSetting, envNames, lockTimeoutMs, requireRegistries, resolveOutput } from '../cli/options.js'
+import { type OutputFlags, resolveOutput } from '../settings/settings.js'
+import { configSetting, envNames, lockTimeoutMs, requireRegistries } from '../settings/values.js'
 import { jsonConfigs, jsonError, reportConfigs } from '../cli/report.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
 import { planRemove } from '../config/docker-config.js'
 import { ExitCode } from '../errors.js'
-import type { Logger } from '../cli/log.js'
+import type { Logger } from '../log.js'
 import type { NormalizedRegistry } from '../config/registry-keys.js'
 
 export interface RemoveResult {
@@ -24,7 +25,11 @@ export async function runRemove(
   deps: { readonly log: Logger; readonly lockTimeoutMs: number },
 ): Promise<RemoveResult> {
   const keys = request.registries.map((r) => r.key)
-  const configs = await updateAll(locations, (doc) => planRemove(doc, keys, request.username), { dryRun: request.dryRun, log: deps.log, lockTimeoutMs: deps.lockTimeoutMs })
+  const configs = await updateAll(locations, (doc) => planRemove(doc, keys, request.username), {
+    dryRun: request.dryRun,
+    log: deps.log,
+    lockTimeoutMs: deps.lockTimeoutMs,
+  })
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, configs, error: failure }
 }
@@ -48,7 +53,16 @@ export async function remove(flags: RemoveFlags, io: CliIo): Promise<number> {
   })
   reportConfigs(result.configs, flags.dryRun ?? false, 'remove', log, io, output.json)
   if (output.json) {
-    io.stdout(`${JSON.stringify({ ok: result.exitCode === ExitCode.ok, exitCode: result.exitCode, command: 'remove', dryRun: flags.dryRun ?? false, configs: jsonConfigs(result.configs), error: jsonError(result.error) })}\n`)
+    io.stdout(
+      `${JSON.stringify({
+        ok: result.exitCode === ExitCode.ok,
+        exitCode: result.exitCode,
+        command: 'remove',
+        dryRun: flags.dryRun ?? false,
+        configs: jsonConfigs(result.configs),
+        error: jsonError(result.error),
+      })}\n`,
+    )
   }
   return result.exitCode
 }

@@ -8,8 +8,9 @@ import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight,
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
-import type { Logger } from '../cli/log.js'
-import { type WriteFlags, type WriteOptions, lockTimeoutMs, resolveWriteOptions } from '../cli/options.js'
+import type { Logger } from '../log.js'
+import { type SettingFlags, type Settings, resolveSettings } from '../settings/settings.js'
+import { lockTimeoutMs } from '../settings/values.js'
 import { monotonicMs } from '../clock.js'
 
 export interface WriteDeps {
@@ -26,9 +27,14 @@ export interface WriteResult {
   readonly error: ErrorInfo | undefined
 }
 
-const failedEarly = (error: unknown): WriteResult => ({ exitCode: exitCodeOf(error), identity: undefined, configs: [], error: errorInfo(error) })
+const failedEarly = (error: unknown): WriteResult => ({
+  exitCode: exitCodeOf(error),
+  identity: undefined,
+  configs: [],
+  error: errorInfo(error),
+})
 
-export async function runWrite(options: WriteOptions, locations: readonly ConfigLocation[], deps: WriteDeps): Promise<WriteResult> {
+export async function runWrite(options: Settings, locations: readonly ConfigLocation[], deps: WriteDeps): Promise<WriteResult> {
   const { log } = deps
   for (const r of options.registries) {
     if (r.reducedFrom !== undefined) log.info(`registry ${JSON.stringify(r.reducedFrom)} reduced to ${r.key}`)
@@ -59,15 +65,20 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))
-  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, credential: true, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
+  const configs = await updateAll(
+    locations,
+    (doc) => planMerge(doc, entries, options.username),
+    { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, credential: true, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) },
+    looks,
+  )
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
 }
 
 /** The command: flags and environment in, lines on stderr (and --json on stdout) out. */
-export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
+export async function write(flags: SettingFlags, io: CliIo): Promise<number> {
   const started = monotonicMs()
-  const options = resolveWriteOptions(flags, io.env)
+  const options = resolveSettings(flags, io.env)
   const log = loggerFor(options.verbosity, io)
   const result = await runWrite(options, locationsFor(options.config, io), {
     log,
@@ -85,7 +96,10 @@ export async function write(flags: WriteFlags, io: CliIo): Promise<number> {
       dryRun: options.dryRun,
       endpoint: options.endpoint,
       registries: options.registries.map((r) => r.key),
-      identity: id === undefined ? null : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
+      identity:
+        id === undefined
+          ? null
+          : { instanceId: id.instanceId, accountId: id.accountId, region: id.region, availabilityZone: id.availabilityZone ?? null },
       configs: jsonConfigs(result.configs),
       error: jsonError(result.error),
       durationMs: monotonicMs() - started,

@@ -3,13 +3,12 @@
 
 import { userInfo } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
-import type { CliIo } from '../cli/io.js'
-import type { Env, ListSetting } from '../cli/options.js'
+import type { Env, ListSetting } from '../settings/values.js'
 import { shown, usageError } from '../errors.js'
 
 export interface ConfigLocation {
   readonly path: string
-  /** Why this path: --config, IID_DOCKER_AUTH_CONFIG, the unit's environment file, DOCKER_CONFIG, or the passwd home directory. */
+  /** Why this path: --config, IID_DOCKER_AUTH_CONFIG, the unit's environment file, DOCKER_CONFIG, or the passwd home. */
   readonly source: string
 }
 
@@ -18,9 +17,14 @@ const maxPathLength = 4095
 
 /** `path` made absolute; only a relative one needs the working directory, which may have been deleted. */
 export function absolute(path: string, label: string, cwd: string | undefined): string {
-  if (path.length > maxPathLength) throw usageError(`${label} ${shown(path)} is longer than any path can be`, 'give the path of the config file')
+  if (path.length > maxPathLength) {
+    throw usageError(`${label} ${shown(path)} is longer than any path can be`, 'give the path of the config file')
+  }
   if (isAbsolute(path)) return resolve(path)
-  if (cwd === undefined) throw usageError(`${label} ${shown(path)} is a relative path, and the working directory no longer exists`, 'give an absolute path, or run from an existing directory')
+  if (cwd === undefined) {
+    const fix = 'give an absolute path, or run from an existing directory'
+    throw usageError(`${label} ${shown(path)} is a relative path, and the working directory no longer exists`, fix)
+  }
   return resolve(cwd, path)
 }
 
@@ -29,7 +33,12 @@ export function absolute(path: string, label: string, cwd: string | undefined): 
  * The passwd home, not $HOME: systemd gives a unit without User= no $HOME at all. An empty
  * DOCKER_CONFIG counts as unset, as it does for Docker.
  */
-export function resolveConfigLocations(config: ListSetting | undefined, env: Env, cwd: string | undefined, passwdHome: () => string): ConfigLocation[] {
+export function resolveConfigLocations(
+  config: ListSetting | undefined,
+  env: Env,
+  cwd: string | undefined,
+  passwdHome: () => string,
+): ConfigLocation[] {
   if (config !== undefined) return config.items.map((p) => ({ path: absolute(p, config.label, cwd), source: config.source }))
   const dockerConfig = env['DOCKER_CONFIG']
   if (dockerConfig !== undefined && dockerConfig.trim() !== '') {
@@ -38,4 +47,6 @@ export function resolveConfigLocations(config: ListSetting | undefined, env: Env
   return [{ path: join(passwdHome(), '.docker', 'config.json'), source: 'passwd home of the effective user' }]
 }
 
-export const locationsFor = (config: ListSetting | undefined, io: CliIo): ConfigLocation[] => resolveConfigLocations(config, io.env, io.cwd, () => userInfo().homedir)
+/** The locations for this process: its environment and working directory, the effective user's passwd home. */
+export const locationsFor = (config: ListSetting | undefined, where: { readonly env: Env; readonly cwd: string | undefined }) =>
+  resolveConfigLocations(config, where.env, where.cwd, () => userInfo().homedir)

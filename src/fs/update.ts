@@ -10,7 +10,7 @@ import { type ConfigFileSnapshot, type FileSystem, currentIdentity, ensureDirect
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
 import { lineDiff } from '../cli/text-diff.js'
-import type { Logger } from '../cli/log.js'
+import type { Logger } from '../log.js'
 
 export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
 

@@ -3,17 +3,28 @@
 // loop with an overall deadline, a watchdog per request (it waits forever on a stalled body), and
 // every socket an attempt opened destroyed when the attempt ends.
 
-import { channel } from 'node:diagnostics_channel'
-import type { ClientRequest } from 'node:http'
-import type { Socket } from 'node:net'
+import { setTimeout as delay } from 'node:timers/promises'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode } from '../errors.js'
 import { type InstanceIdentity, UnusableIdentityError, validateIdentity } from './identity.js'
-import { type AttemptFailure, type ImdsPhase, type WireFacts, answer, backoffDelay, classifyError, decide, hopLimitHint } from './retry-policy.js'
-import type { Logger } from '../cli/log.js'
-import { type SignatureKind, type WriteOptions, defaultAttemptTimeoutSeconds } from '../cli/options.js'
+import {
+  type AttemptFailure,
+  type ImdsControls,
+  type ImdsPhase,
+  type WireFacts,
+  answer,
+  backoffDelay,
+  classifyError,
+  decide,
+  flagControls,
+  hopLimitHint,
+} from './retry-policy.js'
+import type { Logger } from '../log.js'
+import type { Settings, SignatureKind } from '../settings/settings.js'
+import { defaultAttemptTimeoutSeconds } from '../settings/values.js'
 import { platformGate } from './platform.js'
+import { type ResponseLimit, limitResponses, maxResponseBytes, maxResponseText, watchSockets } from './wire.js'
 
 export interface FetchIdentityOptions {
   readonly endpoint: string
@@ -21,6 +32,8 @@ export interface FetchIdentityOptions {
   /** Overall deadline for getting a valid identity. */
   readonly timeoutMs: number
   readonly log: Logger
+  /** How the user changes the endpoint and the deadline, for the hints (default: the flags). */
+  readonly controls?: ImdsControls
   /** Upper bound for one request; the remaining deadline also bounds it. */
   readonly attemptTimeoutMs?: number
   /** How often to say that we are still waiting. */
@@ -39,97 +52,8 @@ const identityPath = 'latest/dynamic/instance-identity/' // no leading slash: th
 
 class WatchdogTimeout extends Error {}
 
-/** Sockets opened while an attempt runs, so that a stalled one cannot outlive it. */
-const openedSockets = new Set<Socket>()
-const socketChannel = channel('net.client.socket')
-const trackSocket = (message: unknown): void => {
-  const socket = (message as { socket?: Socket }).socket
-  if (socket !== undefined) openedSockets.add(socket)
-}
-
-/**
- * The most bytes (status line and headers included) that one IMDS response may take: far above any
- * real one (a token, a document, a PKCS7 of a few KB) and far below harm. The SDK reads a body
- * to its end, whatever its size.
- */
-const maxResponseBytes = 64 * 1024
-const maxResponseText = '64 KiB'
-
-export interface ResponseLimit {
-  /** Paths of the requests whose response went over the limit and was cut off. */
-  readonly tooLarge: ReadonlySet<string>
-  /** What each request (by path, the last one on it) showed on the wire, for classifyError. */
-  readonly wire: ReadonlyMap<string, WireFacts>
-  stop(): void
-}
-
-const requestChannel = channel('http.client.request.start')
-
-/**
- * Watches every HTTP request made from now on. It records whether the request connected, its
- * status and its first error, as Node raised them: the SDK passes on only its own words for these.
- * And it counts every byte that each request receives, and destroys its socket
- * once the response goes over `maxBytes`. Node's http client reads its socket through 'data'
- * events, so another listener sees the same bytes; the count restarts with each request that
- * gets the socket, so a kept-alive socket is judged per response. It sees every request the
- * process makes while it runs: only IMDS requests are made during an attempt.
- */
-export function limitResponses(maxBytes: number): ResponseLimit {
-  const tooLarge = new Set<string>()
-  const wire = new Map<string, { connected: boolean; status?: number; error?: unknown }>()
-  const current = new WeakMap<Socket, { path: string; bytes: number }>()
-  let stopped = false
-  const count = (socket: Socket) => (chunk: Buffer): void => {
-    const response = current.get(socket)
-    if (response === undefined || stopped) return
-    response.bytes += chunk.length
-    if (response.bytes > maxBytes) {
-      tooLarge.add(response.path)
-      socket.destroy()
-    }
-  }
-  const watch = (request: ClientRequest, socket: Socket): void => {
-    if (!current.has(socket)) socket.on('data', count(socket))
-    current.set(socket, { path: request.path, bytes: 0 })
-  }
-  const record = (request: ClientRequest): void => {
-    const facts: { connected: boolean; status?: number; error?: unknown } = { connected: false }
-    wire.set(request.path, facts)
-    const failed = (error: unknown): void => {
-      facts.error ??= error
-    }
-    request.on('error', failed)
-    const onSocket = (socket: Socket): void => {
-      if (socket.connecting) socket.once('connect', () => (facts.connected = true))
-      else facts.connected = true
-    }
-    if (request.socket !== null) onSocket(request.socket as Socket)
-    else request.once('socket', (socket) => onSocket(socket as Socket))
-    request.once('response', (response) => {
-      facts.connected = true
-      facts.status = response.statusCode
-      response.on('error', failed)
-    })
-  }
-  const onRequest = (message: unknown): void => {
-    const request = (message as { request?: ClientRequest }).request
-    if (request === undefined) return
-    record(request)
-    if (request.socket !== null) watch(request, request.socket as Socket)
-    else request.once('socket', (socket) => watch(request, socket as Socket))
-  }
-  requestChannel.subscribe(onRequest)
-  return {
-    tooLarge,
-    wire,
-    stop: () => {
-      stopped = true
-      requestChannel.unsubscribe(onRequest)
-    },
-  }
-}
-
-const phaseOfPath = (path: string): ImdsPhase => (path.endsWith('/api/token') ? 'token' : path.endsWith('/document') ? 'document' : 'signature')
+const phaseOfPath = (path: string): ImdsPhase =>
+  path.endsWith('/api/token') ? 'token' : path.endsWith('/document') ? 'document' : 'signature'
 
 function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
@@ -141,7 +65,9 @@ function withWatchdog<T>(work: Promise<T>, ms: number): Promise<T> {
 
 async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit, work: () => Promise<T>): Promise<T> {
   const tooLarge = (): AttemptError | undefined =>
-    [...limit.tooLarge].some((path) => phaseOfPath(path) === phase) ? failure({ phase, kind: 'unusable', detail: `the ${phase} response is larger than ${maxResponseText}` }) : undefined
+    [...limit.tooLarge].some((path) => phaseOfPath(path) === phase)
+      ? failure({ phase, kind: 'unusable', detail: `the ${phase} response is larger than ${maxResponseText}` })
+      : undefined
   let result: T
   try {
     result = await withWatchdog(work(), timeoutMs + watchdogGraceMs)
@@ -155,7 +81,8 @@ async function step<T>(phase: ImdsPhase, timeoutMs: number, limit: ResponseLimit
 }
 
 function stepFailure(phase: ImdsPhase, error: unknown, wire: WireFacts | undefined): AttemptError {
-  if (error instanceof WatchdogTimeout) return failure({ phase, kind: 'stalled', detail: `${answer[phase]} started to arrive but did not finish in time` })
+  if (error instanceof WatchdogTimeout)
+    return failure({ phase, kind: 'stalled', detail: `${answer[phase]} started to arrive but did not finish in time` })
   return failure(classifyError(phase, error, wire))
 }
 
@@ -167,17 +94,35 @@ class AttemptError extends Error {
 const failure = (f: AttemptFailure): AttemptError => new AttemptError(f)
 
 /** One attempt: a token, then both GETs in parallel with that token. `budget` gives each request its timeout. */
-async function attempt(endpoint: string, signature: SignatureKind, budget: () => number, limit: ResponseLimit): Promise<{ document: string; signature: string }> {
+async function attempt(
+  endpoint: string,
+  signature: SignatureKind,
+  budget: () => number,
+  limit: ResponseLimit,
+): Promise<{ document: string; signature: string }> {
   const tokenTimeout = budget()
-  const tokenClient = new MetadataService({ endpoint, httpOptions: { timeout: tokenTimeout }, retries: 0, ec2MetadataV1Disabled: true, tokenTtl: tokenTtlSeconds })
+  const tokenClient = new MetadataService({
+    endpoint,
+    httpOptions: { timeout: tokenTimeout },
+    retries: 0,
+    ec2MetadataV1Disabled: true,
+    tokenTtl: tokenTtlSeconds,
+  })
   const token = await step('token', tokenTimeout, limit, () => tokenClient.fetchMetadataToken())
   if (token.trim() === '') throw failure({ phase: 'token', kind: 'unusable', detail: 'the token came back empty' })
   // IMDS tokens are printable ASCII; anything else cannot travel in a header (Node refuses to send it).
-  if (!/^[\x21-\x7e]+$/.test(token)) throw failure({ phase: 'token', kind: 'unusable', detail: 'the token holds characters an HTTP header cannot carry' })
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw failure({ phase: 'token', kind: 'unusable', detail: 'the token holds characters an HTTP header cannot carry' })
   // disableFetchToken stops the SDK from fetching (and falling back) on its own; we always send
   // the token ourselves. (With ec2MetadataV1Disabled the SDK refuses that combination outright.)
   const getTimeout = budget()
-  const getClient = new MetadataService({ endpoint, httpOptions: { timeout: getTimeout }, retries: 0, disableFetchToken: true, ec2MetadataV1Disabled: false })
+  const getClient = new MetadataService({
+    endpoint,
+    httpOptions: { timeout: getTimeout },
+    retries: 0,
+    disableFetchToken: true,
+    ec2MetadataV1Disabled: false,
+  })
   const get = (phase: ImdsPhase, path: string): Promise<string> =>
     step(phase, getTimeout, limit, () => getClient.request(path, { headers: { 'x-aws-ec2-metadata-token': token } }))
   const [document, sig] = await Promise.all([get('document', `${identityPath}document`), get('signature', `${identityPath}${signature}`)])
@@ -189,11 +134,12 @@ const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`
 /** Gets and validates the identity, retrying until the deadline. Throws CliError 65 or 69. */
 export async function fetchIdentity(options: FetchIdentityOptions): Promise<InstanceIdentity> {
   const now = options.now ?? monotonicMs
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const sleep = options.sleep ?? ((ms: number) => delay(ms))
   const random = options.random ?? Math.random
   const attemptLimit = options.attemptTimeoutMs ?? defaultAttemptTimeoutSeconds * 1000
   const progressEvery = options.progressEveryMs ?? 5000
   const { endpoint, log } = options
+  const controls = options.controls ?? flagControls
 
   const started = now()
   const deadline = started + options.timeoutMs
@@ -208,7 +154,7 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   for (;;) {
     // The watchdog may add its grace to a request's timeout; keep both inside the deadline.
     const budget = (): number => Math.max(50, Math.min(attemptLimit, deadline - now() - watchdogGraceMs))
-    socketChannel.subscribe(trackSocket)
+    const closeSockets = watchSockets()
     const limit = limitResponses(maxResponseBytes)
     try {
       const bodies = await attempt(endpoint, options.signature, budget, limit)
@@ -226,15 +172,13 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
       if (last.kind === 'unusable') lastUnusable = last
     } finally {
       limit.stop()
-      socketChannel.unsubscribe(trackSocket)
-      for (const socket of openedSockets) socket.destroy()
-      openedSockets.clear()
+      closeSockets()
     }
 
     failures++
     if (last.phase === 'token' && last.kind === 'response-timeout') hopLimitSuspected = true
     log.debug(`IMDS attempt ${failures} failed: ${last.detail}`)
-    const verdict = decide(last)
+    const verdict = decide(last, controls)
     if (!verdict.retry) {
       throw new CliError(verdict.exitCode, `IMDS at ${endpoint} gave up: ${last.detail}`, { hint: verdict.hint })
     }
@@ -252,13 +196,15 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
   const waited = seconds(options.timeoutMs)
   if (lastUnusable !== undefined) {
     throw new CliError(ExitCode.imdsUnusable, `IMDS at ${endpoint} answered with unusable data for ${waited}: ${lastUnusable.detail}`, {
-      hint: 'a proxy or cache between this host and IMDS may be answering; check --endpoint',
+      hint: `a proxy or cache between this host and IMDS may be answering; check ${controls.endpoint}`,
     })
   }
-  throw new CliError(ExitCode.imdsUnavailable, `IMDS at ${endpoint} did not give the identity within ${waited}: ${last?.detail ?? 'no attempt finished'}`, {
+  const message = `IMDS at ${endpoint} did not give the identity within ${waited}: ${last?.detail ?? 'no attempt finished'}`
+  throw new CliError(ExitCode.imdsUnavailable, message, {
     hint: hopLimitSuspected
       ? hopLimitHint
-      : 'check that this is an EC2 instance with its metadata service enabled, or raise --timeout; off EC2 pass --endpoint',
+      : `check that this is an EC2 instance with its metadata service enabled, or raise ${controls.timeout}; ` +
+        `off EC2 give the metadata service's URL in ${controls.endpoint}`,
   })
 }
 
@@ -267,11 +213,12 @@ export async function fetchIdentity(options: FetchIdentityOptions): Promise<Inst
  * EC2, 69 at once without asking IMDS), then fetchIdentity.
  */
 export async function fetchIdentityFor(
-  o: Pick<WriteOptions, 'platform' | 'sysfs' | 'endpoint' | 'signature' | 'timeoutMs' | 'attemptTimeoutMs'>,
+  o: Pick<Settings, 'platform' | 'sysfs' | 'endpoint' | 'signature' | 'timeoutMs' | 'attemptTimeoutMs'>,
   log: Logger,
   timeoutMs: number = o.timeoutMs,
+  controls: ImdsControls = flagControls,
 ): Promise<InstanceIdentity> {
   const verdict = platformGate(o.platform, o.sysfs)
   log.debug(`platform: ${verdict.kind === 'ec2' ? 'EC2' : 'not known, so IMDS decides'} (${verdict.reason})`)
-  return fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log })
+  return fetchIdentity({ endpoint: o.endpoint, signature: o.signature, timeoutMs, attemptTimeoutMs: o.attemptTimeoutMs, log, controls })
 }

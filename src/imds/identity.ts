@@ -1,5 +1,7 @@
 // The instance identity and the credential built from it: pure functions over the IMDS bodies.
 
+import { credentialPassword } from './credential.js'
+
 export interface InstanceIdentity {
   /** The document exactly as IMDS served it. */
   readonly document: string
@@ -209,6 +211,6 @@ export const defaultUsername = 'instance-identity-document'
  * keeps IMDS's line breaks unless `stripNewlines`, because Pier One's verifier receives it verbatim.
  */
 export function buildAuth(username: string, signature: string, stripNewlines: boolean): string {
-  const password = stripNewlines ? signature.replace(/[\r\n]/g, '') : signature
+  const password = credentialPassword(signature, stripNewlines)
   return Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
 }

@@ -50,17 +50,25 @@ const isAmazon = (value: string | undefined): boolean => value !== undefined && 
  */
 export function identifyPlatform(facts: PlatformFacts): PlatformVerdict {
   if (startsWithEc2(facts.hypervisorUuid)) return { kind: 'ec2', reason: `hypervisor uuid ${shown(facts.hypervisorUuid!)}` }
-  if (facts.productUuid !== undefined && isEc2Uuid(facts.productUuid)) return { kind: 'ec2', reason: `DMI product_uuid ${shown(facts.productUuid)}` }
+  if (facts.productUuid !== undefined && isEc2Uuid(facts.productUuid))
+    return { kind: 'ec2', reason: `DMI product_uuid ${shown(facts.productUuid)}` }
   // Nitro: "Amazon EC2" as system, board and BIOS vendor; Xen instances: BIOS version "4.11.amazon".
-  for (const [name, value] of [['sys_vendor', facts.sysVendor], ['board_vendor', facts.boardVendor], ['bios_vendor', facts.biosVendor], ['bios_version', facts.biosVersion]] as const) {
+  for (const [name, value] of [
+    ['sys_vendor', facts.sysVendor],
+    ['board_vendor', facts.boardVendor],
+    ['bios_vendor', facts.biosVendor],
+    ['bios_version', facts.biosVersion],
+  ] as const) {
     if (isAmazon(value)) return { kind: 'ec2', reason: `DMI ${name} ${shown(value!)}` }
   }
   // Nitro puts the instance id in the chassis asset tag.
-  if (facts.chassisAssetTag !== undefined && /^i-[0-9a-f]{8,17}$/.test(facts.chassisAssetTag)) return { kind: 'ec2', reason: `DMI chassis_asset_tag ${shown(facts.chassisAssetTag)}` }
+  if (facts.chassisAssetTag !== undefined && /^i-[0-9a-f]{8,17}$/.test(facts.chassisAssetTag))
+    return { kind: 'ec2', reason: `DMI chassis_asset_tag ${shown(facts.chassisAssetTag)}` }
   if (facts.sysVendor === undefined || facts.sysVendor === '') return { kind: 'unknown', reason: 'no DMI system vendor to read' }
   // Xen hosts other than EC2 exist; only a uuid tells them apart, and product_uuid is root's only.
   const xen = /^xen$/i.test(facts.sysVendor) || facts.hypervisorType === 'xen'
-  if (xen && facts.productUuid === undefined && facts.hypervisorUuid === undefined) return { kind: 'unknown', reason: 'Xen, but no uuid readable to tell EC2 from another Xen host' }
+  if (xen && facts.productUuid === undefined && facts.hypervisorUuid === undefined)
+    return { kind: 'unknown', reason: 'Xen, but no uuid readable to tell EC2 from another Xen host' }
   const product = facts.productName === undefined || facts.productName === '' ? '' : `, product_name ${shown(facts.productName)}`
   return { kind: 'other', reason: `DMI sys_vendor ${shown(facts.sysVendor)}${product}` }
 }
@@ -109,7 +117,9 @@ export const platformVariable = 'IID_DOCKER_AUTH_PLATFORM'
 export function platformGate(setting: PlatformSetting, sysfs: string): PlatformVerdict {
   if (setting === 'ec2') return { kind: 'ec2', reason: `${platformVariable}=ec2` }
   if (setting === 'other') {
-    throw new CliError(ExitCode.imdsUnavailable, `not EC2 (${platformVariable}=other): IMDS not asked`, { hint: `set ${platformVariable}=auto (or ec2) to ask IMDS` })
+    throw new CliError(ExitCode.imdsUnavailable, `not EC2 (${platformVariable}=other): IMDS not asked`, {
+      hint: `set ${platformVariable}=auto (or ec2) to ask IMDS`,
+    })
   }
   const verdict = identifyPlatform(readPlatformFacts(sysfs))
   if (verdict.kind === 'other') {

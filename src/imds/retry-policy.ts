@@ -77,21 +77,37 @@ export function classifyError(phase: ImdsPhase, error: unknown, wire?: WireFacts
   // wire showed, its text is all that is left: "status code N", the original's name
   // ("TimeoutError: ...") and Node's error codes in the original's message.
   const textStatus = /status code (\d{3})\b/.exec(message)?.[1]
-  const status = wire?.status ?? first(chain.map((e) => e.$metadata?.httpStatusCode), isNumber) ?? (textStatus === undefined ? undefined : Number(textStatus))
-  const textCode = /\b(E(?!RROR\b)[A-Z]{3,})\b/.exec(message)?.[1] ?? (/requestTimeout/.test(message) ? 'ETIMEDOUT' : /socket hang up/.test(message) ? 'ECONNRESET' : undefined)
-  const code = first(chain.map((e) => e.code), isString) ?? textCode
+  const status =
+    wire?.status ??
+    first(
+      chain.map((e) => e.$metadata?.httpStatusCode),
+      isNumber,
+    ) ??
+    (textStatus === undefined ? undefined : Number(textStatus))
+  const textCode =
+    /\b(E(?!RROR\b)[A-Z]{3,})\b/.exec(message)?.[1] ??
+    (/requestTimeout/.test(message) ? 'ETIMEDOUT' : /socket hang up/.test(message) ? 'ECONNRESET' : undefined)
+  const code =
+    first(
+      chain.map((e) => e.code),
+      isString,
+    ) ?? textCode
   const timedOut = chain.some((e) => e.name === 'TimeoutError') || /\bTimeoutError\b/.test(message)
 
   if (status === 200) {
     // The headers said 200 and then the body broke off; or the SDK refused an empty body.
-    if (wire?.status === 200 && code !== undefined) return { phase, kind: 'network', detail: `${answer[phase]} broke off while arriving (${code})` }
+    if (wire?.status === 200 && code !== undefined)
+      return { phase, kind: 'network', detail: `${answer[phase]} broke off while arriving (${code})` }
     return { phase, kind: 'unusable', detail: `${answer[phase]} came back empty` }
   }
   if (status !== undefined) return { phase, kind: 'http', status, detail: `${request[phase]} got HTTP ${status}` }
   if (code === 'ECONNREFUSED') return { phase, kind: 'refused', detail: `${request[phase]} could not connect: connection refused` }
   // A request the HTTP handler destroyed before it connected: its connection timeout, which it
   // names TimeoutError and gives no code (the request itself reports a hang-up).
-  const connectTimeout = wire === undefined ? timedOut && code === undefined : !wire.connected && (code === undefined || code === 'ECONNRESET' || code === 'ETIMEDOUT')
+  const connectTimeout =
+    wire === undefined
+      ? timedOut && code === undefined
+      : !wire.connected && (code === undefined || code === 'ECONNRESET' || code === 'ETIMEDOUT')
   if (connectTimeout) return { phase, kind: 'connect-timeout', detail: `${request[phase]} could not connect in time` }
   // The handler's request timeout carries ETIMEDOUT; it renames resets to TimeoutError, so the code decides.
   if (code === 'ETIMEDOUT') return { phase, kind: 'response-timeout', detail: `${request[phase]} connected but got no answer in time` }
@@ -105,7 +121,18 @@ export const hopLimitHint =
   'aws ec2 modify-instance-metadata-options --instance-id <id> --http-put-response-hop-limit 2, or run on the host ' +
   "(a token PUT that connects but is never answered is what a container sees when the instance's HttpPutResponseHopLimit is 1)"
 
-export function decide(failure: AttemptFailure): Verdict {
+/**
+ * What the caller's user changes to move the IMDS endpoint or the deadline, as hints name them: a
+ * flag for the commands, a variable and where it is set for the helper and the kubelet provider.
+ */
+export interface ImdsControls {
+  readonly endpoint: string
+  readonly timeout: string
+}
+
+export const flagControls: ImdsControls = { endpoint: '--endpoint', timeout: '--timeout' }
+
+export function decide(failure: AttemptFailure, controls: ImdsControls = flagControls): Verdict {
   if (failure.kind !== 'http') return { retry: true }
   const status = failure.status!
   if (retryableStatus(status)) return { retry: true }
@@ -115,7 +142,8 @@ export function decide(failure: AttemptFailure): Verdict {
       exitCode: ExitCode.imdsUnavailable,
       hint:
         failure.phase === 'token'
-          ? 'aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled (IMDS refuses tokens when its endpoint is disabled for the instance), or let any proxy in between pass the PUT'
+          ? 'aws ec2 modify-instance-metadata-options --instance-id <id> --http-endpoint enabled ' +
+            '(IMDS refuses tokens when its endpoint is disabled for the instance), or let any proxy in between pass the PUT'
           : 'check the instance metadata options and any proxy in between (the metadata service refused the request)',
     }
   }
@@ -123,13 +151,15 @@ export function decide(failure: AttemptFailure): Verdict {
     return {
       retry: false,
       exitCode: ExitCode.imdsUnavailable,
-      hint: 'IMDS does not serve this path: check that this is an EC2 instance and that --endpoint (or AWS_EC2_METADATA_SERVICE_ENDPOINT) points at the metadata service',
+      hint:
+        'IMDS does not serve this path: check that this is an EC2 instance and that ' +
+        `${controls.endpoint} (or AWS_EC2_METADATA_SERVICE_ENDPOINT) points at the metadata service`,
     }
   }
   return {
     retry: false,
     exitCode: ExitCode.imdsUnavailable,
-    hint: 'this status is not one the metadata service gives a correct IMDSv2 client; check --endpoint and any proxy in between',
+    hint: `this status is not one the metadata service gives a correct IMDSv2 client; check ${controls.endpoint} and any proxy in between`,
   }
 }
 

@@ -20,7 +20,10 @@ export interface ProviderRequest {
 }
 
 const invalid = (message: string) =>
-  usageError(`invalid CredentialProviderRequest on stdin: ${message}`, 'kubelet runs this command through --image-credential-provider-config; see iid-docker-auth kubelet-config')
+  usageError(
+    `invalid CredentialProviderRequest on stdin: ${message}`,
+    'kubelet runs this command through --image-credential-provider-config; see iid-docker-auth kubelet-config',
+  )
 
 const describe = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value)
 
@@ -36,15 +39,25 @@ export function parseProviderRequest(text: string): ProviderRequest {
   } catch (error) {
     throw invalid(`not valid JSON (${(error as Error).message})`)
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw invalid(`a JSON object is required, got ${describe(parsed)}`)
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw invalid(`a JSON object is required, got ${describe(parsed)}`)
   const fields = parsed as Record<string, unknown>
   const { apiVersion, kind, image } = fields
-  if (typeof apiVersion !== 'string') throw invalid(`"apiVersion" is ${apiVersion === undefined ? 'missing' : `${describe(apiVersion)}, not a string`}`)
+  if (typeof apiVersion !== 'string')
+    throw invalid(`"apiVersion" is ${apiVersion === undefined ? 'missing' : `${describe(apiVersion)}, not a string`}`)
   if (!(supportedApiVersions as readonly string[]).includes(apiVersion)) {
-    throw usageError(`unsupported apiVersion ${JSON.stringify(apiVersion)} in the CredentialProviderRequest`, `set apiVersion: ${supportedApiVersions[0]} for this provider in the kubelet's credential provider config`)
+    throw usageError(
+      `unsupported apiVersion ${JSON.stringify(apiVersion)} in the CredentialProviderRequest`,
+      `set apiVersion: ${supportedApiVersions[0]} for this provider in the kubelet's credential provider config`,
+    )
   }
-  if (kind !== 'CredentialProviderRequest') throw invalid(`"kind" is ${typeof kind === 'string' ? JSON.stringify(kind) : kind === undefined ? 'missing' : describe(kind)}, not "CredentialProviderRequest"`)
-  if (typeof image !== 'string' || image === '') throw invalid(`"image" is ${image === undefined ? 'missing' : image === '' ? 'empty' : `${describe(image)}, not a string`}`)
+  if (kind !== 'CredentialProviderRequest')
+    throw invalid(
+      `"kind" is ${typeof kind === 'string' ? JSON.stringify(kind) : kind === undefined ? 'missing' : describe(kind)}, ` +
+        'not "CredentialProviderRequest"',
+    )
+  if (typeof image !== 'string' || image === '')
+    throw invalid(`"image" is ${image === undefined ? 'missing' : image === '' ? 'empty' : `${describe(image)}, not a string`}`)
   const token = fields['serviceAccountToken']
   if (token !== undefined && typeof token !== 'string') throw invalid(`"serviceAccountToken" is ${describe(token)}, not a string`)
   const annotations = fields['serviceAccountAnnotations']
@@ -72,7 +85,8 @@ export function imageRegistry(image: string): ImageRegistry {
   const first = image.slice(0, slash)
   if (!(/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase())) return { kind: 'docker-hub' }
   if (!isHostPort(first.toLowerCase())) throw invalid(`image ${JSON.stringify(image)} does not start with a valid registry host[:port]`)
-  if (image.length === slash + 1 || image[slash + 1] === '@' || image[slash + 1] === ':') throw invalid(`image ${JSON.stringify(image)} has no repository path after its registry`)
+  if (image.length === slash + 1 || image[slash + 1] === '@' || image[slash + 1] === ':')
+    throw invalid(`image ${JSON.stringify(image)} has no repository path after its registry`)
   return { kind: 'host', host: first }
 }
 
@@ -97,13 +111,19 @@ export interface ProviderResponse {
  * not depend on the pod at all, so `ServiceAccount` (the wider cache) is right. That field exists
  * only in v1.
  */
-export function providerResponse(request: ProviderRequest, cacheDuration: string, auth: Readonly<Record<string, ProviderCredential>>): ProviderResponse {
+export function providerResponse(
+  request: ProviderRequest,
+  cacheDuration: string,
+  auth: Readonly<Record<string, ProviderCredential>>,
+): ProviderResponse {
   return {
     apiVersion: request.apiVersion,
     kind: 'CredentialProviderResponse',
     cacheKeyType: 'Registry',
     cacheDuration,
-    ...(request.hasServiceAccountToken && request.apiVersion === supportedApiVersions[0] ? { serviceAccountTokenCacheType: 'ServiceAccount' as const } : {}),
+    ...(request.hasServiceAccountToken && request.apiVersion === supportedApiVersions[0]
+      ? { serviceAccountTokenCacheType: 'ServiceAccount' as const }
+      : {}),
     auth,
   }
 }
@@ -122,7 +142,11 @@ const maxDurationMs = 8760 * 3_600_000
 export function parseGoDuration(value: string, source: string): number {
   const text = value.trim()
   const fail = () =>
-    usageError(`${source} ${JSON.stringify(value)} is not a Go duration of 0 or 1s to 8760h`, `write it as kubelet does, e.g. ${source.startsWith('-') ? `${source} 1h` : `${source}=1h`} or 30m or 1h30m; 0 disables kubelet's cache`)
+    usageError(
+      `${source} ${JSON.stringify(value)} is not a Go duration of 0 or 1s to 8760h`,
+      `write it as kubelet does, e.g. ${source.startsWith('-') ? `${source} 1h` : `${source}=1h`} or 30m or 1h30m; ` +
+        "0 disables kubelet's cache",
+    )
   if (text === '0') return 0
   if (!/^(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/.test(text)) throw fail()
   let ms = 0
@@ -139,7 +163,13 @@ export function formatGoDuration(ms: number): string {
   const hours = Math.floor(ms / 3_600_000)
   const minutes = Math.floor((ms % 3_600_000) / 60_000)
   const rest = ms % 60_000
-  const seconds = `${Math.floor(rest / 1000)}${rest % 1000 === 0 ? '' : `.${String(rest % 1000).padStart(3, '0').replace(/0+$/, '')}`}s`
+  const seconds = `${Math.floor(rest / 1000)}${
+    rest % 1000 === 0
+      ? ''
+      : `.${String(rest % 1000)
+          .padStart(3, '0')
+          .replace(/0+$/, '')}`
+  }s`
   if (hours > 0) return `${hours}h${minutes}m${seconds}`
   if (minutes > 0) return `${minutes}m${seconds}`
   return seconds

@@ -39,7 +39,8 @@ const isLoopback = (hostPort: string): boolean => isLoopbackHostname(new URL(`ht
  * Whether the Basic credential may go to this token realm: over https, or plain http to this machine.
  * Anything else would hand it, readable, to whoever is on the path to a host the registry named.
  */
-export const credentialMayGo = (realm: URL): boolean => realm.protocol === 'https:' || (realm.protocol === 'http:' && isLoopbackHostname(realm.hostname))
+export const credentialMayGo = (realm: URL): boolean =>
+  realm.protocol === 'https:' || (realm.protocol === 'http:' && isLoopbackHostname(realm.hostname))
 
 /** Parses `Bearer realm="...",service="..."` into its scheme and parameters. */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } {
@@ -108,7 +109,13 @@ export async function probeRegistry(host: string, username: string, password: st
       await response.body?.cancel()
       return { outcome: 'open', url: base, status: 200, detail: 'answers /v2/ without credentials' }
     }
-    if (response.status !== 401) return { outcome: 'unreachable', url: base, status: response.status, detail: `/v2/ answered HTTP ${response.status}: ${await errorText(response)}` }
+    if (response.status !== 401)
+      return {
+        outcome: 'unreachable',
+        url: base,
+        status: response.status,
+        detail: `/v2/ answered HTTP ${response.status}: ${await errorText(response)}`,
+      }
     const { scheme: authScheme, params } = parseChallenge(response.headers.get('www-authenticate') ?? '')
     await response.body?.cancel()
     let url = base
@@ -120,7 +127,8 @@ export async function probeRegistry(host: string, username: string, password: st
       } catch {
         return { outcome: 'invalid-realm', url: base, status: 401, detail: named }
       }
-      if (!credentialMayGo(realm)) return { outcome: 'withheld', url: base, status: 401, detail: `the token realm ${named} is neither https nor on this machine` }
+      if (!credentialMayGo(realm))
+        return { outcome: 'withheld', url: base, status: 401, detail: `the token realm ${named} is neither https nor on this machine` }
       if (params['service'] !== undefined) realm.searchParams.set('service', params['service'])
       if (params['scope'] !== undefined) realm.searchParams.set('scope', params['scope'])
       url = realm.toString()
@@ -130,13 +138,24 @@ export async function probeRegistry(host: string, username: string, password: st
       const answer = await fetch(url, { headers: { authorization: basic }, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) })
       if (answer.status >= 300 && answer.status < 400) {
         await answer.body?.cancel()
-        return { outcome: 'redirected', url, status: answer.status, detail: `HTTP ${answer.status} to "${printable(answer.headers.get('location') ?? '')}"` }
+        return {
+          outcome: 'redirected',
+          url,
+          status: answer.status,
+          detail: `HTTP ${answer.status} to "${printable(answer.headers.get('location') ?? '')}"`,
+        }
       }
       if (answer.status === 200) {
         await answer.body?.cancel()
-        return { outcome: 'accepted', url, status: 200, detail: authScheme === 'bearer' ? 'the token service issued a token' : 'the registry accepted Basic credentials' }
+        return {
+          outcome: 'accepted',
+          url,
+          status: 200,
+          detail: authScheme === 'bearer' ? 'the token service issued a token' : 'the registry accepted Basic credentials',
+        }
       }
-      if (answer.status === 401 || answer.status === 403) return { outcome: 'refused', url, status: answer.status, detail: await errorText(answer) }
+      if (answer.status === 401 || answer.status === 403)
+        return { outcome: 'refused', url, status: answer.status, detail: await errorText(answer) }
       return { outcome: 'unreachable', url, status: answer.status, detail: `HTTP ${answer.status}: ${await errorText(answer)}` }
     } catch (error) {
       return { outcome: 'unreachable', url, status: undefined, detail: networkError(error) }

@@ -2,20 +2,21 @@
 // write would validate them, so the unit never boots into a usage error.
 
 import { shown, usageError } from '../errors.js'
-import { type WriteFlags, envNames, ipv4Endpoint, resolveWriteOptions } from '../cli/options.js'
+import { type SettingFlags, resolveSettings } from '../settings/settings.js'
+import { type Env, configSetting, envNames, ipv4Endpoint, nonEmpty, parseBoolean, registrySetting } from '../settings/values.js'
 
 /**
  * The environment file that `install` writes: the registries and config files always (explicit
  * paths, since systemd gives the unit no $HOME), the other settings only where a flag (or its
  * variable, see withVariables) set them.
  */
-export function installSettings(flags: WriteFlags, configFiles: readonly string[]): Array<readonly [string, string]> {
+export function installSettings(flags: SettingFlags, configFiles: readonly string[]): Array<readonly [string, string]> {
   if (!flags.registry?.length)
     throw usageError(
       'install needs the registries the unit will authenticate',
       `pass --registry <host[:port]> (repeatable) or set ${envNames.registries}`,
     )
-  const options = resolveWriteOptions({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
+  const options = resolveSettings({ ...flags, endpoint: flags.endpoint ?? ipv4Endpoint }, {})
   for (const file of configFiles) {
     if (!file.startsWith('/'))
       throw usageError(
@@ -39,4 +40,25 @@ export function installSettings(flags: WriteFlags, configFiles: readonly string[
   if (flags.endpoint !== undefined) settings.push([envNames.endpoint, options.endpoint])
   if (flags.timeout !== undefined) settings.push([envNames.timeout, String(options.timeoutMs / 1000)])
   return settings
+}
+
+/**
+ * The flags install renders into the unit's environment file, each from its flag or else its
+ * IID_DOCKER_AUTH_* variable, read as every command reads them (an empty list is a usage error).
+ */
+export function withVariables<F extends SettingFlags>(flags: F, env: Env): F {
+  const registries = registrySetting(flags, env)
+  const config = configSetting(flags, env)
+  const value = (flag: string | undefined, name: string): string | undefined => flag ?? nonEmpty(env[name])
+  const strip = env[envNames.stripNewlines]
+  return {
+    ...flags,
+    registry: registries === undefined ? undefined : [...registries.items],
+    config: config === undefined ? undefined : [...config.items],
+    username: value(flags.username, envNames.username),
+    signature: value(flags.signature, envNames.signature),
+    stripNewlines: flags.stripNewlines ?? (strip === undefined ? undefined : parseBoolean(envNames.stripNewlines, strip)),
+    endpoint: value(flags.endpoint, envNames.endpoint),
+    timeout: value(flags.timeout, envNames.timeout),
+  }
 }

@@ -2,7 +2,7 @@
 // prints exactly the steps a real run takes.
 
 import { join } from 'node:path'
-import { defaultTimeoutSeconds, envNames } from '../cli/options.js'
+import { defaultTimeoutSeconds, envNames } from '../settings/values.js'
 import { CliError, ExitCode } from '../errors.js'
 import { isUneditedEnvironmentFile, renderEnvironmentFile } from './environment-file.js'
 import { type InstalledState, type Layout, environmentPath, removalPath, unitPath } from './layout.js'

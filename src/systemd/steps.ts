@@ -3,7 +3,7 @@
 
 import { unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { Logger } from '../cli/log.js'
+import type { Logger } from '../log.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { ensureDirectories, readConfigFile, removeLeftoverTemps, writeAtomic } from '../fs/config-file.js'
 import type { Systemctl } from './systemctl.js'

@@ -1,11 +1,10 @@
-// Human output: short lines on stderr. Callers never pass secrets (auth, PKCS7, token) here.
-// Under systemd, when stderr really is the journal stream, each line starts with its syslog
-// priority (<3> error, <4> warning, <6> info, <7> debug) so journald records the right level.
-// Control characters in a message are escaped (logLine).
+// Human output: short lines, one per event. Callers never pass secrets (auth, PKCS7, token) here.
+// Under systemd's journal stream each line starts with its syslog priority (<3> error, <4> warning,
+// <6> info, <7> debug), so journald records the right level. Where the lines go is the caller's.
 
-import { fstatSync } from 'node:fs'
-import type { Verbosity } from './options.js'
-import { printable } from '../printable.js'
+import { printable } from './printable.js'
+
+export type Verbosity = 'quiet' | 'normal' | 'verbose'
 
 export interface Logger {
   error(message: string): void
@@ -14,23 +13,6 @@ export interface Logger {
   warn(message: string): void
   info(message: string): void
   debug(message: string): void
-}
-
-/**
- * Whether stderr is the journal: JOURNAL_STREAM holds "device:inode" of the stream systemd
- * connected, and only a matching stderr counts (a child whose stderr was redirected must not
- * print prefixes into a file or terminal).
- */
-export function stderrIsJournal(journalStream: string | undefined, fd = 2): boolean {
-  if (journalStream === undefined) return false
-  const match = /^(\d+):(\d+)$/.exec(journalStream.trim())
-  if (match === null) return false
-  try {
-    const stat = fstatSync(fd, { bigint: true })
-    return stat.dev === BigInt(match[1]!) && stat.ino === BigInt(match[2]!)
-  } catch {
-    return false
-  }
 }
 
 /**

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { CliError } from '../src/errors.js'
 import { resolveConfigLocations } from '../src/config/locations.js'
-import { type WriteFlags, lockTimeoutMs, resolveEndpoint, resolveWriteOptions } from '../src/cli/options.js'
+import { type SettingFlags, resolveSettings } from '../src/settings/settings.js'
+import { lockTimeoutMs, resolveEndpoint } from '../src/settings/values.js'
 import { withSettingsFile } from '../src/systemd/environment-file.js'
 import { parseEnvironmentFile } from '../src/systemd/env-file-syntax.js'
 import { shown } from '../src/errors.js'
 
-const resolve = (flags: WriteFlags, env: Record<string, string> = {}) => resolveWriteOptions(flags, env)
+const resolve = (flags: SettingFlags, env: Record<string, string> = {}) => resolveSettings(flags, env)
 
 const expectUsage = (fn: () => unknown, message: RegExp): void => {
   try {
@@ -20,7 +21,7 @@ const expectUsage = (fn: () => unknown, message: RegExp): void => {
   }
 }
 
-describe('resolveWriteOptions', () => {
+describe('resolveSettings', () => {
   it('has the documented defaults', () => {
     expect(resolve({ registry: ['r.example.com'] })).toEqual({
       registries: [{ key: 'r.example.com' }],
@@ -82,7 +83,7 @@ describe('resolveWriteOptions', () => {
     expect(resolve({ registry: ['r'] }, { AWS_EC2_METADATA_DISABLED: 'false' }).imdsDisabled).toBe(false)
   })
 
-  it.each<[WriteFlags, Record<string, string>, RegExp]>([
+  it.each<[SettingFlags, Record<string, string>, RegExp]>([
     [{}, {}, /no registry given/],
     [{ registry: ['bad host'] }, {}, /white space/],
     [{ registry: ['r'], timeout: '0' }, {}, /--timeout "0"/],
@@ -125,7 +126,7 @@ describe('resolveEndpoint', () => {
 
 describe('resolveConfigLocations', () => {
   const home = () => '/home/from-passwd'
-  const locations = (flags: WriteFlags, env: Record<string, string>, cwd: string | null = '/cwd') => resolveConfigLocations(resolve({ registry: ['r'], ...flags }, env).config, env, cwd ?? undefined, home)
+  const locations = (flags: SettingFlags, env: Record<string, string>, cwd: string | null = '/cwd') => resolveConfigLocations(resolve({ registry: ['r'], ...flags }, env).config, env, cwd ?? undefined, home)
   it('prefers --config, then DOCKER_CONFIG, then the passwd home (never $HOME)', () => {
     expect(locations({ config: ['rel/c.json', '/abs/c.json'] }, { DOCKER_CONFIG: '/d' })).toEqual([
       { path: '/cwd/rel/c.json', source: '--config' },
@@ -142,14 +143,14 @@ describe('resolveConfigLocations', () => {
     ])
     const file = (text: string) => ({ path: '/etc/default/iid-docker-auth', ...parseEnvironmentFile(text) })
     const { env, origin } = withSettingsFile({ IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' }, file('IID_DOCKER_AUTH_CONFIG=" /x.json"\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\n'))
-    const options = resolveWriteOptions({}, env, origin)
+    const options = resolveSettings({}, env, origin)
     expect(options.registries).toEqual([{ key: 'env.example.com' }])
     expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([{ path: '/x.json', source: '/etc/default/iid-docker-auth:1' }])
     const comma = withSettingsFile({}, file('# registries\nIID_DOCKER_AUTH_REGISTRIES=,\n'))
-    expectUsage(() => resolveWriteOptions({}, comma.env, comma.origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth:2 "," names no registry$/)
+    expectUsage(() => resolveSettings({}, comma.env, comma.origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth:2 "," names no registry$/)
   })
 
-  it.each<[WriteFlags, Record<string, string>, RegExp]>([
+  it.each<[SettingFlags, Record<string, string>, RegExp]>([
     [{}, { IID_DOCKER_AUTH_CONFIG: '' }, /^IID_DOCKER_AUTH_CONFIG "" names no config file$/],
     [{}, { IID_DOCKER_AUTH_CONFIG: ' , ' }, /^IID_DOCKER_AUTH_CONFIG " , " names no config file$/],
     [{ config: [''] }, {}, /^--config "" names no config file$/],
