@@ -5,6 +5,7 @@ import { type CliIo, loggerFor } from '../cli/io.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { fetchIdentityFor } from '../imds/client.js'
 import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
+import type { FileSystem } from '../fs/config-file.js'
 import { planMerge } from '../config/docker-config.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
@@ -16,7 +17,7 @@ export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>
   readonly log: Logger
   readonly lockTimeoutMs: number
-  readonly beforeCommit?: (target: string) => Promise<void>
+  readonly fs?: FileSystem
 }
 
 export interface WriteResult {
@@ -59,7 +60,7 @@ export async function runWrite(options: WriteOptions, locations: readonly Config
 
   const auth = buildAuth(options.username, identity.signature, options.stripNewlines)
   const entries = options.registries.map((r) => ({ key: r.key, auth }))
-  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) }, looks)
+  const configs = await updateAll(locations, (doc) => planMerge(doc, entries, options.username), { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, ...(deps.fs ? { fs: deps.fs } : {}) }, looks)
   const failure = firstFailure(configs)
   return { exitCode: failure?.exitCode ?? ExitCode.ok, identity, configs, error: failure }
 }

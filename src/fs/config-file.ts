@@ -227,8 +227,6 @@ export interface AtomicWriteOptions {
   /** Called just before the rename; false means someone changed the file: abandon and re-merge. */
   readonly stillCurrent: () => Promise<boolean>
   readonly fs?: FileSystem
-  /** Test hook: called after each phase ('temp-created', 'written', 'synced', 'renamed'). */
-  readonly onPhase?: (phase: string) => void
   /** Told what went wrong after the new file was already in place (the write still succeeded). */
   readonly onWarning?: (message: string) => void
 }
@@ -240,17 +238,14 @@ export interface AtomicWriteOptions {
  */
 export async function writeAtomic(target: string, content: string, options: AtomicWriteOptions): Promise<boolean> {
   const fs = options.fs ?? nodeFileSystem
-  const phase = options.onPhase ?? (() => {})
   const dir = dirname(target)
   const temp = join(dir, `.${target.slice(dir.length + 1)}.${uniqueSuffix()}.tmp`)
   let created = false
   try {
     const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
     created = true
-    phase('temp-created')
     try {
       await handle.writeFile(content, 'utf8')
-      phase('written')
       // An existing file keeps its owner. A new one belongs to whoever creates it: the owner of its
       // directory, whose rights the write runs with (acting-user.ts). Skipped when already right,
       // so the unit needs no CAP_CHOWN.
@@ -258,7 +253,6 @@ export async function writeAtomic(target: string, content: string, options: Atom
       if (previous !== undefined && (previous.uid !== process.geteuid?.() || previous.gid !== process.getegid?.())) await handle.chown(previous.uid, previous.gid)
       await handle.chmod(options.mode ?? (options.previous === undefined ? 0o600 : options.previous.mode & 0o777))
       await handle.sync()
-      phase('synced')
     } finally {
       await handle.close()
     }
@@ -269,7 +263,6 @@ export async function writeAtomic(target: string, content: string, options: Atom
     }
     await fs.rename(temp, target)
     created = false
-    phase('renamed')
     // The new file is in place whatever happens now: a failed directory fsync is a warning, not a failure.
     await fsyncDirectory(dir, fs).catch((error: unknown) =>
       options.onWarning?.(`the new content is in place, but syncing ${dir} failed: ${explain(error)[0]}; a power loss now may bring back the old file`),

@@ -36,9 +36,7 @@ export interface UpdateOptions {
   readonly dryRun: boolean
   readonly log: Logger
   readonly lockTimeoutMs: number
-  /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
-  readonly beforeCommit?: (target: string) => Promise<void>
-  /** Test hook: the filesystem the atomic write goes through (faults injected). */
+  /** The file system the write and its re-checks go through; tests wrap it to inject faults or another writer. */
   readonly fs?: FileSystem
   /** preflight's read of this file, if it made one. */
   readonly firstLook?: FirstLook
@@ -88,6 +86,7 @@ export async function preflight(locations: readonly ConfigLocation[]): Promise<A
 /** Changes the file `location` names, whose real path `target` is (withRightsFor resolves it). */
 export async function updateConfigFile(location: ConfigLocation, target: string, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
   const { path } = location
+  const fs = options.fs ?? nodeFileSystem
   if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
   const base = { path, source: location.source, target, error: undefined }
 
@@ -115,7 +114,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
   try {
     await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
-      const unchanged = round === 0 && sameFile(first.snapshot.identity, await currentIdentity(target))
+      const unchanged = round === 0 && sameFile(first.snapshot.identity, await currentIdentity(target, fs))
       const { snapshot, document } = unchanged ? first : await load(target, path)
       // Unchanged since the first look: so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
@@ -132,11 +131,8 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
       const committed = await writeAtomic(target, content, {
         previous: snapshot.identity,
         onWarning: (w) => warnings.push(w),
-        ...(options.fs ? { fs: options.fs } : {}),
-        stillCurrent: async () => {
-          await options.beforeCommit?.(target)
-          return sameFile(snapshot.identity, await currentIdentity(target))
-        },
+        fs,
+        stillCurrent: async () => sameFile(snapshot.identity, await currentIdentity(target, fs)),
       })
       if (committed) return { ...base, action: 'written', changes: result.changes, warnings, preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
