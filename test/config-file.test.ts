@@ -11,7 +11,7 @@ import { withTempSteps } from './support/fs-steps.js'
 import { withRightsFor } from '../src/fs/acting-user.js'
 import { acquireLock, currentOwner, isStale, lockPathFor, ownerlessGraceMs, processStartTime } from '../src/fs/lock.js'
 import { updateConfigFile } from '../src/fs/update.js'
-import { planMerge } from '../src/config/docker-config.js'
+import { planMerge } from '../src/config/plans.js'
 import type { Logger } from '../src/cli/log.js'
 
 let dir: string

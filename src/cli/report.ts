@@ -1,7 +1,8 @@
 // What happened to each config file, for people (stderr lines, the --dry-run preview) and for
-// --json (the objects test/schemas describes).
+// --json (the objects test/schemas describes). Neither ever holds file content.
 
-import type { ConfigOutcome, ErrorInfo } from '../fs/update.js'
+import type { ConfigOutcome, ErrorInfo, FilePreview } from '../fs/update.js'
+import type { MergeChanges } from '../config/plans.js'
 import type { CliIo } from './io.js'
 import type { Logger } from './log.js'
 import { printable } from '../printable.js'
@@ -74,20 +75,21 @@ export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean
       const touched = [...c.added, ...c.updated]
       if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
     }
-    if (dryRun && config.preview !== undefined) (json ? io.stderr : io.stdout)(`# ${printable(config.path)} (${config.action === 'would-write' ? 'would be written' : 'unchanged'}; credentials redacted)\n${printablePreview(config.preview)}`)
+    if (dryRun && config.preview !== undefined) (json ? io.stderr : io.stdout)(previewLines(config.path, config.action, config.preview, c))
   }
 }
 
+/** A key as the preview names it: planners name credHelpers and auths keys so; a bare key is in auths. */
+const previewKey = (key: string): string => (/^(?:auths|credHelpers)\[/.test(key) ? key : `auths[${JSON.stringify(key)}]`)
+
 /**
- * The preview is file content, which anyone may have written: each line escaped like any text from
- * outside (raw DEL, C1 controls, line separators and bidi marks are valid JSON), its mark and
- * indentation kept.
+ * The --dry-run preview of one file: the keys that would be added (+), replaced (~) and removed (-),
+ * and the mode and owner it would have. Keys only, never a value: nothing to redact.
  */
-const printablePreview = (preview: string): string =>
-  preview
-    .split('\n')
-    .map((line) => {
-      const lead = /^(?:[ +-] )?\t*/.exec(line)![0]
-      return lead + printable(line.slice(lead.length))
-    })
-    .join('\n')
+function previewLines(path: string, action: string, preview: FilePreview, changes: MergeChanges): string {
+  const what = action !== 'would-write' ? 'unchanged' : preview.exists ? 'would be written' : 'would be created'
+  const mode = preview.mode.toString(8).padStart(4, '0')
+  const marked = (mark: string, keys: readonly string[]): string[] => keys.map((k) => `${mark} ${printable(previewKey(k))}`)
+  const lines = [...marked('+', changes.added), ...marked('~', changes.updated), ...marked('-', changes.removed)]
+  return [`# ${printable(path)} (${what}; mode ${mode}, owner ${preview.uid}:${preview.gid})`, ...lines, ''].join('\n')
+}

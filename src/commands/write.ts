@@ -6,7 +6,7 @@ import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/repor
 import { fetchIdentityFor } from '../imds/client.js'
 import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
 import type { FileSystem } from '../fs/config-file.js'
-import { planMerge } from '../config/docker-config.js'
+import { planMerge } from '../config/plans.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
 import type { Logger } from '../cli/log.js'

@@ -3,13 +3,13 @@
 // `remove`.
 
 import { basename, dirname } from 'node:path'
-import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from '../config/docker-config.js'
+import { type ConfigDocument, maxConfigBytes, parseConfig, renderConfig } from '../config/docker-config.js'
+import type { MergeChanges, MergePlan } from '../config/plans.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import type { ConfigLocation } from '../config/locations.js'
-import { type ConfigFileSnapshot, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, removeLeftoverTemps, sameFile, tempPattern, writeAtomic } from './config-file.js'
+import { type ConfigFileSnapshot, type FileIdentity, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, removeLeftoverTemps, sameFile, tempPattern, writeAtomic } from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
-import { lineDiff } from '../cli/text-diff.js'
 import type { Logger } from '../cli/log.js'
 
 export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
@@ -28,9 +28,23 @@ export interface ConfigOutcome {
   readonly changes: MergeChanges | undefined
   readonly warnings: readonly string[]
   readonly error: ErrorInfo | undefined
-  /** --dry-run only: the file as it would be, credentials redacted, changed lines marked + and -. */
-  readonly preview: string | undefined
+  /** --dry-run only: the mode and owner the file would have; what changes is in `changes`. */
+  readonly preview: FilePreview | undefined
 }
+
+/** No content at all, so a preview cannot show anyone's credential. */
+export interface FilePreview {
+  readonly exists: boolean
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+}
+
+/** An existing file keeps its mode and owner; a new one is 0600 and belongs to whoever creates it (withRightsFor). */
+const previewOf = (identity: FileIdentity | undefined): FilePreview =>
+  identity === undefined
+    ? { exists: false, mode: 0o600, uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }
+    : { exists: true, mode: identity.mode & 0o777, uid: identity.uid, gid: identity.gid }
 
 export interface UpdateOptions {
   readonly dryRun: boolean
@@ -96,7 +110,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
   const firstPlan = plan(first.document)
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
-    const preview = options.dryRun ? lineDiff(first.snapshot.identity === undefined ? '' : renderConfig(redact(first.document.root)), renderConfig(redact(firstPlan.root))) : undefined
+    const preview = options.dryRun ? previewOf(first.snapshot.identity) : undefined
     const warnings = [...firstPlan.warnings]
     if (!options.dryRun && (await hasLeftovers(target))) {
       const problem = await cleanUpLeftovers(target, options)
