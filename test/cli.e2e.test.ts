@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/imds/identity.js'
-import { currentOwner, processStartTime } from '../src/fs/lock.js'
+import { currentOwner, processStartTime } from '../src/fs/lock-owner.js'
 import { startImdsSimulator } from '../sim/imds-simulator.js'
 import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 

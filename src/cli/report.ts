@@ -12,7 +12,8 @@ export function reportError(error: { message: string; hint?: string | undefined 
   if (error.hint !== undefined) log.fix(error.hint)
 }
 
-export const jsonError = (error: ErrorInfo | undefined) => (error === undefined ? null : { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null })
+export const jsonError = (error: ErrorInfo | undefined) =>
+  error === undefined ? null : { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null }
 
 export type JsonCommand = 'write' | 'check' | 'install' | 'uninstall' | 'remove'
 
@@ -20,7 +21,14 @@ export type JsonCommand = 'write' | 'check' | 'install' | 'uninstall' | 'remove'
  * The --json object of a run that ended before its command could report (a usage error, a parse
  * error, a bug): the command's own schema, with nothing done and the error.
  */
-export function failureReport(command: JsonCommand, exitCode: number, error: { message: string; hint?: string | undefined }, dryRun: boolean, durationMs: number, root?: string): object {
+export function failureReport(
+  command: JsonCommand,
+  exitCode: number,
+  error: { message: string; hint?: string | undefined },
+  dryRun: boolean,
+  durationMs: number,
+  root?: string,
+): object {
   const base = { ok: false, exitCode, command }
   const jsonErr = { exitCode, message: error.message, hint: error.hint ?? null }
   switch (command) {
@@ -56,7 +64,14 @@ const maxWarningsPerFile = 10
  * Human lines for each config file: warnings, errors, what changed; and the --dry-run preview, on
  * stdout unless stdout carries the one --json object.
  */
-export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean, command: 'write' | 'remove' | 'install', log: Logger, io: CliIo, json: boolean): void {
+export function reportConfigs(
+  configs: readonly ConfigOutcome[],
+  dryRun: boolean,
+  command: 'write' | 'remove' | 'install',
+  log: Logger,
+  io: CliIo,
+  json: boolean,
+): void {
   const would = (done: string, planned: string): string => (dryRun ? planned : done)
   for (const config of configs) {
     for (const w of config.warnings.slice(0, maxWarningsPerFile)) log.warn(`${config.path}: ${w}`)
@@ -70,8 +85,12 @@ export function reportConfigs(configs: readonly ConfigOutcome[], dryRun: boolean
     } else if (command === 'remove') {
       log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
     } else {
-      if (c.removed.length > 0 && command === 'install') log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
-      else if (c.removed.length > 0) log.info(`${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`)
+      if (c.removed.length > 0 && command === 'install')
+        log.info(`${would('removed', 'would remove')} ${c.removed.join(', ')} from ${config.path}`)
+      else if (c.removed.length > 0)
+        log.info(
+          `${would('removed', 'would remove')} competing key(s) ${c.removed.map((k) => JSON.stringify(k)).join(', ')} from ${config.path}`,
+        )
       const touched = [...c.added, ...c.updated]
       if (touched.length > 0) log.info(`${would('wrote', 'would write')} ${touched.join(', ')} to ${config.path}`)
     }

@@ -3,7 +3,17 @@
 // merged). Pure functions; the changes are planned in plans.ts, written by src/fs/update.ts.
 
 import { CliError, ExitCode, shown } from '../errors.js'
-import { type JsonNode, type JsonObject, JsonSyntaxError, asObject, jsonObject, kindOf, parseJson, serializeJson, stringValue } from './json-document.js'
+import {
+  type JsonNode,
+  type JsonObject,
+  JsonSyntaxError,
+  asObject,
+  jsonObject,
+  kindOf,
+  parseJson,
+  serializeJson,
+  stringValue,
+} from './json-document.js'
 
 /** Larger files are refused (78) rather than read into memory at boot. */
 export const maxConfigBytes = 32 * 1024 * 1024
@@ -38,10 +48,12 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   try {
     root = parseJson(text)
   } catch (error) {
-    if (error instanceof JsonSyntaxError) throw unusable(path, error.reason.startsWith('nesting') ? `has ${error.message}` : `is not valid JSON (${error.message})`, moveAside)
+    if (error instanceof JsonSyntaxError)
+      throw unusable(path, error.reason.startsWith('nesting') ? `has ${error.message}` : `is not valid JSON (${error.message})`, moveAside)
     throw error
   }
-  if (typeof root !== 'object' || root.kind !== 'object') throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
+  if (typeof root !== 'object' || root.kind !== 'object')
+    throw unusable(path, `has a JSON ${kindOf(root)} at the top, not an object`, moveAside)
   for (const m of root.members) {
     if (foldKey(m.key) === 'auths' && asObject(m.value) === undefined && m.value !== 'null') {
       throw unusable(path, `has ${shown(m.key)} as a JSON ${kindOf(m.value)}, not an object`, moveAside)

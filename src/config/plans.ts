@@ -34,7 +34,12 @@ const pushOnce = (list: string[], item: string): void => {
 }
 
 /** Drops, from every auths object, this tool's entries that `matches`; `removed` names each. */
-function withoutOwnEntries(root: JsonObject, matches: (key: string) => boolean, username: string, removed: (key: string) => void): JsonObject {
+function withoutOwnEntries(
+  root: JsonObject,
+  matches: (key: string) => boolean,
+  username: string,
+  removed: (key: string) => void,
+): JsonObject {
   return mapGoObjects(root, 'auths', (obj) => ({
     kind: 'object',
     members: obj.members.filter((m) => {
@@ -81,7 +86,19 @@ export function planMerge(doc: ConfigDocument, entries: readonly AuthEntry[], us
 
   if (changes.added.length + changes.updated.length > 0) root = withGoMember(root, 'auths', { kind: 'object', members })
   if (!changed(changes)) root = doc.root
-  return { root, changes, warnings: [...warnings, ...diagnose(root, entries.map((e) => e.key), username, 'run this tool again').map(asWarning)] }
+  return {
+    root,
+    changes,
+    warnings: [
+      ...warnings,
+      ...diagnose(
+        root,
+        entries.map((e) => e.key),
+        username,
+        'run this tool again',
+      ).map(asWarning),
+    ],
+  }
 }
 
 /** Whether an entry is exactly `{"auth": <auth>}`, as this tool writes it. */
@@ -98,7 +115,9 @@ const helperName = ourHelper
 function checkCredHelpers(root: JsonObject): void {
   for (const m of root.members) {
     if (foldKey(m.key) !== 'credhelpers' || m.value === 'null' || asObject(m.value) !== undefined) continue
-    throw new CliError(ExitCode.configUnusable, `${shown(m.key)} is a JSON ${kindOf(m.value)}, not an object; nothing was changed`, { hint: `fix or remove ${shown(m.key)} in that file` })
+    throw new CliError(ExitCode.configUnusable, `${shown(m.key)} is a JSON ${kindOf(m.value)}, not an object; nothing was changed`, {
+      hint: `fix or remove ${shown(m.key)} in that file`,
+    })
   }
 }
 
@@ -143,21 +162,27 @@ export function planCredentialHelper(doc: ConfigDocument, keys: readonly string[
       changes.added.push(`credHelpers[${JSON.stringify(key)}]`)
     } else {
       const named = stringValue(last.value)
-      if (named !== helperName) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${named !== undefined ? `docker-credential-${clipped(named)}` : `a JSON ${kindOf(last.value)}`}`)
+      const was = named !== undefined ? `docker-credential-${clipped(named)}` : `a JSON ${kindOf(last.value)}`
+      if (named !== helperName) warnings.push(`replaced credHelpers[${JSON.stringify(key)}], which named ${was}`)
       const first = members.findIndex((m) => m.key === key)
       members = members.flatMap((m, i) => (i === first ? [entry] : m.key === key ? [] : [m]))
       changes.updated.push(`credHelpers[${JSON.stringify(key)}]`)
     }
   }
-  let root = changes.added.length + changes.updated.length > 0 ? withGoMember(doc.root, 'credHelpers', { kind: 'object', members }) : doc.root
+  let root =
+    changes.added.length + changes.updated.length > 0 ? withGoMember(doc.root, 'credHelpers', { kind: 'object', members }) : doc.root
 
   const ours = (key: string): boolean => keys.some((k) => key === k || isCompetingKey(key, k))
   root = withoutOwnEntries(root, ours, username, (key) => changes.removed.push(`auths[${JSON.stringify(key)}]`))
   for (const m of goObject(root, 'auths').members) {
     if (!ours(m.key)) continue
-    warnings.push(`auths[${shown(m.key)}] holds a login this tool did not write (${credentialOwner(m.value)}); kept, but Docker and skopeo now ask docker-credential-${helperName} instead`)
+    const owner = credentialOwner(m.value)
+    const instead = `kept, but Docker and skopeo now ask docker-credential-${helperName} instead`
+    warnings.push(`auths[${shown(m.key)}] holds a login this tool did not write (${owner}); ${instead}`)
   }
   if (!changed(changes)) root = doc.root
-  const findings = diagnose(root, keys, username, 'run iid-docker-auth install --credential-helper again').filter((f) => !f.message.startsWith('older entries of this tool'))
+  const findings = diagnose(root, keys, username, 'run iid-docker-auth install --credential-helper again').filter(
+    (f) => !f.message.startsWith('older entries of this tool'),
+  )
   return { root, changes, warnings: [...warnings, ...findings.map(asWarning)] }
 }

@@ -7,7 +7,19 @@ import { type ConfigDocument, maxConfigBytes, parseConfig, renderConfig } from '
 import type { MergeChanges, MergePlan } from '../config/plans.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import type { ConfigLocation } from '../config/locations.js'
-import { type ConfigFileSnapshot, type FileIdentity, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, removeLeftoverTemps, sameFile, tempPattern, writeAtomic } from './config-file.js'
+import {
+  type ConfigFileSnapshot,
+  type FileIdentity,
+  type FileSystem,
+  currentIdentity,
+  ensureDirectory,
+  nodeFileSystem,
+  readConfigFile,
+  removeLeftoverTemps,
+  sameFile,
+  tempPattern,
+  writeAtomic,
+} from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
 import type { Logger } from '../cli/log.js'
@@ -98,7 +110,12 @@ export async function preflight(locations: readonly ConfigLocation[]): Promise<A
 }
 
 /** Changes the file `location` names, whose real path `target` is (withRightsFor resolves it). */
-export async function updateConfigFile(location: ConfigLocation, target: string, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
+export async function updateConfigFile(
+  location: ConfigLocation,
+  target: string,
+  plan: (doc: ConfigDocument) => MergePlan,
+  options: UpdateOptions,
+): Promise<ConfigOutcome> {
   const { path } = location
   const fs = options.fs ?? nodeFileSystem
   if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
@@ -132,15 +149,20 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
       const { snapshot, document } = unchanged ? first : await load(target, path)
       // Unchanged since the first look: so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
-      if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
+      if (!hasChanges(result.changes))
+        return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
       const warnings = [...result.warnings]
       const content = renderConfig(result.root)
       // Docker's layout can make a compact file longer: one past the cap could never be read again,
       // not even to remove this entry.
       if (Buffer.byteLength(content) > maxConfigBytes) {
-        throw new CliError(ExitCode.configUnusable, `${path} would grow past ${maxConfigBytes / 1024 / 1024} MiB in Docker's layout; nothing was changed`, {
-          hint: 'remove entries that are no longer used from it, and run again',
-        })
+        throw new CliError(
+          ExitCode.configUnusable,
+          `${path} would grow past ${maxConfigBytes / 1024 / 1024} MiB in Docker's layout; nothing was changed`,
+          {
+            hint: 'remove entries that are no longer used from it, and run again',
+          },
+        )
       }
       const committed = await writeAtomic(target, content, {
         previous: snapshot.identity,
@@ -151,9 +173,13 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
       if (committed) return { ...base, action: 'written', changes: result.changes, warnings, preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
-    throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
-      hint: 'another program is rewriting it in a loop; stop it and run again',
-    })
+    throw new CliError(
+      ExitCode.cannotWrite,
+      `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`,
+      {
+        hint: 'another program is rewriting it in a loop; stop it and run again',
+      },
+    )
   } catch (error) {
     thrown = true
     throw error
@@ -203,20 +229,39 @@ export function prepareDirectory(path: string): Promise<string | undefined> {
 }
 
 /** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */
-export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions, looks: ReadonlyArray<FirstLook | CliError> = []): Promise<ConfigOutcome[]> {
+export async function updateAll(
+  locations: readonly ConfigLocation[],
+  plan: (doc: ConfigDocument) => MergePlan,
+  options: UpdateOptions,
+  looks: ReadonlyArray<FirstLook | CliError> = [],
+): Promise<ConfigOutcome[]> {
   const outcomes: ConfigOutcome[] = []
   for (const [i, location] of locations.entries()) {
     const firstLook = looks[i]
     try {
       if (firstLook instanceof CliError) throw firstLook
-      outcomes.push(await withRightsFor(location.path, (target) => updateConfigFile(location, target, plan, firstLook === undefined ? options : { ...options, firstLook })))
+      outcomes.push(
+        await withRightsFor(location.path, (target) =>
+          updateConfigFile(location, target, plan, firstLook === undefined ? options : { ...options, firstLook }),
+        ),
+      )
     } catch (error) {
       if (!(error instanceof CliError)) throw error
-      outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })
+      outcomes.push({
+        path: location.path,
+        source: location.source,
+        target: undefined,
+        action: 'failed',
+        changes: undefined,
+        warnings: [],
+        error: errorInfo(error),
+        preview: undefined,
+      })
     }
   }
   return outcomes
 }
 
 /** The exit code of the first failed file, else 0. */
-export const firstFailure = (outcomes: readonly ConfigOutcome[]): ErrorInfo | undefined => outcomes.find((c) => c.error !== undefined)?.error
+export const firstFailure = (outcomes: readonly ConfigOutcome[]): ErrorInfo | undefined =>
+  outcomes.find((c) => c.error !== undefined)?.error

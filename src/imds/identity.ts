@@ -137,7 +137,8 @@ function signedContent(der: Buffer): Buffer | undefined {
   const contentInfo = readBer(der, 0, der.length)
   if (contentInfo.tag !== tags.sequence) throw new Error('its outer element is not a SEQUENCE')
   const [type, explicit] = children(der, contentInfo)
-  if (type?.tag !== tags.oid || !der.subarray(type.start, type.end).equals(oidSignedData)) throw new Error('its content type is not signedData')
+  if (type?.tag !== tags.oid || !der.subarray(type.start, type.end).equals(oidSignedData))
+    throw new Error('its content type is not signedData')
   if (explicit?.tag !== tags.context0) throw new Error('its ContentInfo holds no [0] content')
   const [signedData] = children(der, explicit)
   if (signedData?.tag !== tags.sequence) throw new Error('its content is not a SignedData SEQUENCE')
@@ -176,7 +177,8 @@ export function validateIdentity(document: string, signature: string): InstanceI
     throw new UnusableIdentityError(`the PKCS7 signature is not a well-formed PKCS7 SignedData: ${(error as Error).message}`)
   }
   if (embedded === undefined) throw new UnusableIdentityError('the PKCS7 signature does not embed the identity document')
-  if (!embedded.equals(Buffer.from(document, 'utf8'))) throw new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served')
+  if (!embedded.equals(Buffer.from(document, 'utf8')))
+    throw new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served')
   return { document, signature, ...fields }
 }
 
