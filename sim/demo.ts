@@ -1,13 +1,14 @@
 // `npm run demo`: the tool's main job against the local IMDS simulator, since this machine is not
 // on EC2. Starts the simulator on a loopback port, runs the real CLI into a temporary config.json
-// that already holds someone else's entry, and shows the result with credentials redacted.
+// that already holds someone else's entry, and shows the file's keys before and after (no values,
+// so no credential is ever printed).
 
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseConfig, redact, renderConfig } from '../src/config/docker-config.js'
+import { goObject, parseConfig } from '../src/config/docker-config.js'
 import { startImdsSimulator } from './imds-simulator.js'
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'iid-docker-auth.cjs')
@@ -30,8 +31,12 @@ try {
   writeFileSync(config, '{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}},"x-custom":{"big":12345678901234567890}}\n', { mode: 0o600 })
   console.log(`IMDS simulator listening on ${sim.url}; config file ${config}\n`)
   const show = (): void => {
-    console.log(`${config} (mode ${(statSync(config).mode & 0o777).toString(8)}, credentials redacted):`)
-    process.stdout.write(renderConfig(redact(parseConfig(readFileSync(config), config).root)))
+    const root = parseConfig(readFileSync(config), config).root
+    console.log(`${config} (mode ${(statSync(config).mode & 0o777).toString(8)}; keys only):`)
+    for (const { key } of root.members) {
+      const inside = key === 'auths' ? `: ${goObject(root, 'auths').members.map((m) => m.key).join(', ')}` : ''
+      console.log(`  ${key}${inside}`)
+    }
   }
   show()
   console.log(`\n$ iid-docker-auth ${args.join(' ')}`)

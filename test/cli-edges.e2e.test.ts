@@ -14,7 +14,7 @@ describe('edges of the command line', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iid-warnings-'))
     try {
       const auths = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`r${i}.example.com`, { auth: 5 }]))
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths }))
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths }), { mode: 0o600 })
       const run = await runCli(['-r', 'reg.example.com', '-c', join(dir, 'config.json'), '--endpoint', sim.url])
       const warnings = run.stderr.split('\n').filter((line) => line.includes('warning:'))
       expect(warnings).toHaveLength(11)

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildAuth, defaultUsername } from '../src/imds/identity.js'
-import { currentOwner, processStartTime } from '../src/fs/lock.js'
+import { currentOwner, processStartTime } from '../src/fs/lock-owner.js'
 import { startImdsSimulator } from '../sim/imds-simulator.js'
 import { cliPath, expectImdsV2Only, runCli, runProgram, useSimulator, useTempDir, validJson } from './helpers.js'
 
@@ -321,41 +321,39 @@ describe('write', () => {
     expect(existsSync(config)).toBe(false)
   })
 
-  it('--dry-run prints the redacted result and writes nothing', async () => {
-    const before = seed('{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}}}')
+  it('--dry-run prints which keys would change and the mode and owner, no value, and writes nothing', async () => {
+    const before = seed('{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}}}', 0o640)
     const run = await write(['--dry-run'])
     expect(run.code).toBe(0)
     expect(readFileSync(config).equals(before)).toBe(true)
-    expect(run.stdout).toBe(
-      [
-        `# ${config} (would be written; credentials redacted)`,
-        '  {',
-        '  \t"auths": {',
-        '  \t\t"other.example.com": {',
-        '  \t\t\t"auth": "<redacted>"',
-        '+ \t\t},',
-        '+ \t\t"pierone.example.com": {',
-        '+ \t\t\t"auth": "<redacted>"',
-        '  \t\t}',
-        '  \t}',
-        '  }',
-        '',
-      ].join('\n'),
-    )
+    const { uid, gid } = statSync(config)
+    expect(run.stdout).toBe(`# ${config} (would be written; mode 0640, owner ${uid}:${gid})\n+ auths["pierone.example.com"]\n`)
     expect(run.stderr).toContain(`would write pierone.example.com to ${config}`)
-    expect(run.stdout).not.toContain('dXNlcjpwYXNz')
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
+
+    const again = await write()
+    expect(again.code).toBe(0)
+    expect((await write(['--dry-run'])).stdout).toBe(`# ${config} (unchanged; mode 0640, owner ${uid}:${gid})\n`)
   })
 
-  it('refuses (78) a file where Go readers would see other logins than this tool, printing none of them', async () => {
-    // Go's decoder reads "Auths" as auths and merges it with "auths": a write could not be sure to win.
-    const before = seed('{"auths":{},"Auths":{"pierone.example.com":{"auth":"U0VDUkVUMDE="}}}')
+  it('--dry-run names a file it would create, 0600 and owned by whoever creates it', async () => {
     const run = await write(['--dry-run'])
-    expect(run.code).toBe(78)
-    expect(run.stderr).toContain('has the key "Auths", which Docker reads as "auths"; nothing was changed')
-    expect(run.stderr).toContain('rename it to "auths"')
+    expect(run.code).toBe(0)
+    expect(run.stdout).toBe(`# ${config} (would be created; mode 0600, owner ${process.geteuid!()}:${process.getegid!()})\n+ auths["pierone.example.com"]\n`)
+    expect(existsSync(config)).toBe(false)
+  })
+
+  it('writes where Docker reads a top key spelt "AUTHS" after "auths", replacing a login there, and prints no value', async () => {
+    // Go's decoder reads both as auths and merges them, the later winning: the entry goes into "AUTHS".
+    seed('{"auths":{},"AUTHS":{"pierone.example.com":{"auth":"U0VDUkVUMDE6eA=="}}}')
+    const run = await write()
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain('replaced auths["pierone.example.com"], which held a login this tool did not write (user "SECRET01")')
+    expect(run.stderr).toMatch(/the keys "auths", "AUTHS" are all read as "auths"/)
     expect(`${run.stdout}${run.stderr}`).not.toMatch(/U0VDUkVUM/)
-    expect(readFileSync(config).equals(before)).toBe(true)
+    const written = JSON.parse(readFileSync(config, 'utf8'))
+    expect(written.auths).toEqual({})
+    expect(decoded(written.AUTHS['pierone.example.com'].auth)).toMatch(/^instance-identity-document:/)
   })
 
   it('refuses (78) a write that would grow the file past the 32 MiB it can read back', async () => {
@@ -368,11 +366,13 @@ describe('write', () => {
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
   }, 60_000)
 
-  it('--dry-run escapes what a terminal would act on in the preview', async () => {
-    seed('{"auths":{},"note":"\\u202e\\u007f\\u009b"}'.replace(/\\u(202e|007f|009b)/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))))
+  it('--dry-run escapes what a terminal would act on in the keys it names', async () => {
+    // An older entry of this tool under another spelling of our key is removed, and named.
+    const key = 'https://pierone.example.com/\u202e\u007f\u009b'
+    seed(JSON.stringify({ auths: { [key]: { auth: Buffer.from(`${defaultUsername}:old`).toString('base64') } } }))
     const run = await write(['--dry-run'])
     expect(run.code).toBe(0)
-    expect(run.stdout).toContain('"note": "\\u202e\\u007f\\u009b"')
+    expect(run.stdout).toContain('- auths["https://pierone.example.com/\\u202e\\u007f\\u009b"]')
     expect(run.stdout).not.toMatch(/[\u007f-\u009f\u202e]/)
   })
 

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFile
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { currentOwner, processStartTime } from '../src/fs/lock.js'
+import { currentOwner, processStartTime } from '../src/fs/lock-owner.js'
 import { haveOrCi, rootOrCi, runCli, spawnZombie, useSimulator, useTempDir } from './helpers.js'
 
 /** libfaketime's multi-threaded build (Node has threads), wherever Debian put it for this architecture. */

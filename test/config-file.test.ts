@@ -7,10 +7,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, writeAtomic } from '../src/fs/config-file.js'
 import { resolveTarget } from '../src/fs/resolve-path.js'
 import { rejection, rootOrCi, spawnZombie } from './helpers.js'
+import { withTempSteps } from './support/fs-steps.js'
 import { withRightsFor } from '../src/fs/acting-user.js'
-import { acquireLock, currentOwner, isStale, lockPathFor, ownerlessGraceMs, processStartTime } from '../src/fs/lock.js'
+import { acquireLock, lockPathFor, ownerlessGraceMs } from '../src/fs/lock.js'
+import { currentOwner, isStale, processStartTime } from '../src/fs/lock-owner.js'
 import { updateConfigFile } from '../src/fs/update.js'
-import { planMerge } from '../src/config/docker-config.js'
+import { planMerge } from '../src/config/plans.js'
 import type { Logger } from '../src/log.js'
 
 let dir: string
@@ -60,15 +62,8 @@ describe('writeAtomic', () => {
   it('never has a temp file readable by others, from the first byte', async () => {
     const target = join(dir, 'config.json')
     const modes: number[] = []
-    await writeAtomic(target, 'x'.repeat(100_000), {
-      previous: undefined,
-      stillCurrent: always,
-      onPhase: (phase) => {
-        if (phase === 'temp-created' || phase === 'written') {
-          for (const name of readdirSync(dir)) if (name.endsWith('.tmp')) modes.push(statSync(join(dir, name)).mode & 0o777)
-        }
-      },
-    })
+    const record = (temp: string): void => void modes.push(statSync(temp).mode & 0o777)
+    await writeAtomic(target, 'x'.repeat(100_000), { previous: undefined, stillCurrent: always, fs: withTempSteps({ created: record, written: record }) })
     expect(modes).toEqual([0o600, 0o600])
   })
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { parseConfig, planMerge, planRemove, redact, renderConfig } from '../src/config/docker-config.js'
+import { foldKey, goObject, parseConfig, renderConfig } from '../src/config/docker-config.js'
+import { planMerge, planRemove } from '../src/config/plans.js'
 import { asWarning, diagnose, dockerAuthProblem } from '../src/config/diagnostics.js'
 import { CliError } from '../src/errors.js'
-import { asObject, parseJson } from '../src/config/json-document.js'
+import { type JsonObject, asObject, getMember, stringValue } from '../src/config/json-document.js'
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
 const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
@@ -310,93 +311,61 @@ describe('dockerAuthProblem', () => {
 })
 
 describe('the keys Go reads in any case', () => {
+  /** The entry Docker, skopeo and kubelet read for a key: Go merges every member that folds to "auths", last one winning. */
+  const goReads = (root: JsonObject, key: string) => stringValue(getMember(asObject(getMember(goObject(root, 'auths'), key))!, 'auth'))
+  const mine = b64('new:pkcs7')
+
   it.each([
-    ['{"Auths":{}}', /has the key "Auths", which Docker reads as "auths"/, 'rename it to "auths"'],
-    ['{"auths":{},"AUTHS":{}}', /has the key "AUTHS"/, 'rename it to "auths"'],
-    ['{"auth\u017f":{}}', /has the key "auth\u017f", which Docker reads as "auths"/, 'rename it to "auths"'],
-    ['{"CREDHELPERS":{"r.example.com":"x"}}', /which Docker reads as "credHelpers"/, 'rename it to "credHelpers"'],
-    ['{"CredsStore":"desktop"}', /which Docker reads as "credsStore"/, 'rename it to "credsStore"'],
-    ['{"auths":{"a.example.com":{}},"psFormat":"x","auths":{"b.example.com":{}}}', /has "auths" more than once \(Docker merges them\)/, 'merge them into one "auths"'],
-  ])('refuses %s (78): readers would not see what this tool sees', (text, message, hint) => {
-    const error = (() => {
-      try {
-        doc(text)
-      } catch (e) {
-        return e as CliError
-      }
-      throw new Error('accepted')
-    })()
-    expect(error.exitCode).toBe(78)
-    expect(error.message).toMatch(message)
-    expect(error.hint).toContain(hint)
+    ['{"Auths":{}}', /the key "Auths" is read as "auths" by Docker and skopeo .*; fix: rename it to "auths"/, 'Auths'],
+    ['{"auth\u017f":{}}', /the key "auth\u017f" is read as "auths"/, 'auth\u017f'],
+    ['{"auths":{},"AUTHS":{}}', /the keys "auths", "AUTHS" are all read as "auths" .*; Docker merges them, later entries winning; fix: merge them into one "auths"/, 'AUTHS'],
+    ['{"auths":{"a.example.com":{}},"psFormat":"x","auths":{"b.example.com":{}}}', /the key "auths" appears more than once at the top level; Docker merges them/, 'auths'],
+    ['{"Auths":{"a.example.com":{}},"auths":null}', /the keys "Auths", "auths"/, 'auths'],
+  ])('loads %s, as Docker does, and writes where Go reads last', (text, warning, into) => {
+    const { plan, value } = merged(text, [entry('r.example.com', mine)])
+    expect(plan.changes.added).toEqual(['r.example.com'])
+    expect(plan.warnings.join('\n')).toMatch(warning)
+    expect(goReads(plan.root, 'r.example.com')).toBe(mine)
+    expect(plan.root.members.findLast((m) => foldKey(m.key) === 'auths')!.key).toBe(into)
+    expect(value[into]['r.example.com']).toEqual({ auth: mine })
+    // Nothing else moves: the other spellings keep their entries.
+    if (text.includes('a.example.com')) expect(renderConfig(plan.root)).toContain('"a.example.com"')
   })
 
-  it('reads repeated credHelpers objects as one, as Go merges them', () => {
-    const warnings = planMerge(doc('{"credHelpers":{"r.example.com":"ecr-login"},"credHelpers":{"other.example.com":"x"}}'), [entry('r.example.com')], username).warnings.join('\n')
-    expect(warnings).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-ecr-login\)/)
-    expect(warnings).toMatch(/"credHelpers" appears more than once at the top level; Docker merges them, later entries winning; fix: merge them into one/)
+  it('replaces someone’s login that Go reads under another spelling, saying so', () => {
+    const alice = b64('alice:pw')
+    const { plan } = merged(`{"auths":{},"AUTHS":{"r.example.com":{"auth":"${alice}"}}}`, [entry('r.example.com', mine)])
+    expect(plan.changes.updated).toEqual(['r.example.com'])
+    expect(goReads(plan.root, 'r.example.com')).toBe(mine)
+    expect(plan.warnings.join('\n')).toMatch(/replaced auths\["r.example.com"\], which held a login this tool did not write \(user "alice"\)/)
+  })
+
+  it('removes this tool’s older entries from every object Go merges, and only those', () => {
+    const alice = b64('alice:pw')
+    const text = `{"Auths":{"https://r.example.com/v1/":{"auth":"${older}"},"http://r.example.com":{"auth":"${alice}"}},"auths":{}}`
+    const { plan } = merged(text, [entry('r.example.com', mine)])
+    expect(plan.changes.removed).toEqual(['https://r.example.com/v1/'])
+    expect(goObject(plan.root, 'auths').members.map((m) => m.key)).toEqual(['http://r.example.com', 'r.example.com'])
+    const removal = planRemove(doc(renderConfig(plan.root)), ['r.example.com'], username)
+    expect(removal.changes.removed).toEqual(['r.example.com'])
+    expect(removal.warnings.join('\n')).toMatch(/auths\["http:\/\/r.example.com"\] was not written by this tool/)
+  })
+
+  it('reads a credHelpers or credsStore in any case and repeated, as Go does', () => {
+    const helpers = merged('{"credHelpers":{"r.example.com":"ecr-login"},"credHelpers":{"other.example.com":"x"}}').plan.warnings.join('\n')
+    expect(helpers).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-ecr-login\)/)
+    expect(helpers).toMatch(/"credHelpers" appears more than once at the top level; Docker merges them, later entries winning; fix: merge them into one/)
+    expect(merged('{"CREDHELPERS":{"r.example.com":"x"}}').plan.warnings.join('\n')).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-x\)/)
+    expect(merged('{"CredsStore":"desktop"}').plan.warnings.join('\n')).toMatch(/"credsStore": "desktop" is set[\s\S]*the key "CredsStore" is read as "credsStore"/)
+  })
+
+  it('still refuses (78) an auths, in any spelling, that Docker cannot load', () => {
+    expect(() => doc('{"auths":{},"Auths":"x"}')).toThrow(/has "Auths" as a JSON string, not an object/)
   })
 
   it('accepts other keys in any case, and repeated keys that are not auths', () => {
     expect(() => doc('{"authsx":{},"AUTH":1,"psFormat":"a","PSFORMAT":"b","credHelpers":{},"credHelpers":{}}')).not.toThrow()
     // Go folds only simple cases: ß is not "ss", a ligature is not two letters.
-    expect(() => doc('{"cred\u00dftore":"x","creds\ufb06ore":"y","cred_helpers":{},"auths_":{}}')).not.toThrow()
-  })
-})
-
-describe('redact', () => {
-  it('redacts a file in Docker’s layout as it redacts the same file on one line', () => {
-    const value = { auths: { a: { auth: 'c2VjcmV0OnM=', email: 'e' }, b: { password: 'p' }, c: 'odd' }, x: 1 }
-    const laidOut = renderConfig(redact(doc(`${JSON.stringify(value, null, '\t')}\n`).root))
-    expect(laidOut).toBe(renderConfig(redact(doc(JSON.stringify(value)).root)))
-    expect(laidOut).not.toMatch(/c2VjcmV0OnM=|"p"/)
-    expect(JSON.parse(laidOut).auths.a).toEqual({ auth: '<redacted>', email: 'e' })
-  })
-
-  it('hides every credential value and nothing else', () => {
-    const root = asObject(parseJson('{"auths":{"a":{"auth":"c2VjcmV0OnM=","password":"p","identitytoken":"t","username":"u","email":"e"},"b":"odd"},"credsStore":"x"}'))
-    if (root === undefined) throw new Error('not an object')
-    const out = renderConfig(redact(root))
-    expect(out).not.toMatch(/c2VjcmV0OnM=|"p"|"t"/)
-    expect(JSON.parse(out)).toEqual({
-      auths: { a: { auth: '<redacted>', password: '<redacted>', identitytoken: '<redacted>', username: 'u', email: 'e' }, b: '<redacted>' },
-      credsStore: 'x',
-    })
-  })
-
-  it('hides credentials under every spelling and occurrence Docker reads, whatever their JSON type', () => {
-    // Go's decoder matches "Auths" to auths and merges repeated objects: all of these reach Docker.
-    const text = JSON.stringify({
-      auths: { a: { auth: 'S01' } },
-      Auths: { b: { Auth: 'S02', PASSWORD: ['S03'], registrytoken: { t: 'S04' } }, c: 'S05', d: 7, e: null },
-      HttpHeaders: { Authorization: 'Bearer S06', 'User-Agent': 'kept' },
-      proxies: { default: { httpProxy: 'http://u:S07@proxy:3128', noProxy: 'kept.example.com' } },
-      password: 'S08',
-      credsStore: 'kept',
-    }).replace('"auths"', '"auths":{"z":{"auth":"S09"}},"auths"')
-    // parseConfig refuses such a file (below); redact stands on its own all the same.
-    const out = renderConfig(redact(asObject(parseJson(text))!))
-    expect(out).not.toMatch(/S0[1-9]/)
-    const more = renderConfig(
-      redact(
-        asObject(
-          parseJson(
-            JSON.stringify({
-              auths: { a: { username: 'u', 'pa\u017f\u017fword': 'S11', 'PA\u017fSWORD': 'S12' } },
-              HttpHeaders: { 'X-Meta-Token': 'S13', Cookie: 'session=S14' },
-              proxies: { default: { httpProxy: 'u:S15@proxy:3128' } },
-              app: { client_secret: 'S16', apiKey: 'S17', accessToken: 'S18', private_key: 'S19' },
-            }),
-          ),
-        )!,
-      ),
-    )
-    expect(more).not.toMatch(/S1[1-9]/)
-    expect(more).toMatch(/"username": "u"/)
-    // Nine secrets, and the entry that is a number: an entry that is not an object is hidden whole.
-    expect(out.match(/<redacted>/g)).toHaveLength(10)
-    expect(out).toMatch(/"kept"/)
-    expect(out).toMatch(/"kept.example.com"/)
-    expect(out).toMatch(/"e": null/)
+    expect(merged('{"cred\u00dftore":"x","creds\ufb06ore":"y","cred_helpers":{},"auths_":{}}').plan.warnings).toEqual([])
   })
 })

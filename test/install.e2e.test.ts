@@ -224,13 +224,13 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
 
   it('--credential-helper writes nothing, not even the environment file, when a config file is refused (78)', async () => {
     mkdirSync(join(root, 'srv/app'), { recursive: true })
-    writeFileSync(join(root, 'srv/app/config.json'), '{"Auths":{}}')
+    writeFileSync(join(root, 'srv/app/config.json'), '{"auths":[]}')
     const run = await install('--credential-helper', '--config', '/srv/app/config.json', '--json')
     expect(run.code).toBe(78)
-    expect(run.stderr).toContain('has the key "Auths", which Docker reads as "auths"')
+    expect(run.stderr).toContain('has "auths" as a JSON array, not an object')
     expect(existsSync(envFile())).toBe(false)
     expect(validJson(run.stdout, 'install')).toMatchObject({ ok: false, exitCode: 78, steps: [] })
-    expect(readFileSync(join(root, 'srv/app/config.json'), 'utf8')).toBe('{"Auths":{}}')
+    expect(readFileSync(join(root, 'srv/app/config.json'), 'utf8')).toBe('{"auths":[]}')
   })
 
   it('--credential-helper --json: the settings file as a step, each config file as write reports it', async () => {

@@ -83,6 +83,22 @@ describe.runIf(available)('real clients against a real registry', () => {
     expect(JSON.parse(inspect.stdout)).toMatchObject({ Name: `${registry.host}/${repository}`, Layers: [expect.stringMatching(/^sha256:/)] })
   })
 
+  it('both clients get in with a file whose credentials sit under "auths" and "AUTHS", which Go merges', async () => {
+    // Docker and skopeo load this file (Go matches keys in any case, the later object winning), so it
+    // is not refused: the entry goes into "AUTHS", replacing a stale login there that they would use.
+    const home = join(dir, 'root')
+    const config = join(home, '.docker', 'config.json')
+    mkdirSync(join(home, '.docker'), { recursive: true, mode: 0o700 })
+    const stale = { auth: Buffer.from('robot:stale').toString('base64') }
+    writeFileSync(config, JSON.stringify({ auths: {}, AUTHS: { [registry.host]: stale } }), { mode: 0o600 })
+    await writeFor(sim.url, config)
+    expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')))).toEqual(['auths', 'AUTHS'])
+    expect((await dockerInspect(join(home, '.docker'))).status).toBe(0)
+    const inspect = await skopeoInspect(home)
+    expect(inspect.stderr).toBe('')
+    expect(inspect.status).toBe(0)
+  })
+
   it.each([
     ['the PKCS7 on one line (--strip-newlines)', ['--strip-newlines']],
     ['the rsa2048 signature', ['--signature', 'rsa2048']],

@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.js'
 import { resolveSettings } from '../src/settings/settings.js'
 import { defaultDocumentFields, formatDocument, signLikeEc2 } from '../sim/imds-simulator.js'
 import { runWrite } from '../src/commands/write.js'
+import { withTempSteps } from './support/fs-steps.js'
 
 let dir: string
 beforeEach(() => {
@@ -39,9 +40,12 @@ describe('runWrite', () => {
       log,
       lockTimeoutMs: 1000,
       fetchIdentity: async () => identity,
-      beforeCommit: async () => {
-        if (interfered++ === 0) dockerStyleSave(config, (c) => (c.auths['docker-login.example.com'] = { auth: 'dTpw' }))
-      },
+      // Docker saves between our temp file and the re-check before our rename.
+      fs: withTempSteps({
+        closed: () => {
+          if (interfered++ === 0) dockerStyleSave(config, (c) => (c.auths['docker-login.example.com'] = { auth: 'dTpw' }))
+        },
+      }),
     })
     expect(result.exitCode).toBe(0)
     expect(interfered).toBe(2)
@@ -58,7 +62,7 @@ describe('runWrite', () => {
       log,
       lockTimeoutMs: 1000,
       fetchIdentity: async () => identity,
-      beforeCommit: async () => dockerStyleSave(config, (c) => (c.n = ++n)),
+      fs: withTempSteps({ closed: () => dockerStyleSave(config, (c) => (c.n = ++n)) }),
     })
     expect(result.exitCode).toBe(73)
     expect(result.configs[0]!.error!.message).toMatch(/kept changing/)

@@ -108,7 +108,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
         .command('write', { isDefault: true })
         .description('get the identity from IMDS and merge the credential into the config file(s) (the default command)'),
     ),
-    'print the resulting config file(s) with credentials redacted; write nothing',
+    'print, per file, the keys that would change and its mode and owner; write nothing',
   )
     .addHelpText('after', helpFooter)
     // write is the default command, so a mistyped command name arrives here as an operand.
@@ -175,7 +175,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     addRegistryAndConfig(
       program.command('remove').description("delete this tool's entries from the config file(s), e.g. before baking an image"),
     ).option('--username <name>', 'only entries with this user name are ours (default instance-identity-document)'),
-    'print the resulting config file(s) with credentials redacted; write nothing',
+    'print, per file, the keys that would change and its mode and owner; write nothing',
   )
     .addHelpText('after', helpFooter)
     .action((flags: RemoveFlags) => run(import('../commands/remove.js').then((m) => m.remove(flags, io))))

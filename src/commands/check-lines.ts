@@ -2,7 +2,7 @@
 // each failure with its fix and the exit code it stands for.
 
 import type { ConfigLocation } from '../config/locations.js'
-import type { ConfigDocument } from '../config/docker-config.js'
+import { type ConfigDocument, goObject, goString } from '../config/docker-config.js'
 import {
   type CredentialSource,
   authsSource,
@@ -10,7 +10,6 @@ import {
   credentialSource,
   diagnose,
   dockerAuthProblem,
-  goString,
   isOwnEntry,
   ourHelper,
 } from '../config/diagnostics.js'
@@ -146,8 +145,8 @@ export function configLines(
   else lines.push(ok('config', `${path}: mode ${modeText}, owner ${facts.stat.uid}:${facts.stat.gid}, parses`))
 
   const root = facts.document!.root
-  const auths = getMember(root, 'auths')
-  const entries = asObject(auths)?.members ?? []
+  // As Go reads it: any spelling of auths, repeated objects merged.
+  const entries = goObject(root, 'auths').members
   for (const registry of registries) {
     const entry = [...entries].reverse().find((m) => m.key === registry)
     const source = credentialSource(root, registry, username)
@@ -274,7 +273,7 @@ export function probeCredential(
   stripNewlines: boolean,
 ): { auth: string; from: string } | undefined {
   for (const f of facts) {
-    const auths = f.document === undefined ? undefined : asObject(getMember(f.document.root, 'auths'))
+    const auths = f.document === undefined ? undefined : goObject(f.document.root, 'auths')
     const entry = auths === undefined ? undefined : getMember(auths, registry)
     if (entry === undefined || !isOwnEntry(entry, username)) continue
     const fields = asObject(entry)

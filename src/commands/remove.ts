@@ -8,7 +8,7 @@ import { configSetting, envNames, lockTimeoutMs, requireRegistries } from '../se
 import { jsonConfigs, jsonError, reportConfigs } from '../cli/report.js'
 import { defaultUsername } from '../imds/identity.js'
 import { type ConfigOutcome, type ErrorInfo, firstFailure, updateAll } from '../fs/update.js'
-import { planRemove } from '../config/docker-config.js'
+import { planRemove } from '../config/plans.js'
 import { ExitCode } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { NormalizedRegistry } from '../config/registry-keys.js'

@@ -5,7 +5,8 @@ import { type CliIo, loggerFor } from '../cli/io.js'
 import { jsonConfigs, jsonError, reportConfigs, reportError } from '../cli/report.js'
 import { fetchIdentityFor } from '../imds/client.js'
 import { type ConfigOutcome, type ErrorInfo, errorInfo, firstFailure, preflight, updateAll } from '../fs/update.js'
-import { planMerge } from '../config/docker-config.js'
+import type { FileSystem } from '../fs/config-file.js'
+import { planMerge } from '../config/plans.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import { buildAuth, type InstanceIdentity } from '../imds/identity.js'
 import type { Logger } from '../log.js'
@@ -17,7 +18,7 @@ export interface WriteDeps {
   readonly fetchIdentity: () => Promise<InstanceIdentity>
   readonly log: Logger
   readonly lockTimeoutMs: number
-  readonly beforeCommit?: (target: string) => Promise<void>
+  readonly fs?: FileSystem
 }
 
 export interface WriteResult {
@@ -68,7 +69,7 @@ export async function runWrite(options: Settings, locations: readonly ConfigLoca
   const configs = await updateAll(
     locations,
     (doc) => planMerge(doc, entries, options.username),
-    { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, credential: true, ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}) },
+    { dryRun: options.dryRun, log, lockTimeoutMs: deps.lockTimeoutMs, credential: true, ...(deps.fs ? { fs: deps.fs } : {}) },
     looks,
   )
   const failure = firstFailure(configs)

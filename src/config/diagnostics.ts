@@ -2,7 +2,8 @@
 // warnings (the entry is still written) and `check` as verdicts. Also the rules for reading an
 // entry: whose it is, and whether Docker can load it. Pure functions.
 
-import { type JsonMember, type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
+import { type JsonNode, type JsonObject, asObject, duplicateKeys, getMember, kindOf, stringValue } from './json-document.js'
+import { foldKey, goObject, goString } from './docker-config.js'
 import { isCompetingKey } from './registry-keys.js'
 import { clipped, shown } from '../errors.js'
 
@@ -13,6 +14,9 @@ export interface Finding {
   readonly fix: string
 }
 
+/** Why an entry of the wrong type matters: Docker's next save would lose everything in the file. */
+const unloadable = 'Docker will fail to load this file and discard all of it on its next save'
+
 /** One line for a log: the finding and its fix. */
 export const asWarning = (finding: Finding): string => `${finding.message}; fix: ${finding.fix}`
 
@@ -20,10 +24,15 @@ export const asWarning = (finding: Finding): string => `${finding.message}; fix:
  * The findings for a document as it is (check) or as it will be written (write), for the
  * registries we write. `rerun` is how the user runs this tool again for a registry.
  */
-export function diagnose(root: JsonObject, registries: readonly string[], username: string, rerun: string | ((registry: string) => string)): Finding[] {
+export function diagnose(
+  root: JsonObject,
+  registries: readonly string[],
+  username: string,
+  rerun: string | ((registry: string) => string),
+): Finding[] {
   const again = (registry: string): string => (typeof rerun === 'string' ? rerun : rerun(registry))
   const findings: Finding[] = []
-  const credHelpers = mergedCredHelpers(root)
+  const credHelpers = goObject(root, 'credHelpers')
   // credHelpers["<registry>"] = "iid" is credential-helper mode, the intended setup; another helper there shadows us.
   const ours = (registry: string): boolean => helperFor(credHelpers, registry) === ourHelper
   const shadowed = registries.filter((r) => !ours(r))
@@ -31,46 +40,79 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
   if (store !== undefined && store !== '' && store !== ourHelper && shadowed.length > 0) {
     findings.push({
       verdict: 'fail',
-      message: `"credsStore": ${shown(store)} is set, so Docker asks docker-credential-${clipped(store)} and ignores the entries in this file (skopeo and kubelet still use them)`,
-      fix: `remove "credsStore" from the file, or map the registry to this tool's helper: iid-docker-auth install --credential-helper --registry ${shadowed[0]}`,
+      message:
+        `"credsStore": ${shown(store)} is set, so Docker asks docker-credential-${clipped(store)} ` +
+        'and ignores the entries in this file (skopeo and kubelet still use them)',
+      fix:
+        `remove "credsStore" from the file, or map the registry to this tool's helper: ` +
+        `iid-docker-auth install --credential-helper --registry ${shadowed[0]}`,
     })
   }
   for (const registry of registries) {
     const helper = helperFor(credHelpers, registry)
     if (helper !== undefined && helper !== ourHelper) {
-      findings.push({ verdict: 'fail', message: `"credHelpers" names ${registry} (docker-credential-${clipped(helper)}), so Docker and skopeo ask that helper and ignore this tool's credential`, fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"` })
+      findings.push({
+        verdict: 'fail',
+        message:
+          `"credHelpers" names ${registry} (docker-credential-${clipped(helper)}), ` +
+          "so Docker and skopeo ask that helper and ignore this tool's credential",
+        fix: `remove credHelpers["${registry}"], or set it to "${ourHelper}"`,
+      })
     }
   }
   for (const m of root.members) {
-    const wrong = (m.key === 'credsStore' && !isStringOrNull(m.value)) || (m.key === 'credHelpers' && asObject(m.value) === undefined && m.value !== 'null')
-    if (wrong) findings.push({ verdict: 'fail', message: `"${m.key}" is a JSON ${kindOf(m.value)}: Docker will fail to load this file and discard all of it on its next save`, fix: `fix or remove "${m.key}"` })
-    for (const helper of m.key === 'credHelpers' ? (asObject(m.value)?.members ?? []) : []) {
-      if (!isStringOrNull(helper.value)) findings.push({ verdict: 'fail', message: `credHelpers[${shown(helper.key)}] is a JSON ${kindOf(helper.value)}, not a helper name: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
+    const field = foldKey(m.key)
+    const wrong =
+      (field === 'credsstore' && !isStringOrNull(m.value)) ||
+      (field === 'credhelpers' && asObject(m.value) === undefined && m.value !== 'null')
+    if (wrong)
+      findings.push({
+        verdict: 'fail',
+        message: `${shown(m.key)} is a JSON ${kindOf(m.value)}: ${unloadable}`,
+        fix: `fix or remove ${shown(m.key)}`,
+      })
+    for (const helper of field === 'credhelpers' ? (asObject(m.value)?.members ?? []) : []) {
+      if (!isStringOrNull(helper.value))
+        findings.push({
+          verdict: 'fail',
+          message: `credHelpers[${shown(helper.key)}] is a JSON ${kindOf(helper.value)}, not a helper name: ${unloadable}`,
+          fix: 'fix or remove that entry',
+        })
     }
   }
-  for (const dup of duplicateKeys(root)) {
-    const readers = dup === 'credHelpers' ? 'Docker merges them, later entries winning' : 'readers use the last one'
-    findings.push({ verdict: 'warn', message: `the key ${shown(dup)} appears more than once at the top level; ${readers}`, fix: dup === 'credHelpers' ? 'merge them into one' : 'keep one of them' })
-  }
-  const auths = asObject(getMember(root, 'auths'))
-  if (auths === undefined) return findings
+  findings.push(...spellingFindings(root))
+  const auths = goObject(root, 'auths')
   for (const dup of duplicateKeys(auths)) {
-    findings.push({ verdict: 'warn', message: `auths has the key ${shown(dup)} more than once; readers use the last one`, fix: 'keep one of them' })
+    findings.push({
+      verdict: 'warn',
+      message: `auths has the key ${shown(dup)} more than once; readers use the last one`,
+      fix: 'keep one of them',
+    })
   }
   for (const registry of registries) {
     // Each competing key once, as readers see it: its last occurrence.
-    const competing = auths.members.filter((m, i) => isCompetingKey(m.key, registry) && auths.members.findLastIndex((o) => o.key === m.key) === i)
+    const competing = auths.members.filter(
+      (m, i) => isCompetingKey(m.key, registry) && auths.members.findLastIndex((o) => o.key === m.key) === i,
+    )
     const own = competing.filter((m) => isOwnEntry(m.value, username)).map((m) => shown(m.key))
     if (own.length > 0) {
-      findings.push({ verdict: 'warn', message: `older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`, fix: `${again(registry)}, which removes them` })
+      findings.push({
+        verdict: 'warn',
+        message: `older entries of this tool under other spellings of ${registry}: ${own.join(', ')}`,
+        fix: `${again(registry)}, which removes them`,
+      })
     }
     for (const m of competing) {
       if (isOwnEntry(m.value, username)) continue
       // docker logout of any spelling erases every spelling of the host, ours too: hence the rerun.
       findings.push({
         verdict: 'warn',
-        message: `auths[${shown(m.key)}] is another spelling of ${registry} with a login this tool did not write (${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
-        fix: `if it is stale, docker logout ${shellQuote(m.key)} (it removes every spelling of ${registry}, this tool's too), then ${again(registry)}`,
+        message:
+          `auths[${shown(m.key)}] is another spelling of ${registry} with a login this tool did not write ` +
+          `(${credentialOwner(m.value)}): Docker and skopeo use the entry for ${registry}, other readers may pick either; kept`,
+        fix:
+          `if it is stale, docker logout ${shellQuote(m.key)} (it removes every spelling of ${registry}, this tool's too), ` +
+          `then ${again(registry)}`,
       })
     }
   }
@@ -78,23 +120,61 @@ export function diagnose(root: JsonObject, registries: readonly string[], userna
     if (registries.includes(m.key)) continue
     const problem = entryProblem(m.value)
     if (problem !== undefined) {
-      findings.push({ verdict: 'fail', message: `auths[${shown(m.key)}] ${problem}: Docker will fail to load this file and discard all of it on its next save`, fix: 'fix or remove that entry' })
+      findings.push({
+        verdict: 'fail',
+        message: `auths[${shown(m.key)}] ${problem}: ${unloadable}`,
+        fix: 'fix or remove that entry',
+      })
     }
   }
   return findings
 }
 
+/** The fields Go decodes however their keys are spelt; the two maps it merges when repeated. */
+const goFields = ['auths', 'credHelpers', 'credsStore']
+const mergedFields = ['auths', 'credHelpers']
+
 /**
- * Every credHelpers object as one, as Go decodes them into a map: repeated objects merge, later
- * entries winning, and a null empties the map.
+ * Keys Docker reads other than as written: Go matches a field's name in any case and merges repeated
+ * maps, which other readers (docker-py, hand-written JSON code) may not. This tool writes where Go
+ * reads last; the file is not refused, since Docker and skopeo load it.
  */
-function mergedCredHelpers(root: JsonObject): JsonObject {
-  let members: JsonMember[] = []
-  for (const m of root.members) {
-    if (m.key !== 'credHelpers') continue
-    members = m.value === 'null' ? [] : [...members, ...(asObject(m.value)?.members ?? [])]
+function spellingFindings(root: JsonObject): Finding[] {
+  const findings: Finding[] = []
+  const fieldOf = (key: string): string | undefined => goFields.find((f) => foldKey(f) === foldKey(key))
+  for (const dup of duplicateKeys(root)) {
+    if (fieldOf(dup) === undefined)
+      findings.push({
+        verdict: 'warn',
+        message: `the key ${shown(dup)} appears more than once at the top level; readers use the last one`,
+        fix: 'keep one of them',
+      })
   }
-  return { kind: 'object', members }
+  for (const field of goFields) {
+    const keys = root.members.filter((m) => fieldOf(m.key) === field).map((m) => m.key)
+    const merged = mergedFields.includes(field) ? 'Docker merges them, later entries winning' : 'Docker uses the last one'
+    if (keys.length > 1 && keys.every((k) => k === field)) {
+      findings.push({
+        verdict: 'warn',
+        message: `the key ${shown(field)} appears more than once at the top level; ${merged}`,
+        fix: 'merge them into one',
+      })
+    } else if (keys.length > 1) {
+      const spelt = [...new Set(keys)].map(shown).join(', ')
+      findings.push({
+        verdict: 'warn',
+        message: `the keys ${spelt} are all read as "${field}" by Docker and skopeo (Go matches keys in any case); ${merged}`,
+        fix: `merge them into one "${field}"`,
+      })
+    } else if (keys.length === 1 && keys[0] !== field) {
+      findings.push({
+        verdict: 'warn',
+        message: `the key ${shown(keys[0]!)} is read as "${field}" by Docker and skopeo (Go matches keys in any case), not by every reader`,
+        fix: `rename it to "${field}"`,
+      })
+    }
+  }
+  return findings
 }
 
 /**
@@ -104,30 +184,6 @@ function mergedCredHelpers(root: JsonObject): JsonObject {
 function helperFor(credHelpers: JsonObject, registry: string): string | undefined {
   const helper = stringValue(getMember(credHelpers, registry))
   return helper === '' ? undefined : helper
-}
-
-/**
- * A key as Go's encoding/json compares it with a struct field's name: ASCII letters in any case,
- * and the two letters whose case folds into ASCII (ſ is s, the Kelvin sign is k). Nothing
- * else: Go does not fold ß into ss.
- */
-export function foldKey(key: string): string {
-  // toLowerCase already takes the Kelvin sign to k, and can make no other ASCII letter.
-  const lower = key.toLowerCase()
-  return lower.includes('\u017f') ? lower.replaceAll('\u017f', 's') : lower
-}
-
-/**
- * A string field as Go decodes it into a struct: the last member whose key folds to `field` and
- * that is not null (a null leaves a Go string as it was). undefined when none is, or when that
- * member is not a string.
- */
-export function goString(obj: JsonObject, field: string): string | undefined {
-  for (let i = obj.members.length - 1; i >= 0; i--) {
-    const m = obj.members[i]!
-    if (m.value !== 'null' && foldKey(m.key) === field) return stringValue(m.value)
-  }
-  return undefined
 }
 
 const isStringOrNull = (node: JsonNode): boolean => node === 'null' || stringValue(node) !== undefined
@@ -149,7 +205,7 @@ export type CredentialSource =
  * else the auths entry (docker/cli configfile/file.go). kubelet and containerd CRI read only auths.
  */
 export function credentialSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const helper = helperFor(mergedCredHelpers(root), registry)
+  const helper = helperFor(goObject(root, 'credHelpers'), registry)
   if (helper !== undefined) return { kind: 'helper', helper, via: 'credHelpers' }
   const store = goString(root, 'credsstore')
   if (store !== undefined && store !== '') return { kind: 'helper', helper: store, via: 'credsStore' }
@@ -158,8 +214,7 @@ export function credentialSource(root: JsonObject, registry: string, username: s
 
 /** The auths entry for `registry`, as kubelet and containerd CRI (which ignore helpers) see it. */
 export function authsSource(root: JsonObject, registry: string, username: string): CredentialSource {
-  const auths = asObject(getMember(root, 'auths'))
-  const entry = auths === undefined ? undefined : getMember(auths, registry)
+  const entry = getMember(goObject(root, 'auths'), registry)
   return entry === undefined ? { kind: 'none' } : { kind: 'auths', own: isOwnEntry(entry, username) }
 }
 

@@ -217,10 +217,12 @@ export function serializeJson(node: JsonNode): string {
 const unquote = (raw: string): string => (raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1))
 
 /** The string inside a JSON string; undefined for any other value (null included). */
-export const stringValue = (node: JsonNode | undefined): string | undefined => (typeof node === 'string' && node.startsWith('"') ? unquote(node) : undefined)
+export const stringValue = (node: JsonNode | undefined): string | undefined =>
+  typeof node === 'string' && node.startsWith('"') ? unquote(node) : undefined
 
 /** The node if it is an object, else undefined. */
-export const asObject = (node: JsonNode | undefined): JsonObject | undefined => (typeof node === 'object' && node.kind === 'object' ? node : undefined)
+export const asObject = (node: JsonNode | undefined): JsonObject | undefined =>
+  typeof node === 'object' && node.kind === 'object' ? node : undefined
 
 /** What a value is, for messages: "object", "array", "string", "number", "true", "false" or "null". */
 export function kindOf(node: JsonNode): string {

@@ -60,7 +60,8 @@ export function normalizeRegistry(input: string): NormalizedRegistry {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(rest)
   if (scheme !== null) {
     const name = scheme[1]!.toLowerCase()
-    if (name !== 'https' && name !== 'http') throw usageError(`registry ${quoted} has the scheme ${shown(name)}://; only http(s) URLs or a bare host[:port] are accepted`, fix)
+    if (name !== 'https' && name !== 'http')
+      throw usageError(`registry ${quoted} has the scheme ${shown(name)}://; only http(s) URLs or a bare host[:port] are accepted`, fix)
     rest = rest.slice(scheme[0].length)
   }
   const slash = rest.indexOf('/')
@@ -70,11 +71,16 @@ export function normalizeRegistry(input: string): NormalizedRegistry {
     // Every reader looks a credential up by host: one under host/team/app would be read for the
     // whole host by Docker and not at all by others, so a path is refused rather than cut off.
     if (!registryPaths.has(path.toLowerCase())) {
-      throw usageError(`registry ${quoted} names a repository path (${shown(path)}); a credential is per registry host`, `give the host alone, e.g. --registry ${rest.length <= 100 ? rest.toLowerCase() : '<host[:port]>'}`)
+      throw usageError(
+        `registry ${quoted} names a repository path (${shown(path)}); a credential is per registry host`,
+        `give the host alone, e.g. --registry ${rest.length <= 100 ? rest.toLowerCase() : '<host[:port]>'}`,
+      )
     }
   }
-  if (rest.includes('@')) throw usageError(`registry ${quoted} contains credentials (user@host); credentials never go on the command line`, fix)
-  if (rest.includes('*')) throw usageError(`registry ${quoted} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
+  if (rest.includes('@'))
+    throw usageError(`registry ${quoted} contains credentials (user@host); credentials never go on the command line`, fix)
+  if (rest.includes('*'))
+    throw usageError(`registry ${quoted} contains a wildcard; Docker matches keys exactly, so name each registry`, fix)
   const key = rest.toLowerCase()
   if (/[^\u0000-\u007f]/.test(key)) {
     // Docker, containers/image and kubelet compare keys as ASCII text: only the punycode form matches.
@@ -86,7 +92,10 @@ export function normalizeRegistry(input: string): NormalizedRegistry {
   if (isDockerHub(key)) {
     // Docker reads Hub's credential only under "https://index.docker.io/v1/", so an entry here would
     // be dead weight at best, and under index.docker.io it would replace a person's Hub login.
-    throw usageError(`registry ${quoted} is Docker Hub, which does not verify EC2 instance identities`, 'name your own registry, e.g. --registry pierone.example.com; log in to Docker Hub with docker login')
+    throw usageError(
+      `registry ${quoted} is Docker Hub, which does not verify EC2 instance identities`,
+      'name your own registry, e.g. --registry pierone.example.com; log in to Docker Hub with docker login',
+    )
   }
   return key === input ? { key } : { key, reducedFrom: input }
 }

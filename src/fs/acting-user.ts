@@ -13,11 +13,13 @@ export interface Actor {
   readonly uid: number
 }
 
-const refuse = (path: string, problem: string, hint: string): CliError => new CliError(ExitCode.cannotWrite, `${path}: ${problem}; the file was not changed`, { hint })
+const refuse = (path: string, problem: string, hint: string): CliError =>
+  new CliError(ExitCode.cannotWrite, `${path}: ${problem}; the file was not changed`, { hint })
 
 /**
  * Whose rights to use for `path` (pure): the one non-root user who owns a directory on it, or
- * undefined for root's own; their groups are those of their passwd entry (withRightsFor). Refused (exit 73), as docs/paths.md states the rule:
+ * undefined for root's own; their groups are those of their passwd entry (withRightsFor). Refused
+ * (exit 73), as docs/paths.md states the rule:
  * - directories of two different users on one path;
  * - a symlink owned by anyone but root and that user (the kernel's protected_symlinks rule, on
  *   every directory: whoever owns a link chooses where the write goes);
@@ -28,12 +30,20 @@ const refuse = (path: string, problem: string, hint: string): CliError => new Cl
 export function actorFor(path: string, walk: PathWalk): Actor | undefined {
   const owners = [...new Set(walk.lookups.map((l) => l.uid).filter((uid) => uid !== 0))]
   if (owners.length > 1) {
-    throw refuse(path, `the directories on the way to it belong to different users (uid ${owners.join(' and ')})`, 'keep each config file in a directory tree that one user owns')
+    throw refuse(
+      path,
+      `the directories on the way to it belong to different users (uid ${owners.join(' and ')})`,
+      'keep each config file in a directory tree that one user owns',
+    )
   }
   const uid = owners[0]
   for (const link of walk.links) {
     if (link.uid !== 0 && link.uid !== uid) {
-      throw refuse(path, `the symlink ${link.path} on the way to it belongs to ${userName(link.uid)}, who could point it anywhere`, `replace it with a link owned by root${uid === undefined ? '' : ` or ${userName(uid)}`} (chown -h), or name the real file`)
+      throw refuse(
+        path,
+        `the symlink ${link.path} on the way to it belongs to ${userName(link.uid)}, who could point it anywhere`,
+        `replace it with a link owned by root${uid === undefined ? '' : ` or ${userName(uid)}`} (chown -h), or name the real file`,
+      )
     }
   }
   for (const l of walk.lookups) {
@@ -41,7 +51,12 @@ export function actorFor(path: string, walk: PathWalk): Actor | undefined {
     if (!everyone && (l.mode & 0o020) === 0) continue
     if ((l.mode & 0o1000) === 0 || l.entryUid !== 0) {
       const who = everyone ? 'every user' : `its group (gid ${l.gid}) or the users its ACL names`
-      throw refuse(path, `${l.dir} is writable by ${who}, who could redirect the write`, `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}; with an ACL, setfacl -m m::rx ${l.dir}), or create its directory first`)
+      throw refuse(
+        path,
+        `${l.dir} is writable by ${who}, who could redirect the write`,
+        `keep the config file in a directory that only its owner can write (chmod ${everyone ? 'o-w' : 'g-w'} ${l.dir}; ` +
+          `with an ACL, setfacl -m m::rx ${l.dir}), or create its directory first`,
+      )
     }
   }
   return uid === undefined ? undefined : { uid }
@@ -125,10 +140,13 @@ export async function withRightsFor<T>(path: string, work: (target: string) => P
     // Node refuses every switch, back to root included, when io_uring may be on: nothing changed then.
     const ioUring = errnoOf(error) === 'ERR_INVALID_STATE'
     if (!ioUring) restore(groups, egid)
-    throw new CliError(ExitCode.cannotWrite, `cannot take the rights of ${name}, who owns a directory on the way to ${path}: ${ioUring ? 'Node refuses to switch users while io_uring may be enabled (UV_USE_IO_URING)' : (errnoOf(error) ?? String(error))}; the file was not changed`, {
+    const why = ioUring ? 'Node refuses to switch users while io_uring may be enabled (UV_USE_IO_URING)' : (errnoOf(error) ?? String(error))
+    const what = `cannot take the rights of ${name}, who owns a directory on the way to ${path}: ${why}; the file was not changed`
+    throw new CliError(ExitCode.cannotWrite, what, {
       hint: ioUring
         ? 'unset UV_USE_IO_URING in the environment this tool runs in (the unit sets UV_USE_IO_URING=0)'
-        : 'the tool needs CAP_SETUID and CAP_SETGID for a config in another user\'s directory: run it as root, or reinstall the unit (iid-docker-auth install)',
+        : "the tool needs CAP_SETUID and CAP_SETGID for a config in another user's directory: " +
+          'run it as root, or reinstall the unit (iid-docker-auth install)',
     })
   }
   try {
@@ -136,13 +154,20 @@ export async function withRightsFor<T>(path: string, work: (target: string) => P
     let finished = walk
     if (walk.blockedAt !== undefined) {
       finished = walkPath(path)
-      if (actorFor(path, finished)?.uid !== actor.uid) throw refuse(path, 'the directories on the way to it belong to different users', 'keep each config file in a directory tree that one user owns')
+      if (actorFor(path, finished)?.uid !== actor.uid)
+        throw refuse(
+          path,
+          'the directories on the way to it belong to different users',
+          'keep each config file in a directory tree that one user owns',
+        )
     }
     return await work(targetOf(path, finished))
   } catch (error) {
     throw error instanceof CliError && error.exitCode === ExitCode.cannotWrite && /permission denied|not permitted/.test(error.message)
       ? new CliError(ExitCode.cannotWrite, `${error.message} (written with the rights of ${name}, who owns a directory on the way to it)`, {
-          hint: `a config file in ${name}'s directories is written with ${name}'s rights: make it and its directory ${name}'s (chown ${name} ...), or point --config elsewhere`,
+          hint:
+            `a config file in ${name}'s directories is written with ${name}'s rights: ` +
+            `make it and its directory ${name}'s (chown ${name} ...), or point --config elsewhere`,
           cause: error,
         })
       : error

@@ -8,12 +8,14 @@ import * as fsp from 'node:fs/promises'
 import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
+import { cannotWrite, explain, notRegular } from './fs-errors.js'
 
 /** 12 hex digits for a temp name; O_EXCL|O_NOFOLLOW makes a guessed or planted name fail. */
 const uniqueSuffix = (): string => randomBytes(6).toString('hex')
 
 /** The names writeAtomic gives its temp files beside `target`. */
-export const tempPattern = (target: string): RegExp => new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
+export const tempPattern = (target: string): RegExp =>
+  new RegExp(`^\\.${basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.[0-9a-f]{12}\\.tmp$`)
 
 /**
  * Deletes the temp files that a run killed mid-write left beside `target`; returns their paths.
@@ -25,7 +27,13 @@ export async function removeLeftoverTemps(target: string): Promise<string[]> {
   const removed: string[] = []
   for (const name of await nodeFileSystem.readdir(dir).catch(() => [] as string[])) {
     if (!pattern.test(name)) continue
-    if (await nodeFileSystem.unlink(join(dir, name)).then(() => true, () => false)) removed.push(join(dir, name))
+    if (
+      await nodeFileSystem.unlink(join(dir, name)).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed.push(join(dir, name))
   }
   return removed
 }
@@ -91,39 +99,6 @@ export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefine
     ? a === b
     : a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs
 
-const explanations: Record<string, [string, string]> = {
-  EACCES: ['permission denied', 'run as root, or check the permissions of the file and its directory'],
-  EPERM: ['operation not permitted (an immutable or append-only file or directory?)', 'check `lsattr -d` on the file and its directory for the i and a flags (chattr -i, chattr -a)'],
-  EROFS: ['the filesystem is read-only', 'point --config at a writable location, or remount it read-write'],
-  ENOSPC: ['no space left on the device', 'free space on that filesystem and run again'],
-  EDQUOT: ['disk quota exceeded', 'free space within the quota and run again'],
-  EBUSY: ['the file is a mount point (a bind-mounted file cannot be replaced atomically)', 'bind-mount the directory instead of the file, or pass --config with the real file'],
-  EXDEV: ['the file and its temporary copy are on different filesystems', 'pass --config with the real path of the file'],
-  ENOENT: ['a directory on the way to it is missing, or was removed while it was written', 'check that the path exists and that nothing removes or swaps it while this tool runs'],
-  ENOTDIR: ['a component of the path is not a directory', 'check the path given with --config or DOCKER_CONFIG'],
-  EIO: ['an I/O error occurred', 'check the disk (dmesg)'],
-  ELOOP: ['too many levels of symbolic links on the way to it', 'fix the symlink loop'],
-  ENAMETOOLONG: ['the path is too long', 'use a shorter path'],
-}
-
-/** What went wrong, for a message ("permission denied (EACCES)"), and how to fix it. */
-function explain(error: unknown): [string, string] {
-  const code = errnoOf(error)
-  const [what, hint] = (code !== undefined ? explanations[code] : undefined) ?? [code ?? String(error), 'check the path and the filesystem']
-  return [`${what}${code !== undefined && !what.startsWith(code) ? ` (${code})` : ''}`, hint]
-}
-
-/** A filesystem failure while writing: exit 73 with what went wrong and how to fix it. */
-export function cannotWrite(path: string, error: unknown): CliError {
-  const [what, hint] = explain(error)
-  return new CliError(ExitCode.cannotWrite, `cannot write ${path}: ${what}; the file was not changed`, { hint, cause: error })
-}
-
-export const notRegular = (path: string, what: string): CliError =>
-  new CliError(ExitCode.configUnusable, `${path} is ${what}, not a regular file; nothing was changed`, {
-    hint: `replace what is at ${path} with a regular file, or name another file`,
-  })
-
 /** Reads a config file without ever blocking on a FIFO or device, with a size cap. */
 export async function readConfigFile(path: string, maxBytes: number, fs: FileSystem = nodeFileSystem): Promise<ConfigFileSnapshot> {
   let handle
@@ -131,7 +106,10 @@ export async function readConfigFile(path: string, maxBytes: number, fs: FileSys
     handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return { bytes: new Uint8Array(0), identity: undefined }
-    if (errnoOf(error) === 'ELOOP') throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
+    if (errnoOf(error) === 'ELOOP')
+      throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, {
+        hint: 'fix the symlink loop',
+      })
     throw cannotWrite(path, error)
   }
   try {
@@ -239,8 +217,6 @@ export interface AtomicWriteOptions {
   /** Called just before the rename; false means someone changed the file: abandon and re-merge. */
   readonly stillCurrent: () => Promise<boolean>
   readonly fs?: FileSystem
-  /** Test hook: called after each phase ('temp-created', 'written', 'synced', 'renamed'). */
-  readonly onPhase?: (phase: string) => void
   /** Told what went wrong after the new file was already in place (the write still succeeded). */
   readonly onWarning?: (message: string) => void
 }
@@ -252,17 +228,14 @@ export interface AtomicWriteOptions {
  */
 export async function writeAtomic(target: string, content: string, options: AtomicWriteOptions): Promise<boolean> {
   const fs = options.fs ?? nodeFileSystem
-  const phase = options.onPhase ?? (() => {})
   const dir = dirname(target)
   const temp = join(dir, `.${target.slice(dir.length + 1)}.${uniqueSuffix()}.tmp`)
   let created = false
   try {
     const handle = await fs.open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
     created = true
-    phase('temp-created')
     try {
       await handle.writeFile(content, 'utf8')
-      phase('written')
       // An existing file keeps its owner. A new one belongs to whoever creates it: the owner of its
       // directory, whose rights the write runs with (acting-user.ts). Skipped when already right,
       // so the unit needs no CAP_CHOWN.
@@ -282,7 +255,6 @@ export async function writeAtomic(target: string, content: string, options: Atom
         await handle.chmod(options.mode ?? (previous === undefined ? 0o600 : previous.mode & 0o777))
       }
       await handle.sync()
-      phase('synced')
     } finally {
       await handle.close()
     }
@@ -293,16 +265,20 @@ export async function writeAtomic(target: string, content: string, options: Atom
     }
     await fs.rename(temp, target)
     created = false
-    phase('renamed')
     // The new file is in place whatever happens now: a failed directory fsync is a warning, not a failure.
     await fsyncDirectory(dir, fs).catch((error: unknown) =>
-      options.onWarning?.(`the new content is in place, but syncing ${dir} failed: ${explain(error)[0]}; a power loss now may bring back the old file`),
+      options.onWarning?.(
+        `the new content is in place, but syncing ${dir} failed: ${explain(error)[0]}; a power loss now may bring back the old file`,
+      ),
     )
     return true
   } catch (error) {
     if (created && !(await removeTemp(temp, fs))) {
       const failure = error instanceof CliError ? error : cannotWrite(target, error)
-      throw new CliError(failure.exitCode, `${failure.message}; ${temp} could not be removed and was emptied`, { hint: failure.hint, cause: error })
+      throw new CliError(failure.exitCode, `${failure.message}; ${temp} could not be removed and was emptied`, {
+        hint: failure.hint,
+        cause: error,
+      })
     }
     if (error instanceof CliError) throw error
     throw cannotWrite(target, error)

@@ -3,17 +3,13 @@
 // a process of an earlier boot whose pid was reused, is recognised as stale and broken. Waits run
 // on the monotonic clock, and no file time (wall-clock time) ever decides staleness.
 
-import { type BigIntStats, type Stats, constants, readFileSync } from 'node:fs'
+import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { dirname } from 'node:path'
 import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import { type FileSystem, cannotWrite, nodeFileSystem } from './config-file.js'
-
-export interface LockOwner {
-  readonly pid: number
-  readonly startTime: string
-  readonly bootId: string
-}
+import { type FileSystem, nodeFileSystem } from './config-file.js'
+import { cannotWrite } from './fs-errors.js'
+import { type LockOwner, currentOwner, isStale, parseOwner } from './lock-owner.js'
 
 export interface LockOptions {
   readonly timeoutMs: number
@@ -26,62 +22,6 @@ export interface LockOptions {
 }
 
 export const lockPathFor = (target: string): string => `${target}.lock`
-
-function readProc(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-
-/** Field 22 of /proc/<pid>/stat: start time in clock ticks since boot. */
-export function processStartTime(pid: number): string | undefined {
-  const stat = readProc(`/proc/${pid}/stat`)
-  if (stat === undefined) return undefined
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-}
-
-const bootId = (): string => readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? 'unknown'
-
-export function currentOwner(): LockOwner {
-  return { pid: process.pid, startTime: processStartTime(process.pid) ?? 'unknown', bootId: bootId() }
-}
-
-export function parseOwner(text: string): LockOwner | undefined {
-  try {
-    const v = JSON.parse(text) as Partial<LockOwner>
-    if (typeof v.pid === 'number' && typeof v.startTime === 'string' && typeof v.bootId === 'string') {
-      return { pid: v.pid, startTime: v.startTime, bootId: v.bootId }
-    }
-  } catch {
-    // fall through
-  }
-  return undefined
-}
-
-/** Field 3 of /proc/<pid>/stat: R, S, D, Z (zombie), X (dead), ... */
-function processState(pid: number): string | undefined {
-  const stat = readProc(`/proc/${pid}/stat`)
-  return stat === undefined ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]
-}
-
-/** Whether the recorded owner is certainly gone (dead, a zombie, or a different process with a reused pid). */
-export function isStale(owner: LockOwner): boolean {
-  // A sandbox (ProcSubset=pid) hides the boot id; compare only when both sides could read it.
-  const current = bootId()
-  if (owner.bootId !== 'unknown' && current !== 'unknown' && owner.bootId !== current) return true
-  try {
-    process.kill(owner.pid, 0)
-  } catch (error) {
-    if (errnoOf(error) === 'ESRCH') return true
-  }
-  // A zombie still answers kill(0) but holds nothing: with no init to reap it (a container), it stays.
-  const state = processState(owner.pid)
-  if (state === 'Z' || state === 'X') return true
-  const start = processStartTime(owner.pid)
-  return start !== undefined && start !== owner.startTime
-}
 
 /**
  * A lock or break lock whose owner cannot be read (its writer died between creating and writing
@@ -141,7 +81,8 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
     if (await createOwned(fs, lockPath, me)) {
       return async () => {
         await fs.unlink(lockPath).catch((error: unknown) => {
-          if (errnoOf(error) !== 'ENOENT') throw lockTrouble(lockPath, 'remove', error, 'it stays behind, and runs stop on it until it is removed')
+          if (errnoOf(error) !== 'ENOENT')
+            throw lockTrouble(lockPath, 'remove', error, 'it stays behind, and runs stop on it until it is removed')
         })
       }
     }
@@ -161,14 +102,23 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
           waitedFor = holder
           options.onWait?.(holder)
         }
-        heldBy = holder !== undefined ? `process ${holder.pid}` : seen.kind === 'lock' ? 'a run that has not written its owner into it' : 'another process'
+        heldBy =
+          holder !== undefined
+            ? `process ${holder.pid}`
+            : seen.kind === 'lock'
+              ? 'a run that has not written its owner into it'
+              : 'another process'
         pause = 20 + Math.floor(Math.random() * 30)
       }
     }
     if (now() >= deadline) {
-      throw new CliError(ExitCode.cannotWrite, `${lockPath} is held by ${heldBy}, still running after ${Math.round(options.timeoutMs / 1000)} s; the file was not changed`, {
-        hint: 'wait for that run of iid-docker-auth to finish; if no such process exists, remove the lock file',
-      })
+      throw new CliError(
+        ExitCode.cannotWrite,
+        `${lockPath} is held by ${heldBy}, still running after ${Math.round(options.timeoutMs / 1000)} s; the file was not changed`,
+        {
+          hint: 'wait for that run of iid-docker-auth to finish; if no such process exists, remove the lock file',
+        },
+      )
     }
     await sleep(pause)
   }
@@ -188,7 +138,10 @@ async function createOwned(fs: FileSystem, path: string, me: string): Promise<bo
   }
   let failure: unknown
   await handle.writeFile(me).catch((error: unknown) => (failure = error))
-  const ours = await handle.stat({ bigint: true }).then((s) => s.ino, () => undefined)
+  const ours = await handle.stat({ bigint: true }).then(
+    (s) => s.ino,
+    () => undefined,
+  )
   await handle.close().catch((error: unknown) => (failure ??= error))
   if (failure !== undefined) {
     // An empty lock (a full disk) would make the next run wait for nobody: take it away.
@@ -270,14 +223,21 @@ async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
  * The break lock names its owner too, so one left by a killed breaker is stale as soon as it is seen.
  * Returns what blocks the break (a live breaker) for the timeout message, or undefined.
  */
-async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: string; ino: bigint }, me: string, unchangedFor: Sightings): Promise<string | undefined> {
+async function breakStaleLock(
+  fs: FileSystem,
+  lockPath: string,
+  stale: { text: string; ino: bigint },
+  me: string,
+  unchangedFor: Sightings,
+): Promise<string | undefined> {
   const breakPath = `${lockPath}.break`
   if (!(await createOwned(fs, breakPath, me))) {
     const seen = await readLock(fs, breakPath)
     if (seen.kind === 'other') throw notALock(breakPath, seen.what)
     if (seen.kind === 'lock' && staleLock(breakPath, seen, unchangedFor)) {
       await fs.unlink(breakPath).catch((error: unknown) => {
-        if (errnoOf(error) !== 'ENOENT') throw lockTrouble(breakPath, 'remove', error, `it and ${lockPath} stay behind; the file was not changed`)
+        if (errnoOf(error) !== 'ENOENT')
+          throw lockTrouble(breakPath, 'remove', error, `it and ${lockPath} stay behind; the file was not changed`)
       })
       return undefined
     }
@@ -287,7 +247,8 @@ async function breakStaleLock(fs: FileSystem, lockPath: string, stale: { text: s
   const current = await readLock(fs, lockPath)
   if (current.kind === 'lock' && current.ino === stale.ino && current.text === stale.text) {
     await fs.unlink(lockPath).catch((error: unknown) => {
-      if (errnoOf(error) !== 'ENOENT') trouble = lockTrouble(lockPath, 'break the stale lock', error, `it and ${breakPath} stay behind; the file was not changed`)
+      if (errnoOf(error) !== 'ENOENT')
+        trouble = lockTrouble(lockPath, 'break the stale lock', error, `it and ${breakPath} stay behind; the file was not changed`)
     })
   }
   await fs.unlink(breakPath).catch((error: unknown) => {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs'
 import { isAbsolute, join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import { notRegular } from './config-file.js'
+import { notRegular } from './fs-errors.js'
 
 export interface Lookup {
   /** The directory a name was looked up in (a real path: symlinks before it are followed). */
@@ -66,7 +66,13 @@ export function walkPath(path: string, root = '/'): PathWalk {
     } catch {
       return stop()
     }
-    const lookup = (entryUid: number | undefined): Lookup => ({ dir: current, uid: dirStat.uid, gid: dirStat.gid, mode: dirStat.mode & 0o7777, entryUid })
+    const lookup = (entryUid: number | undefined): Lookup => ({
+      dir: current,
+      uid: dirStat.uid,
+      gid: dirStat.gid,
+      mode: dirStat.mode & 0o7777,
+      entryUid,
+    })
     let entry: fs.Stats | undefined
     try {
       entry = fs.lstatSync(onHost(root, join(current, name)))
@@ -82,7 +88,9 @@ export function walkPath(path: string, root = '/'): PathWalk {
     todo.shift()
     if (entry.isSymbolicLink()) {
       if (links.length === maxSymlinks) {
-        throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, { hint: 'fix the symlink loop' })
+        throw new CliError(ExitCode.configUnusable, `${path}: too many levels of symbolic links; nothing was changed`, {
+          hint: 'fix the symlink loop',
+        })
       }
       let link: string
       try {
@@ -113,7 +121,8 @@ export function targetOf(path: string, walk: PathWalk, root = '/'): string {
   // follows it: what is there is a pipe, socket or deleted file, never a config file.
   if (root === '/' && walk.links.some((l) => l.path.startsWith('/proc/')) && !fs.existsSync(walk.target)) {
     const real = fs.statSync(path, { throwIfNoEntry: false })
-    if (real !== undefined) throw notRegular(path, real.isFIFO() ? 'a pipe' : real.isSocket() ? 'a socket' : 'a file without a path of its own')
+    if (real !== undefined)
+      throw notRegular(path, real.isFIFO() ? 'a pipe' : real.isSocket() ? 'a socket' : 'a file without a path of its own')
   }
   return onHost(root, walk.target)
 }

@@ -3,13 +3,25 @@
 // `remove`.
 
 import { basename, dirname } from 'node:path'
-import { type ConfigDocument, type MergeChanges, type MergePlan, maxConfigBytes, parseConfig, redact, renderConfig } from '../config/docker-config.js'
+import { type ConfigDocument, maxConfigBytes, parseConfig, renderConfig } from '../config/docker-config.js'
+import type { MergeChanges, MergePlan } from '../config/plans.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import type { ConfigLocation } from '../config/locations.js'
-import { type ConfigFileSnapshot, type FileSystem, currentIdentity, ensureDirectory, nodeFileSystem, readConfigFile, removeLeftoverTemps, sameFile, tempPattern, writeAtomic } from './config-file.js'
+import {
+  type ConfigFileSnapshot,
+  type FileIdentity,
+  type FileSystem,
+  currentIdentity,
+  ensureDirectory,
+  nodeFileSystem,
+  readConfigFile,
+  removeLeftoverTemps,
+  sameFile,
+  tempPattern,
+  writeAtomic,
+} from './config-file.js'
 import { acquireLock, acquireLockIfFree, lockPathFor } from './lock.js'
 import { withRightsFor } from './acting-user.js'
-import { lineDiff } from '../cli/text-diff.js'
 import type { Logger } from '../log.js'
 
 export type ConfigAction = 'written' | 'unchanged' | 'would-write' | 'failed'
@@ -28,9 +40,23 @@ export interface ConfigOutcome {
   readonly changes: MergeChanges | undefined
   readonly warnings: readonly string[]
   readonly error: ErrorInfo | undefined
-  /** --dry-run only: the file as it would be, credentials redacted, changed lines marked + and -. */
-  readonly preview: string | undefined
+  /** --dry-run only: the mode and owner the file would have; what changes is in `changes`. */
+  readonly preview: FilePreview | undefined
 }
+
+/** No content at all, so a preview cannot show anyone's credential. */
+export interface FilePreview {
+  readonly exists: boolean
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+}
+
+/** An existing file keeps its mode and owner; a new one is 0600 and belongs to whoever creates it (withRightsFor). */
+const previewOf = (identity: FileIdentity | undefined): FilePreview =>
+  identity === undefined
+    ? { exists: false, mode: 0o600, uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 }
+    : { exists: true, mode: identity.mode & 0o777, uid: identity.uid, gid: identity.gid }
 
 export interface UpdateOptions {
   readonly dryRun: boolean
@@ -38,9 +64,7 @@ export interface UpdateOptions {
   readonly lockTimeoutMs: number
   /** The plan writes a credential: say so when the file lets group or others read it. */
   readonly credential?: boolean
-  /** Test hook: runs just before the pre-rename re-check, where another writer could step in. */
-  readonly beforeCommit?: (target: string) => Promise<void>
-  /** Test hook: the filesystem the atomic write goes through (faults injected). */
+  /** The file system the write and its re-checks go through; tests wrap it to inject faults or another writer. */
   readonly fs?: FileSystem
   /** preflight's read of this file, if it made one. */
   readonly firstLook?: FirstLook
@@ -88,8 +112,14 @@ export async function preflight(locations: readonly ConfigLocation[]): Promise<A
 }
 
 /** Changes the file `location` names, whose real path `target` is (withRightsFor resolves it). */
-export async function updateConfigFile(location: ConfigLocation, target: string, plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions): Promise<ConfigOutcome> {
+export async function updateConfigFile(
+  location: ConfigLocation,
+  target: string,
+  plan: (doc: ConfigDocument) => MergePlan,
+  options: UpdateOptions,
+): Promise<ConfigOutcome> {
   const { path } = location
+  const fs = options.fs ?? nodeFileSystem
   if (target !== path) options.log.debug(`${path} is a symlink; writing its target ${target}`)
   const base = { path, source: location.source, target, error: undefined }
 
@@ -99,7 +129,7 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
   const firstPlan = plan(first.document)
   if (!hasChanges(firstPlan.changes) || options.dryRun) {
     const action = !hasChanges(firstPlan.changes) ? 'unchanged' : 'would-write'
-    const preview = options.dryRun ? lineDiff(first.snapshot.identity === undefined ? '' : renderConfig(redact(first.document.root)), renderConfig(redact(firstPlan.root))) : undefined
+    const preview = options.dryRun ? previewOf(first.snapshot.identity) : undefined
     const warnings = [...firstPlan.warnings]
     if (!options.dryRun && (await hasLeftovers(target))) {
       const problem = await cleanUpLeftovers(target, options)
@@ -118,35 +148,41 @@ export async function updateConfigFile(location: ConfigLocation, target: string,
   try {
     await removeStaleTemps(target, options.log)
     for (let round = 0; round < maxRounds; round++) {
-      const unchanged = round === 0 && sameFile(first.snapshot.identity, await currentIdentity(target))
+      const unchanged = round === 0 && sameFile(first.snapshot.identity, await currentIdentity(target, fs))
       const { snapshot, document } = unchanged ? first : await load(target, path)
       // Unchanged since the first look: so is the plan.
       const result = document === first.document ? firstPlan : plan(document)
-      if (!hasChanges(result.changes)) return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
+      if (!hasChanges(result.changes))
+        return { ...base, action: 'unchanged', changes: result.changes, warnings: result.warnings, preview: undefined }
       const warnings = [...result.warnings]
       const content = renderConfig(result.root)
       // Docker's layout can make a compact file longer: one past the cap could never be read again,
       // not even to remove this entry.
       if (Buffer.byteLength(content) > maxConfigBytes) {
-        throw new CliError(ExitCode.configUnusable, `${path} would grow past ${maxConfigBytes / 1024 / 1024} MiB in Docker's layout; nothing was changed`, {
-          hint: 'remove entries that are no longer used from it, and run again',
-        })
+        throw new CliError(
+          ExitCode.configUnusable,
+          `${path} would grow past ${maxConfigBytes / 1024 / 1024} MiB in Docker's layout; nothing was changed`,
+          {
+            hint: 'remove entries that are no longer used from it, and run again',
+          },
+        )
       }
       const committed = await writeAtomic(target, content, {
         previous: snapshot.identity,
         onWarning: (w) => warnings.push(w),
-        ...(options.fs ? { fs: options.fs } : {}),
-        stillCurrent: async () => {
-          await options.beforeCommit?.(target)
-          return sameFile(snapshot.identity, await currentIdentity(target))
-        },
+        fs,
+        stillCurrent: async () => sameFile(snapshot.identity, await currentIdentity(target, fs)),
       })
       if (committed) return { ...base, action: 'written', changes: result.changes, warnings: [...warnings, ...readableBy(snapshot, options)], preview: undefined }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
-    throw new CliError(ExitCode.cannotWrite, `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`, {
-      hint: 'another program is rewriting it in a loop; stop it and run again',
-    })
+    throw new CliError(
+      ExitCode.cannotWrite,
+      `${path} kept changing while we tried to write it (${maxRounds} times); the file was not changed`,
+      {
+        hint: 'another program is rewriting it in a loop; stop it and run again',
+      },
+    )
   } catch (error) {
     thrown = true
     throw error
@@ -203,20 +239,39 @@ function readableBy(snapshot: ConfigFileSnapshot, options: UpdateOptions): strin
 }
 
 /** Runs updateConfigFile on each location (starting from preflight's `looks`, in the same order). */
-export async function updateAll(locations: readonly ConfigLocation[], plan: (doc: ConfigDocument) => MergePlan, options: UpdateOptions, looks: ReadonlyArray<FirstLook | CliError> = []): Promise<ConfigOutcome[]> {
+export async function updateAll(
+  locations: readonly ConfigLocation[],
+  plan: (doc: ConfigDocument) => MergePlan,
+  options: UpdateOptions,
+  looks: ReadonlyArray<FirstLook | CliError> = [],
+): Promise<ConfigOutcome[]> {
   const outcomes: ConfigOutcome[] = []
   for (const [i, location] of locations.entries()) {
     const firstLook = looks[i]
     try {
       if (firstLook instanceof CliError) throw firstLook
-      outcomes.push(await withRightsFor(location.path, (target) => updateConfigFile(location, target, plan, firstLook === undefined ? options : { ...options, firstLook })))
+      outcomes.push(
+        await withRightsFor(location.path, (target) =>
+          updateConfigFile(location, target, plan, firstLook === undefined ? options : { ...options, firstLook }),
+        ),
+      )
     } catch (error) {
       if (!(error instanceof CliError)) throw error
-      outcomes.push({ path: location.path, source: location.source, target: undefined, action: 'failed', changes: undefined, warnings: [], error: errorInfo(error), preview: undefined })
+      outcomes.push({
+        path: location.path,
+        source: location.source,
+        target: undefined,
+        action: 'failed',
+        changes: undefined,
+        warnings: [],
+        error: errorInfo(error),
+        preview: undefined,
+      })
     }
   }
   return outcomes
 }
 
 /** The exit code of the first failed file, else 0. */
-export const firstFailure = (outcomes: readonly ConfigOutcome[]): ErrorInfo | undefined => outcomes.find((c) => c.error !== undefined)?.error
+export const firstFailure = (outcomes: readonly ConfigOutcome[]): ErrorInfo | undefined =>
+  outcomes.find((c) => c.error !== undefined)?.error

@@ -119,12 +119,6 @@ function children(buf: Buffer, el: BerElement): BerElement[] {
   return result
 }
 
-/** Checks that every constructed element, at any depth, holds only elements that fill it exactly. */
-function checkLengths(buf: Buffer, el: BerElement, depth = 0): void {
-  if (depth > maxBerDepth) throw new Error('BER nesting too deep')
-  if (el.constructed) for (const child of children(buf, el)) checkLengths(buf, child, depth + 1)
-}
-
 /** Concatenates an OCTET STRING's contents, primitive or constructed (BER chunks). */
 function octets(buf: Buffer, el: BerElement): Buffer {
   if ((el.tag & 0x1f) !== 0x04) throw new Error('the embedded content is not an OCTET STRING')
@@ -133,46 +127,31 @@ function octets(buf: Buffer, el: BerElement): Buffer {
 }
 
 const oidSignedData = Buffer.from('2a864886f70d010702', 'hex')
-const tags = { integer: 0x02, oid: 0x06, sequence: 0x30, set: 0x31, context0: 0xa0, context1: 0xa1 }
+const tags = { oid: 0x06, sequence: 0x30, context0: 0xa0 }
 
 /**
- * The content a PKCS7 embeds, after checking that the bytes are one well-formed BER element (every
- * length within its parent, nothing after it) holding a ContentInfo of type signedData whose
- * SignedData has the structure of RFC 5652: version INTEGER, digestAlgorithms SET,
- * encapContentInfo SEQUENCE, optional [0] certificates, optional [1] crls, signerInfos SET (not
- * empty). Undefined when nothing is embedded. Throws an Error naming the first thing wrong.
+ * The content a PKCS7 embeds: ContentInfo { signedData, [0] SignedData { version, digestAlgorithms,
+ * encapContentInfo { type, [0] OCTET STRING } ... } }, each element within its parent. Only that path
+ * is walked: signers, certificates and the signature itself are the registry's to verify. Undefined
+ * when nothing is embedded. Throws an Error naming the first thing wrong.
  */
 function signedContent(der: Buffer): Buffer | undefined {
   const contentInfo = readBer(der, 0, der.length)
-  if (contentInfo.next !== der.length) throw new Error('bytes follow its outer element')
-  checkLengths(der, contentInfo)
   if (contentInfo.tag !== tags.sequence) throw new Error('its outer element is not a SEQUENCE')
-  const [type, explicit, ...extra] = children(der, contentInfo)
-  if (type?.tag !== tags.oid || !der.subarray(type.start, type.end).equals(oidSignedData)) throw new Error('its content type is not signedData')
-  if (explicit?.tag !== tags.context0 || extra.length > 0) throw new Error('its ContentInfo does not hold exactly one [0] content')
-  const [signedData, ...more] = children(der, explicit)
-  if (signedData?.tag !== tags.sequence || more.length > 0) throw new Error('its content is not one SignedData SEQUENCE')
-
-  const fields = children(der, signedData)
-  const next = (tag: number): BerElement | undefined => (fields[0]?.tag === tag ? fields.shift() : undefined)
-  const version = next(tags.integer)
-  if (version === undefined || version.end === version.start) throw new Error('its SignedData has no version INTEGER')
-  if (next(tags.set) === undefined) throw new Error('its SignedData has no digestAlgorithms SET')
-  const encap = next(tags.sequence)
-  if (encap === undefined) throw new Error('its SignedData has no encapContentInfo SEQUENCE')
-  next(tags.context0) // certificates
-  next(tags.context1) // crls
-  const signerInfos = next(tags.set)
-  if (signerInfos === undefined || fields.length > 0) throw new Error('its SignedData does not end with a signerInfos SET')
-  if (signerInfos.end === signerInfos.start) throw new Error('its signerInfos SET is empty')
-
-  const [contentType, content, ...rest] = children(der, encap)
-  if (contentType?.tag !== tags.oid || rest.length > 0 || (content !== undefined && content.tag !== tags.context0)) {
-    throw new Error('its encapContentInfo is not a content type with an optional [0] content')
-  }
+  const [type, explicit] = children(der, contentInfo)
+  if (type?.tag !== tags.oid || !der.subarray(type.start, type.end).equals(oidSignedData))
+    throw new Error('its content type is not signedData')
+  if (explicit?.tag !== tags.context0) throw new Error('its ContentInfo holds no [0] content')
+  const [signedData] = children(der, explicit)
+  if (signedData?.tag !== tags.sequence) throw new Error('its content is not a SignedData SEQUENCE')
+  // version INTEGER, digestAlgorithms SET, then encapContentInfo.
+  const encap = children(der, signedData)[2]
+  if (encap?.tag !== tags.sequence) throw new Error('its SignedData has no encapContentInfo SEQUENCE')
+  const [, content] = children(der, encap)
   if (content === undefined) return undefined
-  const [octetString, ...others] = children(der, content)
-  if (octetString === undefined || others.length > 0) throw new Error('its [0] content does not hold one OCTET STRING')
+  if (content.tag !== tags.context0) throw new Error('its encapContentInfo holds no [0] content')
+  const [octetString] = children(der, content)
+  if (octetString === undefined) throw new Error('its [0] content is empty')
   return octets(der, octetString)
 }
 
@@ -186,9 +165,9 @@ export function embeddedContent(der: Buffer): Buffer | undefined {
 }
 
 /**
- * Validates both bodies; throws UnusableIdentityError naming what is wrong. The PKCS7 must be a
- * well-formed SignedData that embeds the served document byte for byte, as EC2's always does:
- * anything else comes from something that is not IMDS (a proxy, a cache, a captive portal).
+ * Validates both bodies; throws UnusableIdentityError naming what is wrong. The PKCS7 must embed the
+ * served document byte for byte, as EC2's always does: anything else comes from something that is
+ * not IMDS (a proxy, a cache, a captive portal), and every registry would refuse it.
  */
 export function validateIdentity(document: string, signature: string): InstanceIdentity {
   const fields = parseIdentityDocument(document)
@@ -200,7 +179,8 @@ export function validateIdentity(document: string, signature: string): InstanceI
     throw new UnusableIdentityError(`the PKCS7 signature is not a well-formed PKCS7 SignedData: ${(error as Error).message}`)
   }
   if (embedded === undefined) throw new UnusableIdentityError('the PKCS7 signature does not embed the identity document')
-  if (!embedded.equals(Buffer.from(document, 'utf8'))) throw new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served')
+  if (!embedded.equals(Buffer.from(document, 'utf8')))
+    throw new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served')
   return { document, signature, ...fields }
 }
 

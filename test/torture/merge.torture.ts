@@ -6,7 +6,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync,
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
-import { parseConfig, planMerge, renderConfig } from '../../src/config/docker-config.js'
+import { foldKey, goObject, parseConfig, renderConfig } from '../../src/config/docker-config.js'
+import { planMerge } from '../../src/config/plans.js'
 import { isOwnEntry } from '../../src/config/diagnostics.js'
 import { type JsonMember, type JsonNode, type JsonObject, getMember, jsonString, serializeJson } from '../../src/config/json-document.js'
 import { isCompetingKey } from '../../src/config/registry-keys.js'
@@ -46,18 +47,26 @@ const ownOlderEntry: fc.Arbitrary<JsonNode> = fc.string({ maxLength: 8 }).map((p
   return { kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(value) }] }
 })
 
-/** A config document: arbitrary members, usually an `auths` object with arbitrary entries. */
+const authsEntries = fc.array(member(registryKey, fc.oneof({ weight: 3, arbitrary: node }, { weight: 1, arbitrary: ownOlderEntry })), { maxLength: 8 })
+/** Spellings Go's decoder reads as auths: it merges them all, in order, a null emptying what came before. */
+const authsSpelling = fc.constantFrom('auths', 'auths', 'Auths', 'AUTHS', 'auth\u017f')
+
+/**
+ * A config document: arbitrary members, usually an `auths` object with arbitrary entries (some of
+ * them this tool's own older ones: those, under a competing spelling, go), sometimes more under
+ * other spellings or null.
+ */
 const configDocument: fc.Arbitrary<JsonObject> = fc
   .tuple(
-    fc.array(member(key.filter((k) => k !== 'auths'), node), { maxLength: 6 }),
-    // Some entries are this tool's own older ones: those, under a competing spelling, go.
-    fc.option(fc.array(member(registryKey, fc.oneof({ weight: 3, arbitrary: node }, { weight: 1, arbitrary: ownOlderEntry })), { maxLength: 8 }), { nil: undefined }),
-    fc.nat(),
+    fc.array(member(key.filter((k) => foldKey(k) !== 'auths'), node), { maxLength: 6 }),
+    fc.array(fc.tuple(authsSpelling, fc.option(authsEntries, { nil: undefined, freq: 6 }), fc.nat()), { maxLength: 3 }),
   )
-  .map(([members, authMembers, at]) => {
-    if (authMembers === undefined) return { kind: 'object', members }
+  .map(([members, auths]) => {
     const copy = [...members]
-    copy.splice(at % (copy.length + 1), 0, { key: 'auths', rawKey: '"auths"', value: { kind: 'object', members: authMembers } })
+    for (const [spelling, entries, at] of auths) {
+      const value: JsonNode = entries === undefined ? 'null' : { kind: 'object', members: entries }
+      copy.splice(at % (copy.length + 1), 0, { key: spelling, rawKey: JSON.stringify(spelling), value })
+    }
     return { kind: 'object', members: copy }
   })
 
@@ -74,20 +83,25 @@ describe('merge properties', () => {
         const plan = planMerge(parsed, [{ key: ours, auth }], username)
         const after = plan.root
 
-        // Top level: the same members in the same order, only the last `auths` may differ.
-        const lastAuths = doc.members.map((m) => m.key).lastIndexOf('auths')
+        // Top level: the same members in the same order; only those Go reads as auths may differ.
+        const isAuths = (m: JsonMember): boolean => foldKey(m.key) === 'auths'
+        const lastAuths = doc.members.findLastIndex(isAuths)
         expect(after.members.map((m) => m.key)).toEqual(lastAuths < 0 ? [...doc.members.map((m) => m.key), 'auths'] : doc.members.map((m) => m.key))
         doc.members.forEach((m, i) => {
-          if (i !== lastAuths) expect(text(after.members[i]!.value)).toBe(text(m.value))
+          if (!isAuths(m)) expect(text(after.members[i]!.value)).toBe(text(m.value))
         })
 
-        // auths: the others kept, in order and byte-identical; ours exactly once, with our value.
-        const before = lastAuths < 0 ? [] : (doc.members[lastAuths]!.value as JsonObject).members
-        const afterAuths = getMember(after, 'auths') as JsonObject
-        const others = (ms: readonly JsonMember[]) => ms.filter((m) => !isOursOrOwnSpelling(m)).map((m) => `${m.rawKey}:${text(m.value)}`)
-        expect(others(afterAuths.members)).toEqual(others(before))
-        expect(afterAuths.members.filter(isOursOrOwnSpelling).map((m) => m.key)).toEqual([ours])
-        expect(text(getMember(afterAuths, ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(auth) }] }))
+        // Each auths object: the others kept, in order and byte-identical; ours once, in the last, which Go reads last.
+        const membersOf = (n: JsonNode | undefined): readonly JsonMember[] => (typeof n === 'object' && n.kind === 'object' ? n.members : [])
+        const others = (n: JsonNode | undefined) => membersOf(n).filter((m) => !isOursOrOwnSpelling(m)).map((m) => `${m.rawKey}:${text(m.value)}`)
+        const into = lastAuths < 0 ? after.members.length - 1 : lastAuths
+        after.members.forEach((m, i) => {
+          if (!isAuths(m)) return
+          const mine = i === into ? [ours] : membersOf(doc.members[i]!.value).filter((e) => e.key === ours).map(() => ours)
+          expect(others(m.value)).toEqual(others(i < doc.members.length ? doc.members[i]!.value : undefined))
+          expect(membersOf(m.value).filter(isOursOrOwnSpelling).map((e) => e.key)).toEqual(mine)
+        })
+        expect(text(getMember(goObject(after, 'auths'), ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(auth) }] }))
 
         // Twice equals once.
         const again = planMerge({ root: after }, [{ key: ours, auth }], username)
