@@ -24,9 +24,19 @@ const work = mkdtempSync(join(tmpdir(), 'iid-bench-'))
 const config = join(work, 'docker', 'config.json')
 mkdirSync(dirname(config), { mode: 0o700 })
 
-const few = JSON.stringify({ auths: { 'a.example.com': { auth: 'dTpw' }, 'b.example.com': { auth: 'dTpw' }, 'c.example.com': { auth: 'dTpw' } }, psFormat: 'table' })
+const few = JSON.stringify({
+  auths: { 'a.example.com': { auth: 'dTpw' }, 'b.example.com': { auth: 'dTpw' }, 'c.example.com': { auth: 'dTpw' } },
+  psFormat: 'table',
+})
 // 10,000 entries in the layout Docker writes (MarshalIndent with tabs): about 1.5 MB.
-const manyValue = { auths: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`registry-${i}.example.com`, { auth: Buffer.from(`user${i}:password-${i}-0123456789abcdefghijklmn`).toString('base64'), email: `u${i}@example.com` }])) }
+const manyValue = {
+  auths: Object.fromEntries(
+    Array.from({ length: 10_000 }, (_, i) => [
+      `registry-${i}.example.com`,
+      { auth: Buffer.from(`user${i}:password-${i}-0123456789abcdefghijklmn`).toString('base64'), email: `u${i}@example.com` },
+    ]),
+  ),
+}
 const many = `${JSON.stringify(manyValue, null, '\t')}\n`
 // The same entries as one line, as a config-management tool might write them: every entry must be laid out anew.
 const manyCompact = JSON.stringify(manyValue)
@@ -44,7 +54,10 @@ EOF`
 function measureOnce(command, args, childEnv = env, input = undefined) {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint()
-    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { env: childEnv, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], {
+      env: childEnv,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'],
+    })
     if (input !== undefined) child.stdin.end(input)
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
@@ -101,7 +114,13 @@ const helperName = 'docker-credential-iid get (the helper, on demand)'
 const scenarios = [
   { name: 'node -e 0 (baseline)', command: process.execPath, args: ['-e', '0'] },
   { name: naiveName, env: naiveEnv, command: process.execPath, args: [naive] },
-  { name: unitName, env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
+  {
+    name: unitName,
+    env: unitEnv,
+    command: process.execPath,
+    args: [cli, ...write],
+    before: () => writeFileSync(config, few, { mode: 0o600 }),
+  },
   {
     name: 'already current, 3 entries',
     env: unitEnv,
@@ -112,12 +131,34 @@ const scenarios = [
       await run(process.execPath, [cli, ...write])
     },
   },
-  { name: 'write, config with 10,000 entries (1.5 MB)', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, many, { mode: 0o600 }) },
-  { name: 'write, 10,000 entries on one line', env: unitEnv, command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, manyCompact, { mode: 0o600 }) },
-  { name: 'write, 3 entries, no compile cache (npx, cloud-init)', command: process.execPath, args: [cli, ...write], before: () => writeFileSync(config, few, { mode: 0o600 }) },
+  {
+    name: 'write, config with 10,000 entries (1.5 MB)',
+    env: unitEnv,
+    command: process.execPath,
+    args: [cli, ...write],
+    before: () => writeFileSync(config, many, { mode: 0o600 }),
+  },
+  {
+    name: 'write, 10,000 entries on one line',
+    env: unitEnv,
+    command: process.execPath,
+    args: [cli, ...write],
+    before: () => writeFileSync(config, manyCompact, { mode: 0o600 }),
+  },
+  {
+    name: 'write, 3 entries, no compile cache (npx, cloud-init)',
+    command: process.execPath,
+    args: [cli, ...write],
+    before: () => writeFileSync(config, few, { mode: 0o600 }),
+  },
   {
     name: helperName,
-    env: { ...unitEnv, IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_ENDPOINT: sim.url, IID_DOCKER_AUTH_ENV_FILE: join(work, 'no-such-file') },
+    env: {
+      ...unitEnv,
+      IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com',
+      IID_DOCKER_AUTH_ENDPOINT: sim.url,
+      IID_DOCKER_AUTH_ENV_FILE: join(work, 'no-such-file'),
+    },
     command: process.execPath,
     args: [join(root, 'bin', 'docker-credential-iid.cjs'), 'get'],
     input: 'pierone.example.com',
@@ -150,7 +191,9 @@ for (let round = 0; round < runs; round++) {
   }
 }
 
-const stats = Object.fromEntries([...results].map(([name, samples]) => [name, { ms: median(samples.map((x) => x.ms)), rssKb: median(samples.map((x) => x.rssKb)) }]))
+const stats = Object.fromEntries(
+  [...results].map(([name, samples]) => [name, { ms: median(samples.map((x) => x.ms)), rssKb: median(samples.map((x) => x.rssKb)) }]),
+)
 const base = stats['node -e 0 (baseline)']
 
 // IMDS appearing late: the file must be written within 1 s of IMDS starting to listen.
@@ -158,7 +201,11 @@ const lateDelays = []
 for (let i = 0; i < Number(process.env.BENCH_LATE_RUNS ?? 20); i++) {
   const late = await startImdsSimulator({ listenAfterMs: 1000 + Math.random() * 4000 })
   writeFileSync(config, few, { mode: 0o600 })
-  await measureOnce(process.execPath, [cli, '-r', 'pierone.example.com', '-c', config, '--endpoint', late.url, '--timeout', '30', '-q'], unitEnv)
+  await measureOnce(
+    process.execPath,
+    [cli, '-r', 'pierone.example.com', '-c', config, '--endpoint', late.url, '--timeout', '30', '-q'],
+    unitEnv,
+  )
   lateDelays.push(statSync(config).mtimeMs - late.listeningSince())
   await late.close()
 }
@@ -166,7 +213,10 @@ for (let i = 0; i < Number(process.env.BENCH_LATE_RUNS ?? 20); i++) {
 // Packaging: the tarball, and installing it versus installing the unbundled package with its dependencies.
 const packDir = join(work, 'pack')
 mkdirSync(packDir)
-const tarball = join(packDir, execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: root, env, encoding: 'utf8' }).trim().split('\n').pop())
+const tarball = join(
+  packDir,
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: root, env, encoding: 'utf8' }).trim().split('\n').pop(),
+)
 const tarballKb = statSync(tarball).size / 1024
 const manifest = JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], { encoding: 'utf8' }))
 
@@ -187,7 +237,13 @@ writeFileSync(
   }),
 )
 writeFileSync(join(unbundled, 'bin', 'cli.mjs'), "#!/usr/bin/env node\nimport '../dist/src/main.js'\n")
-const unbundledTarball = join(packDir, execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: unbundled, env, encoding: 'utf8' }).trim().split('\n').pop())
+const unbundledTarball = join(
+  packDir,
+  execFileSync('npm', ['pack', '--silent', '--pack-destination', packDir], { cwd: unbundled, env, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop(),
+)
 
 async function installAndRun(tgz) {
   const times = []
@@ -231,7 +287,9 @@ for (const s of scenarios) {
   } else if (s.name.startsWith('write, config with 10,000')) {
     verdict = target(r.ms / stats[unitName].ms <= 2, `<= 2x the 3-entry run (${ratio(r.ms, stats[unitName].ms)}x)`)
   }
-  rows.push(`| ${s.name} | ${r.ms.toFixed(1)} | ${ratio(r.ms, base.ms)}x | ${(r.rssKb / 1024).toFixed(1)} | ${ratio(r.rssKb, base.rssKb)}x | ${verdict} |`)
+  rows.push(
+    `| ${s.name} | ${r.ms.toFixed(1)} | ${ratio(r.ms, base.ms)}x | ${(r.rssKb / 1024).toFixed(1)} | ${ratio(r.rssKb, base.rssKb)}x | ${verdict} |`,
+  )
 }
 const lateMedian = median(lateDelays)
 console.log(`iid-docker-auth bench: Node ${process.version}, ${runs} runs per scenario, medians; ratios against node -e 0 in the same run

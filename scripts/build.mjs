@@ -77,7 +77,10 @@ const result = await build({
 // when every character is ASCII: a single non-ASCII one (esbuild escapes them in strings, not in
 // regular expressions) doubles what the whole bundle costs there.
 const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(outfile, 'utf8'))
-if (nonAscii !== null) throw new Error(`build: ${relative(root, outfile)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`)
+if (nonAscii !== null)
+  throw new Error(
+    `build: ${relative(root, outfile)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`,
+  )
 
 // One notice per bundled package, from its own LICENSE file.
 const packages = new Set()
@@ -91,14 +94,25 @@ const byText = new Map()
 for (const dir of [...packages].sort()) {
   const manifest = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8'))
   const licenceFile = readdirSync(join(root, dir)).find((f) => /^licen[cs]e/i.test(f))
-  const text = licenceFile ? readFileSync(join(root, dir, licenceFile), 'utf8').trim() : `${manifest.license} (no licence file in the package)`
+  const text = licenceFile
+    ? readFileSync(join(root, dir, licenceFile), 'utf8').trim()
+    : `${manifest.license} (no licence file in the package)`
   // Grouped by the licence's terms: copyright lines (listed with each package) and what follows
   // Apache-2.0's "END OF TERMS AND CONDITIONS" (how to apply it) differ between copies.
-  const normalized = text.split('END OF TERMS AND CONDITIONS')[0].replace(/^\s*Copyright.*$/gim, '').replace(/\s+/g, ' ').trim()
+  const normalized = text
+    .split('END OF TERMS AND CONDITIONS')[0]
+    .replace(/^\s*Copyright.*$/gim, '')
+    .replace(/\s+/g, ' ')
+    .trim()
   const entry = byText.get(normalized) ?? { text, names: [] }
-  entry.names.push(`${manifest.name}@${manifest.version} (${manifest.license})${/^Copyright/im.test(text) ? `: ${text.match(/^Copyright.*$/gim).join('; ')}` : ''}`)
+  entry.names.push(
+    `${manifest.name}@${manifest.version} (${manifest.license})${/^Copyright/im.test(text) ? `: ${text.match(/^Copyright.*$/gim).join('; ')}` : ''}`,
+  )
   byText.set(normalized, entry)
 }
 const notices = [...byText.values()].map(({ text, names }) => `${names.join('\n')}\n${'-'.repeat(72)}\n${text}\n`)
-writeFileSync(join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'), `Licences of the packages bundled into iid-docker-auth.cjs and execa.cjs\n\n${notices.join('\n')}`)
+writeFileSync(
+  join(root, 'dist', 'THIRD_PARTY_LICENSES.txt'),
+  `Licences of the packages bundled into iid-docker-auth.cjs and execa.cjs\n\n${notices.join('\n')}`,
+)
 console.error(`build: ${relative(root, outfile)} ${(readFileSync(outfile).length / 1024).toFixed(1)} KB, ${packages.size} bundled packages`)

@@ -28,13 +28,20 @@ try {
   const args = ['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '10']
   mkdirSync(dirname(config), { mode: 0o700 })
   // Another tool's entry and a field Docker itself would drop: both must survive.
-  writeFileSync(config, '{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}},"x-custom":{"big":12345678901234567890}}\n', { mode: 0o600 })
+  writeFileSync(config, '{"auths":{"other.example.com":{"auth":"dXNlcjpwYXNz"}},"x-custom":{"big":12345678901234567890}}\n', {
+    mode: 0o600,
+  })
   console.log(`IMDS simulator listening on ${sim.url}; config file ${config}\n`)
   const show = (): void => {
     const root = parseConfig(readFileSync(config), config).root
     console.log(`${config} (mode ${(statSync(config).mode & 0o777).toString(8)}; keys only):`)
     for (const { key } of root.members) {
-      const inside = key === 'auths' ? `: ${goObject(root, 'auths').members.map((m) => m.key).join(', ')}` : ''
+      const inside =
+        key === 'auths'
+          ? `: ${goObject(root, 'auths')
+              .members.map((m) => m.key)
+              .join(', ')}`
+          : ''
       console.log(`  ${key}${inside}`)
     }
   }

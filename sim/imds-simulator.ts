@@ -139,7 +139,22 @@ function signingKit(): SigningKit {
   run('genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', 'dsa_paramgen_bits:2048', '-out', join(dir, 'dsa.params'))
   run('genpkey', '-paramfile', join(dir, 'dsa.params'), '-out', k.dsaKey)
   run('req', '-x509', '-key', k.dsaKey, '-out', k.dsaCert, '-days', '3650', '-subj', '/CN=IMDS simulator (pkcs7)', '-sha256')
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', k.rsaKey, '-out', k.rsaCert, '-days', '3650', '-subj', '/CN=IMDS simulator (rsa2048)', '-sha256')
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    k.rsaKey,
+    '-out',
+    k.rsaCert,
+    '-days',
+    '3650',
+    '-subj',
+    '/CN=IMDS simulator (rsa2048)',
+    '-sha256',
+  )
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   kit = k
   return k
@@ -153,9 +168,31 @@ export function signLikeEc2(content: string, kind: 'pkcs7' | 'rsa2048'): string 
   writeFileSync(input, content)
   try {
     const [key, cert, md] = kind === 'pkcs7' ? [k.dsaKey, k.dsaCert, 'sha1'] : [k.rsaKey, k.rsaCert, 'sha256']
-    execFileSync('openssl', ['smime', '-sign', '-in', input, '-signer', cert, '-inkey', key, '-nodetach', '-binary', '-outform', 'DER', '-md', md, '-stream', '-out', output], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
+    execFileSync(
+      'openssl',
+      [
+        'smime',
+        '-sign',
+        '-in',
+        input,
+        '-signer',
+        cert,
+        '-inkey',
+        key,
+        '-nodetach',
+        '-binary',
+        '-outform',
+        'DER',
+        '-md',
+        md,
+        '-stream',
+        '-out',
+        output,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
     const base64 = readFileSync(output).toString('base64')
     return base64.match(/.{1,64}/g)!.join('\n')
   } finally {
@@ -224,7 +261,14 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
     const route = routes[path.replace(/^\/{2,}/, '/')]
     const token = tokenState(req)
     const ttlHeader = req.headers['x-aws-ec2-metadata-token-ttl-seconds']
-    requests.push({ method: req.method ?? '', path, route, token, ttlHeader: typeof ttlHeader === 'string' ? ttlHeader : undefined, at: Date.now() })
+    requests.push({
+      method: req.method ?? '',
+      path,
+      route,
+      token,
+      ttlHeader: typeof ttlHeader === 'string' ? ttlHeader : undefined,
+      at: Date.now(),
+    })
 
     const answer = (status: number, body = ''): void => {
       res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) })
@@ -297,7 +341,9 @@ export async function startImdsSimulator(options: SimulatorOptions = {}): Promis
   if (options.listenAfterMs !== undefined) {
     // Reserve a free port, release it, and come back on it later.
     const probe = createServer()
-    port = await new Promise<number>((resolve) => probe.listen(options.port ?? 0, host, () => resolve((probe.address() as AddressInfo).port)))
+    port = await new Promise<number>((resolve) =>
+      probe.listen(options.port ?? 0, host, () => resolve((probe.address() as AddressInfo).port)),
+    )
     await new Promise<void>((resolve) => probe.close(() => resolve()))
     lateListen = setTimeout(() => void listen(port), options.listenAfterMs)
   } else {

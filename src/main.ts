@@ -4,6 +4,10 @@
 import { basename } from 'node:path'
 import { main } from './cli/program.js'
 
-const asHelper = (globalThis as { iidDockerAuthEntry?: string }).iidDockerAuthEntry === 'docker-credential-iid' || basename(process.argv[1] ?? '').startsWith('docker-credential-')
+const asHelper =
+  (globalThis as { iidDockerAuthEntry?: string }).iidDockerAuthEntry === 'docker-credential-iid' ||
+  basename(process.argv[1] ?? '').startsWith('docker-credential-')
 
-void (asHelper ? import('./commands/credential-helper.js').then((m) => m.helperMain(process.argv.slice(2))) : main(process.argv)).then((code) => process.exit(code))
+void (asHelper ? import('./commands/credential-helper.js').then((m) => m.helperMain(process.argv.slice(2))) : main(process.argv)).then(
+  (code) => process.exit(code),
+)

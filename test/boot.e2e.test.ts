@@ -5,7 +5,18 @@
 // endpoint and no packet leaves the namespace; and `install --now` and `uninstall` run inside the
 // booted system against its own systemd. Root only; under CI=true it runs or fails.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -21,7 +32,8 @@ function debianSource(): { suite: string; mirror: string } {
   const suite = /^VERSION_CODENAME=(.+)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]?.trim()
   const texts: string[] = []
   for (const dir of ['/etc/apt/sources.list.d']) {
-    if (existsSync(dir)) for (const f of readdirSync(dir)) if (f.endsWith('.sources') || f.endsWith('.list')) texts.push(readFileSync(join(dir, f), 'utf8'))
+    if (existsSync(dir))
+      for (const f of readdirSync(dir)) if (f.endsWith('.sources') || f.endsWith('.list')) texts.push(readFileSync(join(dir, f), 'utf8'))
   }
   if (existsSync('/etc/apt/sources.list')) texts.push(readFileSync('/etc/apt/sources.list', 'utf8'))
   for (const text of texts) {
@@ -43,7 +55,10 @@ function ensureDebianTree(): string {
   mkdirSync(cacheRoot, { recursive: true })
   const building = `${tree}.building-${process.pid}`
   rmSync(building, { recursive: true, force: true })
-  execFileSync('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror], { stdio: 'ignore', timeout: 600_000 })
+  execFileSync('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror], {
+    stdio: 'ignore',
+    timeout: 600_000,
+  })
   writeFileSync(join(building, '.complete'), '')
   rmSync(tree, { recursive: true, force: true })
   renameSync(building, tree)
@@ -92,7 +107,10 @@ const otherEntry = '{\n\t"auths": {\n\t\t"other.example.com": {\n\t\t\t"auth": "
 function addDockerUsers(root: string): string[] {
   for (const name of dockerUsers) execFileSync('useradd', ['--root', root, '--create-home', '--shell', '/bin/sh', '--user-group', name])
   const existing = join(root, 'home/existing/.docker')
-  const ids = readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith('existing:'))!.split(':')
+  const ids = readFileSync(join(root, 'etc/passwd'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('existing:'))!
+    .split(':')
   mkdirSync(existing, { mode: 0o700 })
   writeFileSync(join(existing, 'config.json'), otherEntry, { mode: 0o600 })
   for (const path of [existing, join(existing, 'config.json')]) chownSync(path, Number(ids[2]), Number(ids[3]))
@@ -101,7 +119,10 @@ function addDockerUsers(root: string): string[] {
 
 /** Each docker user, not root, reads their config and says who owns it (in the booted system). */
 const readAsDockerUsers = dockerUsers
-  .map((name) => `setpriv --reuid=${name} --regid=${name} --init-groups cat /home/${name}/.docker/config.json > /results/as-${name}; stat -c %%U:%%G:%%a /home/${name}/.docker /home/${name}/.docker/config.json > /results/stat-${name}`)
+  .map(
+    (name) =>
+      `setpriv --reuid=${name} --regid=${name} --init-groups cat /home/${name}/.docker/config.json > /results/as-${name}; stat -c %%U:%%G:%%a /home/${name}/.docker /home/${name}/.docker/config.json > /results/stat-${name}`,
+  )
   .join('; ')
 
 /**
@@ -144,13 +165,21 @@ StandardOutput=file:/results/envtest-%i
   for (const [name, bytes] of Object.entries({ empty: Buffer.alloc(0), ...files })) {
     writeFileSync(join(root, 'etc/iid-envtest', name), bytes)
     mkdirSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true })
-    symlinkSync('/etc/systemd/system/iid-envtest@.service', join(root, 'etc/systemd/system/multi-user.target.wants', `iid-envtest@${name}.service`))
+    symlinkSync(
+      '/etc/systemd/system/iid-envtest@.service',
+      join(root, 'etc/systemd/system/multi-user.target.wants', `iid-envtest@${name}.service`),
+    )
   }
 }
 
 /** DMI facts as sysfs shows them, of an EC2 Nitro instance and of a laptop VM. */
 const machines = {
-  ec2: { sys_vendor: 'Amazon EC2', product_name: 'm5.large', product_uuid: 'ec2e1916-9099-7caf-fd21-012345abcdef', chassis_asset_tag: 'i-0123456789abcdef0' },
+  ec2: {
+    sys_vendor: 'Amazon EC2',
+    product_name: 'm5.large',
+    product_uuid: 'ec2e1916-9099-7caf-fd21-012345abcdef',
+    chassis_asset_tag: 'i-0123456789abcdef0',
+  },
   laptop: { sys_vendor: 'QEMU', product_name: 'Standard PC (Q35 + ICH9, 2009)', product_uuid: '0b5ef7a2-1c47-4d2a-9f0e-3b6c8d1e2f3a' },
 } as const
 /**
@@ -168,10 +197,34 @@ const oddDir = '/opt/odd$HOME%h dir'
  */
 async function boot(
   tree: string,
-  { faults = [], live = false, machine = 'ec2', imds = true, timeout = '10', oddPaths = false, managerEnvironment = [], envFiles = {} }: { faults?: string[]; live?: boolean; machine?: keyof typeof machines; imds?: boolean; timeout?: string; oddPaths?: boolean; managerEnvironment?: string[]; envFiles?: Record<string, Buffer> } = {},
+  {
+    faults = [],
+    live = false,
+    machine = 'ec2',
+    imds = true,
+    timeout = '10',
+    oddPaths = false,
+    managerEnvironment = [],
+    envFiles = {},
+  }: {
+    faults?: string[]
+    live?: boolean
+    machine?: keyof typeof machines
+    imds?: boolean
+    timeout?: string
+    oddPaths?: boolean
+    managerEnvironment?: string[]
+    envFiles?: Record<string, Buffer>
+  } = {},
 ): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
-  const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [string, string, string, string, string]
+  const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ]
   for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
   const namespace = `iid-boot-${process.pid}-${Math.floor(Math.random() * 1e6)}`
   let sim: ChildProcess | undefined
@@ -183,9 +236,13 @@ async function boot(
     mkdirSync(join(root, 'var/log/journal'), { recursive: true })
     const sysfs = join(work, 'sys')
     mkdirSync(join(sysfs, 'class/dmi/id'), { recursive: true })
-    for (const [name, value] of Object.entries(machines[machine])) writeFileSync(join(sysfs, 'class/dmi/id', name), `${value}\n`, { mode: name === 'product_uuid' ? 0o400 : 0o444 })
+    for (const [name, value] of Object.entries(machines[machine]))
+      writeFileSync(join(sysfs, 'class/dmi/id', name), `${value}\n`, { mode: name === 'product_uuid' ? 0o400 : 0o444 })
     mkdirSync(join(root, 'etc/systemd/system.conf.d'), { recursive: true })
-    writeFileSync(join(root, 'etc/systemd/system.conf.d/iid-test.conf'), `[Manager]\nDefaultEnvironment=IID_DOCKER_AUTH_SYSFS=${fakeSysfs} ${managerEnvironment.join(' ')}\n`)
+    writeFileSync(
+      join(root, 'etc/systemd/system.conf.d/iid-test.conf'),
+      `[Manager]\nDefaultEnvironment=IID_DOCKER_AUTH_SYSFS=${fakeSysfs} ${managerEnvironment.join(' ')}\n`,
+    )
 
     // The tool and node are bound in at fixed paths: the unit has PrivateTmp=yes, so a checkout
     // under /tmp (as CI's may be) would be invisible to it at its own path.
@@ -193,7 +250,20 @@ async function boot(
       const userConfigs = addDockerUsers(root)
       const configArgs = ['/root/.docker/config.json', ...userConfigs].flatMap((c) => ['--config', c])
       const [node, repo] = oddPaths ? [`${oddDir}/node`, `${oddDir}/iid-docker-auth`] : [boundNode, boundRepo]
-      const install = await runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...configArgs, '--timeout', timeout, '--node', node, '--cli', `${repo}/bin/iid-docker-auth.cjs`])
+      const install = await runCli([
+        'install',
+        '--root',
+        root,
+        '--registry',
+        'pierone.example.com',
+        ...configArgs,
+        '--timeout',
+        timeout,
+        '--node',
+        node,
+        '--cli',
+        `${repo}/bin/iid-docker-auth.cjs`,
+      ])
       expect(install.code, install.stderr).toBe(0)
     }
 
@@ -231,9 +301,27 @@ WantedBy=multi-user.target
     execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up'])
     execFileSync('ip', ['-n', namespace, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo'])
     const faultArgs = faults.flatMap((f) => ['--fault', f])
-    if (imds) sim = spawn('ip', ['netns', 'exec', namespace, process.execPath, join(repoRoot, 'dist/sim/serve.js'), '--host', '169.254.169.254', '--port', '80', '--record', record, ...faultArgs], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
+    if (imds)
+      sim = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          namespace,
+          process.execPath,
+          join(repoRoot, 'dist/sim/serve.js'),
+          '--host',
+          '169.254.169.254',
+          '--port',
+          '80',
+          '--record',
+          record,
+          ...faultArgs,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        },
+      )
     if (sim !== undefined) await waitForLine(sim, 'listening ')
 
     const nspawn = spawn(
@@ -280,14 +368,46 @@ WantedBy=multi-user.target
     }
     const show: Record<string, Record<string, string>> = {}
     for (const unit of ['iid-docker-auth.service', 'docker.service']) {
-      show[unit] = Object.fromEntries((files[`show-${unit}`] ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+      show[unit] = Object.fromEntries(
+        (files[`show-${unit}`] ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      )
     }
     const journalDir = join(root, 'var/log/journal')
     const journal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat']).toString() + console
-    const unitJournal = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service']).toString()
+    const unitJournal = execFileSync('journalctl', [
+      '-D',
+      journalDir,
+      '--no-pager',
+      '-o',
+      'cat',
+      '-u',
+      'iid-docker-auth.service',
+    ]).toString()
     // Lines the unit logged at priority err (3) or worse, and warning (4) or worse: journald took the <N> prefixes.
-    const unitErrors = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'err', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
-    const unitInfo = execFileSync('journalctl', ['-D', journalDir, '--no-pager', '-o', 'cat', '-u', 'iid-docker-auth.service', '-p', 'info', 'SYSLOG_IDENTIFIER=iid-docker-auth']).toString()
+    const unitErrors = execFileSync('journalctl', [
+      '-D',
+      journalDir,
+      '--no-pager',
+      '-o',
+      'cat',
+      '-u',
+      'iid-docker-auth.service',
+      '-p',
+      'err',
+      'SYSLOG_IDENTIFIER=iid-docker-auth',
+    ]).toString()
+    const unitInfo = execFileSync('journalctl', [
+      '-D',
+      journalDir,
+      '--no-pager',
+      '-o',
+      'cat',
+      '-u',
+      'iid-docker-auth.service',
+      '-p',
+      'info',
+      'SYSLOG_IDENTIFIER=iid-docker-auth',
+    ]).toString()
     const rootConfigPath = join(root, 'root/.docker/config.json')
     const rootConfig = existsSync(rootConfigPath) ? readFileSync(rootConfigPath, 'utf8') : undefined
     const pkcs7 = imds ? readFileSync(join(record, 'pkcs7'), 'utf8') : ''
@@ -321,7 +441,11 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     tree = ensureDebianTree()
   }, 660_000)
   // The first boot also runs the settings-file units: one boot serves both tests.
-  const bootWithEnvironmentFiles = (): Promise<BootResult> => (firstBoot ??= boot(tree, { managerEnvironment: ['UV_USE_IO_URING=1'], envFiles: Object.fromEntries(trickyFiles.map((f) => [f.name, f.bytes])) }))
+  const bootWithEnvironmentFiles = (): Promise<BootResult> =>
+    (firstBoot ??= boot(tree, {
+      managerEnvironment: ['UV_USE_IO_URING=1'],
+      envFiles: Object.fromEntries(trickyFiles.map((f) => [f.name, f.bytes])),
+    }))
 
   it('writes the credential before docker starts, 0600, with no secret in the journal', async () => {
     // UV_USE_IO_URING=1 in the manager's environment would stop node from taking the docker users' rights: the unit sets it off.
@@ -385,7 +509,10 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     expect(result.unitErrors).toMatch(/^iid-docker-auth: fix: /m)
     const check = validJson(result.files['check.json']!, 'check')
     expect(check.exitCode).toBe(69)
-    expect(check.checks.find((c: { area: string; verdict: string }) => c.area === 'unit' && c.verdict === 'fail')).toMatchObject({ exitCode: 69, fix: 'journalctl -b -u iid-docker-auth.service' })
+    expect(check.checks.find((c: { area: string; verdict: string }) => c.area === 'unit' && c.verdict === 'fail')).toMatchObject({
+      exitCode: 69,
+      fix: 'journalctl -b -u iid-docker-auth.service',
+    })
     for (const secret of result.secrets) expect(result.journal.includes(secret), 'a secret reached the journal').toBe(false)
   }, 180_000)
 
@@ -395,7 +522,9 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     const ours = result.show['iid-docker-auth.service']!
     const docker = result.show['docker.service']!
     expect(ours, result.unitJournal).toMatchObject({ ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' })
-    expect(result.unitErrors).toContain('iid-docker-auth: error: not EC2 (DMI sys_vendor "QEMU", product_name "Standard PC (Q35 + ICH9, 2009)"): IMDS not asked')
+    expect(result.unitErrors).toContain(
+      'iid-docker-auth: error: not EC2 (DMI sys_vendor "QEMU", product_name "Standard PC (Q35 + ICH9, 2009)"): IMDS not asked',
+    )
     expect(result.unitErrors).toMatch(/^iid-docker-auth: fix: .*IID_DOCKER_AUTH_PLATFORM=ec2/m)
     const ranSeconds = (Number(ours['ExecMainExitTimestampMonotonic']) - Number(ours['ExecMainStartTimestampMonotonic'])) / 1e6
     expect(ranSeconds).toBeGreaterThan(0)
@@ -405,19 +534,23 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     // systemd ran node at its own path and gave it the CLI's path unexpanded: the tool itself said "not EC2".
     expect(result.files['exec-start']).toContain(`path=${oddDir}/node ;`)
     const check = validJson(result.files['check.json']!, 'check')
-    expect(check.checks[0]).toMatchObject({ area: 'imds', verdict: 'fail', exitCode: 69, message: expect.stringMatching(/^not EC2 \(DMI sys_vendor "QEMU"/) })
+    expect(check.checks[0]).toMatchObject({
+      area: 'imds',
+      verdict: 'fail',
+      exitCode: 69,
+      message: expect.stringMatching(/^not EC2 \(DMI sys_vendor "QEMU"/),
+    })
   }, 180_000)
 
   it('install --now and uninstall on the booted system: the unit runs at once, and uninstall stops and removes it', async () => {
     const result = await boot(tree, { live: true })
-    const fields = (text: string | undefined) => Object.fromEntries((text ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    const fields = (text: string | undefined) =>
+      Object.fromEntries((text ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
     expect(result.files['live-install-code'], result.files['live-install.err']).toBe('0')
     const installed = validJson(result.files['live-install.json']!, 'install')
-    expect(installed.steps.filter((s: { action: string }) => s.action === 'systemctl').map((s: { args: string[] }) => s.args.join(' '))).toEqual([
-      'daemon-reload',
-      'enable iid-docker-auth.service',
-      'start iid-docker-auth.service',
-    ])
+    expect(
+      installed.steps.filter((s: { action: string }) => s.action === 'systemctl').map((s: { args: string[] }) => s.args.join(' ')),
+    ).toEqual(['daemon-reload', 'enable iid-docker-auth.service', 'start iid-docker-auth.service'])
     expect(fields(result.files['live-show-installed']), result.unitJournal).toEqual({
       LoadState: 'loaded',
       ActiveState: 'active',
@@ -432,13 +565,9 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
 
     expect(result.files['live-uninstall-code'], result.files['live-uninstall.err']).toBe('0')
     const uninstalled = validJson(result.files['live-uninstall.json']!, 'install')
-    expect(uninstalled.steps.map((s: { action: string; args?: string[] }) => (s.args === undefined ? s.action : s.args.join(' ')))).toEqual([
-      'stop iid-docker-auth.service',
-      'disable iid-docker-auth.service',
-      'remove',
-      'remove',
-      'daemon-reload',
-    ])
+    expect(uninstalled.steps.map((s: { action: string; args?: string[] }) => (s.args === undefined ? s.action : s.args.join(' ')))).toEqual(
+      ['stop iid-docker-auth.service', 'disable iid-docker-auth.service', 'remove', 'remove', 'daemon-reload'],
+    )
     expect(result.files['live-left']).toBe('')
     expect(fields(result.files['live-show-removed'])).toEqual({ LoadState: 'not-found', ActiveState: 'inactive' })
     // uninstall takes the unit away, never the credential it wrote.

@@ -8,9 +8,27 @@ describe('unitLines', () => {
   it.each([
     [undefined, [['ok', /systemd is not running here/]]],
     [{ LoadState: 'not-found' }, [['warn', /is not installed/]]],
-    [{ LoadState: 'loaded', UnitFileState: 'disabled', ActiveState: 'inactive', Result: 'success' }, [['warn', /installed but disabled/], ['warn', /has not run this boot/]]],
-    [{ LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'active', Result: 'success', ExecMainStatus: '0' }, [['ok', /installed and enabled/], ['ok', /ran successfully/]]],
-    [{ LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' }, [['ok', /installed and enabled/], ['fail', /failed this boot \(exit-code, exit status 69\)/]]],
+    [
+      { LoadState: 'loaded', UnitFileState: 'disabled', ActiveState: 'inactive', Result: 'success' },
+      [
+        ['warn', /installed but disabled/],
+        ['warn', /has not run this boot/],
+      ],
+    ],
+    [
+      { LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'active', Result: 'success', ExecMainStatus: '0' },
+      [
+        ['ok', /installed and enabled/],
+        ['ok', /ran successfully/],
+      ],
+    ],
+    [
+      { LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'failed', Result: 'exit-code', ExecMainStatus: '69' },
+      [
+        ['ok', /installed and enabled/],
+        ['fail', /failed this boot \(exit-code, exit status 69\)/],
+      ],
+    ],
   ] as const)('%j', (facts, expected) => {
     const lines = unitLines(facts as Record<string, string> | undefined)
     expect(lines.map((l) => l.verdict)).toEqual(expected.map(([v]) => v))
@@ -18,7 +36,8 @@ describe('unitLines', () => {
   })
 
   it('carries a documented exit status of the unit, else 1', () => {
-    const failed = (status: string) => unitLines({ LoadState: 'loaded', UnitFileState: 'enabled', Result: 'exit-code', ExecMainStatus: status })
+    const failed = (status: string) =>
+      unitLines({ LoadState: 'loaded', UnitFileState: 'enabled', Result: 'exit-code', ExecMainStatus: status })
     expect(checkExitCode(failed('73'))).toBe(73)
     expect(checkExitCode(failed('203'))).toBe(1)
   })
@@ -26,7 +45,9 @@ describe('unitLines', () => {
 
 describe('probe', () => {
   it('parses Bearer and Basic challenges', () => {
-    expect(parseChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"')).toEqual({
+    expect(
+      parseChallenge('Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull"'),
+    ).toEqual({
       scheme: 'bearer',
       params: { realm: 'https://auth.example.com/token', service: 'registry.example.com', scope: 'repository:a/b:pull' },
     })
@@ -40,14 +61,24 @@ describe('probe', () => {
     expect(probeLine('r', { ...base, outcome: 'refused' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 77 })
     expect(probeLine('r', { ...base, outcome: 'unreachable' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69 })
     // The registry's fault: the credential was not sent, or not along a redirect; each with the operator's fix.
-    expect(probeLine('r', { ...base, outcome: 'withheld', detail: 'the token realm "http://x/t" is neither https nor on this machine' }, 'x')).toMatchObject({
+    expect(
+      probeLine('r', { ...base, outcome: 'withheld', detail: 'the token realm "http://x/t" is neither https nor on this machine' }, 'x'),
+    ).toMatchObject({
       verdict: 'fail',
       exitCode: 69,
       message: 'r (https://r/v2/): the token realm "http://x/t" is neither https nor on this machine, so x was not sent',
       fix: 'the registry operator must serve its token realm over https',
     })
-    expect(probeLine('r', { ...base, outcome: 'invalid-realm', detail: '"::"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/"::", which is not a URL \(the registry's fault\)/) })
-    expect(probeLine('r', { ...base, outcome: 'redirected', status: 302, detail: 'HTTP 302 to "https://y/"' }, 'x')).toMatchObject({ verdict: 'fail', exitCode: 69, message: expect.stringMatching(/redirect \(HTTP 302 to "https:\/\/y\/"\), which is not followed/) })
+    expect(probeLine('r', { ...base, outcome: 'invalid-realm', detail: '"::"' }, 'x')).toMatchObject({
+      verdict: 'fail',
+      exitCode: 69,
+      message: expect.stringMatching(/"::", which is not a URL \(the registry's fault\)/),
+    })
+    expect(probeLine('r', { ...base, outcome: 'redirected', status: 302, detail: 'HTTP 302 to "https://y/"' }, 'x')).toMatchObject({
+      verdict: 'fail',
+      exitCode: 69,
+      message: expect.stringMatching(/redirect \(HTTP 302 to "https:\/\/y\/"\), which is not followed/),
+    })
   })
 })
 
@@ -61,11 +92,23 @@ describe('probeCredential', () => {
       error: undefined,
     },
   ]
-  const identity = { signature: 'MIAGCSqGSIb3DQEHAqCAMIACAQEx', document: '{}', instanceId: 'i-1', accountId: '1', region: 'r', availabilityZone: undefined, embeddedDocument: 'matches', embeddedMismatch: false } as const
+  const identity = {
+    signature: 'MIAGCSqGSIb3DQEHAqCAMIACAQEx',
+    document: '{}',
+    instanceId: 'i-1',
+    accountId: '1',
+    region: 'r',
+    availabilityZone: undefined,
+    embeddedDocument: 'matches',
+    embeddedMismatch: false,
+  } as const
 
   it("sends this tool's entry from the file", () => {
     const ours = buildAuth('instance-identity-document', 'older-pkcs7', false)
-    expect(probeCredential(facts(ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({ auth: ours, from: 'the entry in /c.json' })
+    expect(probeCredential(facts(ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({
+      auth: ours,
+      from: 'the entry in /c.json',
+    })
   })
 
   it('never sends a login someone else wrote under the same key: a fresh credential instead', () => {
@@ -79,8 +122,16 @@ describe('probeCredential', () => {
   it('sends the auth Go reads (the last, in any case), the one judged ours, never a field beside it', () => {
     const ours = buildAuth('instance-identity-document', 'older-pkcs7', false)
     const theirs = Buffer.from('alice:her-password').toString('base64')
-    const withTwo = (first: string, last: string) => [{ ...facts(ours)[0]!, document: parseConfig(Buffer.from(`{"auths":{"reg.example.com":{"auth":"${first}","Auth":"${last}"}}}`), '/c.json') }]
-    expect(probeCredential(withTwo(theirs, ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({ auth: ours, from: 'the entry in /c.json' })
+    const withTwo = (first: string, last: string) => [
+      {
+        ...facts(ours)[0]!,
+        document: parseConfig(Buffer.from(`{"auths":{"reg.example.com":{"auth":"${first}","Auth":"${last}"}}}`), '/c.json'),
+      },
+    ]
+    expect(probeCredential(withTwo(theirs, ours), 'reg.example.com', identity, 'instance-identity-document', false)).toEqual({
+      auth: ours,
+      from: 'the entry in /c.json',
+    })
     expect(probeCredential(withTwo(ours, theirs), 'reg.example.com', identity, 'instance-identity-document', false)?.auth).not.toBe(theirs)
   })
 })

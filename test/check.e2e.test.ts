@@ -28,7 +28,10 @@ interface Check {
 }
 
 async function check(args: string[] = [], env: Record<string, string | undefined> = {}) {
-  const run = await runCli(['check', '--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '2', '--json', ...args], { env })
+  const run = await runCli(
+    ['check', '--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '2', '--json', ...args],
+    { env },
+  )
   const report = validJson(run.stdout, 'check') as { exitCode: number; checks: Check[] }
   expect(run.code).toBe(report.exitCode)
   return { run, report, find: (area: string, pattern: RegExp) => report.checks.find((c) => c.area === area && pattern.test(c.message)) }
@@ -68,7 +71,9 @@ describe('check', () => {
     sim.setFaults({ routes: { token: { status: 403 } } })
     const { report, find } = await check()
     expect(report.exitCode).toBe(69)
-    expect(find('imds', /HTTP 403/)!.fix).toMatch(/^aws ec2 modify-instance-metadata-options .*--http-endpoint enabled \(IMDS refuses tokens when its endpoint is disabled/)
+    expect(find('imds', /HTTP 403/)!.fix).toMatch(
+      /^aws ec2 modify-instance-metadata-options .*--http-endpoint enabled \(IMDS refuses tokens when its endpoint is disabled/,
+    )
   })
 
   it('fails IMDS with exit 65 for a PKCS7 that embeds another document', async () => {
@@ -76,7 +81,9 @@ describe('check', () => {
     try {
       const { report, find } = await check(['--endpoint', confused.url, '--timeout', '1'])
       expect(report.exitCode).toBe(65)
-      expect(find('imds', /unusable data for 1 s: the PKCS7 signature embeds a different document than the one served/)!.verdict).toBe('fail')
+      expect(find('imds', /unusable data for 1 s: the PKCS7 signature embeds a different document than the one served/)!.verdict).toBe(
+        'fail',
+      )
       expect(report.checks.filter((c) => c.area === 'identity')).toEqual([])
     } finally {
       await confused.close()
@@ -92,7 +99,11 @@ describe('check', () => {
   })
 
   it('fails a stale entry (another identity, as after an AMI bake)', async () => {
-    writeFileSync(config, JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth('instance-identity-document', 'MIIB-the-builder', false) } } }), { mode: 0o600 })
+    writeFileSync(
+      config,
+      JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth('instance-identity-document', 'MIIB-the-builder', false) } } }),
+      { mode: 0o600 },
+    )
     const { report, find } = await check()
     expect(report.exitCode).toBe(78)
     expect(find('config', /is stale/)!.fix).toMatch(/iid-docker-auth remove/)
@@ -119,10 +130,16 @@ describe('check', () => {
     expect(report.exitCode).toBe(78)
     expect(find('config', /"credsStore": "desktop" is set, so Docker asks docker-credential-desktop/)!.verdict).toBe('fail')
     expect(find('config', /"credHelpers" names pierone\.example\.com/)!.verdict).toBe('fail')
-    const own = find('config', /older entries of this tool under other spellings of pierone\.example\.com: "http:\/\/pierone\.example\.com"$/)!
+    const own = find(
+      'config',
+      /older entries of this tool under other spellings of pierone\.example\.com: "http:\/\/pierone\.example\.com"$/,
+    )!
     expect(own.verdict).toBe('warn')
     expect(own.fix).toMatch(/^run iid-docker-auth --registry pierone\.example\.com .*which removes them/)
-    const theirs = find('config', /auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(no usable auth\)/)!
+    const theirs = find(
+      'config',
+      /auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(no usable auth\)/,
+    )!
     expect(theirs.verdict).toBe('warn')
     expect(theirs.message).toMatch(/skopeo/)
     expect(theirs.fix).toMatch(/docker logout https:\/\/pierone\.example\.com\/v1\//)
@@ -142,7 +159,9 @@ describe('check', () => {
   it('reads the unit’s environment file when no registry or config is given', async () => {
     expect((await write()).code).toBe(0)
     // No --registry/--config: the settings come from the environment, as the unit's file would give them.
-    const run = await runCli(['check', '--endpoint', sim.url, '--json'], { env: { IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_CONFIG: config } })
+    const run = await runCli(['check', '--endpoint', sim.url, '--json'], {
+      env: { IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_CONFIG: config },
+    })
     const report = validJson(run.stdout, 'check')
     expect(report.registries).toEqual(['pierone.example.com'])
     expect(report.exitCode).toBe(0)
@@ -154,7 +173,9 @@ describe('check', () => {
     try {
       const run = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', hostile.url])
       expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u202e]/)
-      expect(run.stderr).toContain('ok    identity  instance i-0\\u001b[31mred\\u001b[0m\\u000aok    config    forged\\u2028\\u202e, account')
+      expect(run.stderr).toContain(
+        'ok    identity  instance i-0\\u001b[31mred\\u001b[0m\\u000aok    config    forged\\u2028\\u202e, account',
+      )
       expect(run.stderr).not.toMatch(/^ok {4}config {4}forged/m)
       const json = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', hostile.url, '--json'])
       expect(validJson(json.stdout, 'check').identity.instanceId).toBe(instanceId)
@@ -168,8 +189,10 @@ describe('check', () => {
     const run = await runCli(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url])
     expect(run.code).toBe(78)
     expect(run.stdout).toBe('')
-    expect(run.stderr).toContain(`warn  config    ${config}: mode 0644 lets group or others read the credentials\n                fix: chmod 600 ${config}\n`)
-    expect(run.stderr).toMatch(/^fail  config    .*no entry for pierone\.example\.com$/m)
+    expect(run.stderr).toContain(
+      `warn  config    ${config}: mode 0644 lets group or others read the credentials\n                fix: chmod 600 ${config}\n`,
+    )
+    expect(run.stderr).toMatch(/^fail {2}config {4}.*no entry for pierone\.example\.com$/m)
   })
 })
 
@@ -196,15 +219,23 @@ describe.runIf(rootOrCi)('check and the unit’s environment file (in a private 
 
   it('lets the environment win over the file, naming the variable', async () => {
     expect((await write()).code).toBe(0)
-    const report = await checkWithFile('IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_CONFIG=/nonexistent/config.json\n', { IID_DOCKER_AUTH_CONFIG: ` ${config} ,` })
-    expect(report.checks.find((c) => c.area === 'config' && / \(from /.test(c.message))!.message).toBe(`${config} (from IID_DOCKER_AUTH_CONFIG)`)
+    const report = await checkWithFile(
+      'IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_CONFIG=/nonexistent/config.json\n',
+      { IID_DOCKER_AUTH_CONFIG: ` ${config} ,` },
+    )
+    expect(report.checks.find((c) => c.area === 'config' && / \(from /.test(c.message))!.message).toBe(
+      `${config} (from IID_DOCKER_AUTH_CONFIG)`,
+    )
   })
 })
 
 describe.runIf(haveOrCi('docker-registry', 'skopeo', 'openssl') && rootOrCi)('check --probe against the real registry', () => {
   let registry: Registry
   beforeAll(async () => {
-    registry = await startRegistry({ signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048], allowedAccounts: ['123456789012'] })
+    registry = await startRegistry({
+      signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048],
+      allowedAccounts: ['123456789012'],
+    })
   })
   afterAll(async () => {
     await registry.close()
@@ -217,7 +248,11 @@ describe.runIf(haveOrCi('docker-registry', 'skopeo', 'openssl') && rootOrCi)('ch
     const report = validJson(probe.stdout, 'check')
     const line = report.checks.find((c: Check) => c.area === 'probe')
     expect(line).toMatchObject({ verdict: 'ok' })
-    expect(line.message).toMatch(new RegExp(`${registry.host} \\(http://127\\.0\\.0\\.1:\\d+/token.*\\) accepts the entry in ${config}: the token service issued a token`))
+    expect(line.message).toMatch(
+      new RegExp(
+        `${registry.host} \\(http://127\\.0\\.0\\.1:\\d+/token.*\\) accepts the entry in ${config}: the token service issued a token`,
+      ),
+    )
     expect(probe.code).toBe(0)
   })
 
@@ -291,7 +326,9 @@ describe('check --probe against a fake registry on loopback', () => {
     const { run, fetched } = await probe(host, '--json')
     const line = validJson(run.stdout, 'check').checks.find((c: Check) => c.area === 'probe')
     expect(line).toMatchObject({ verdict: 'fail', exitCode: 69, fix: 'the registry operator must serve its token realm over https' })
-    expect(line.message).toBe(`${host} (http://${host}/v2/): the token realm "http://10.0.0.1/token" is neither https nor on this machine, so the entry in ${config} was not sent`)
+    expect(line.message).toBe(
+      `${host} (http://${host}/v2/): the token realm "http://10.0.0.1/token" is neither https nor on this machine, so the entry in ${config} was not sent`,
+    )
     expect(fetched).toEqual([`https://${host}/v2/`, `http://${host}/v2/`])
     expect(seen).toEqual([{ path: '/v2/', authorization: undefined }])
   })
@@ -300,7 +337,9 @@ describe('check --probe against a fake registry on loopback', () => {
     const host = await registryWithRealm('::not a url \u009b2J')
     const { run } = await probe(host)
     expect(run.code).toBe(69)
-    expect(run.stderr).toContain(`fail  probe     ${host} (http://${host}/v2/): the registry's challenge names the token realm "::not a url \\u009b2J", which is not a URL (the registry's fault); nothing was sent\n`)
+    expect(run.stderr).toContain(
+      `fail  probe     ${host} (http://${host}/v2/): the registry's challenge names the token realm "::not a url \\u009b2J", which is not a URL (the registry's fault); nothing was sent\n`,
+    )
     expect(run.stderr).toMatch(/fix: the registry operator must fix the realm in its WWW-Authenticate header/)
     expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)
     expect(seen).toEqual([{ path: '/v2/', authorization: undefined }])
@@ -371,7 +410,10 @@ describe('journald priority prefixes', () => {
 
   it('prefixes check lines by verdict', async () => {
     writeFileSync(config, '{}', { mode: 0o644 })
-    const text = await withStderrFile(['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url], (dev, ino) => `${dev}:${ino}`)
+    const text = await withStderrFile(
+      ['check', '-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url],
+      (dev, ino) => `${dev}:${ino}`,
+    )
     expect(text).toMatch(/^<6>ok {4}imds/m)
     expect(text).toMatch(/^<4>warn {2}config/m)
     expect(text).toMatch(/^<3>fail {2}config/m)

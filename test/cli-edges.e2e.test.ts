@@ -25,7 +25,10 @@ describe('edges of the command line', () => {
   })
 
   it('the kubelet provider escapes what V8 quotes from a broken request', async () => {
-    const run = await runCli(['kubelet-credential-provider', '-r', 'reg.example.com', '--endpoint', sim.url], { input: 'nojson\u001b[31m\u2028x', protocolStdout: true })
+    const run = await runCli(['kubelet-credential-provider', '-r', 'reg.example.com', '--endpoint', sim.url], {
+      input: 'nojson\u001b[31m\u2028x',
+      protocolStdout: true,
+    })
     expect(run.code).toBe(64)
     expect(run.stdout).toBe('')
     expect(run.stderr).not.toMatch(/[\u001b\u2028]/)
@@ -64,7 +67,7 @@ describe('edges of the command line', () => {
     expect(run.stderr).toMatch(/the token holds characters an HTTP header cannot carry/)
   })
 
-  it("reads single-quoted values in the environment file as systemd does", () => {
+  it('reads single-quoted values in the environment file as systemd does', () => {
     const dir = mkdtempSync(join(tmpdir(), 'iid-env-'))
     try {
       writeFileSync(join(dir, 'env'), "IID_DOCKER_AUTH_REGISTRIES='reg.example.com'\n")

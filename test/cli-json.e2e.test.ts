@@ -61,14 +61,21 @@ describe('--json on a parse error', () => {
 describe('--json on a normal failure', () => {
   it('write and remove: a config file that is a directory (78)', async () => {
     mkdirSync(join(dir, 'config.json'))
-    for (const [args, schema] of [[['-r', 'r.example.com', '--endpoint', closed, '--timeout', '1'], 'write'], [['remove', '-r', 'r.example.com'], 'remove']] as const) {
+    for (const [args, schema] of [
+      [['-r', 'r.example.com', '--endpoint', closed, '--timeout', '1'], 'write'],
+      [['remove', '-r', 'r.example.com'], 'remove'],
+    ] as const) {
       const report = await expectOneObject([...args, '-c', join(dir, 'config.json'), '--json'], schema, 78)
       expect(report.error.exitCode).toBe(78)
     }
   })
 
   it('check: IMDS unreachable (69)', async () => {
-    await expectOneObject(['check', '-r', 'r.example.com', '-c', join(dir, 'config.json'), '--endpoint', closed, '--timeout', '1', '--json'], 'check', 69)
+    await expectOneObject(
+      ['check', '-r', 'r.example.com', '-c', join(dir, 'config.json'), '--endpoint', closed, '--timeout', '1', '--json'],
+      'check',
+      69,
+    )
   })
 
   it('install, also with --dry-run: an edited environment file is kept (73)', async () => {
@@ -76,7 +83,11 @@ describe('--json on a normal failure', () => {
     mkdirSync(join(root, 'etc', 'default'))
     writeFileSync(join(root, 'etc', 'default', 'iid-docker-auth'), 'IID_DOCKER_AUTH_REGISTRIES=edited.example.com\n')
     for (const extra of [[], ['--dry-run']]) {
-      const report = await expectOneObject(['install', '--root', root, '-r', 'r.example.com', '--no-enable', '--json', ...extra], 'install', 73)
+      const report = await expectOneObject(
+        ['install', '--root', root, '-r', 'r.example.com', '--no-enable', '--json', ...extra],
+        'install',
+        73,
+      )
       expect(report.dryRun).toBe(extra.length > 0)
       expect(report.error.message).toMatch(/edited by hand/)
     }
@@ -101,7 +112,13 @@ describe('--json on a bug', () => {
         return Reflect.get(target, name)
       },
     })
-    const code = await main(['node', 'iid-docker-auth', '-r', 'r.example.com', '--json'], { stdout: (t) => (stdout += t), stderr: () => {}, env, cwd: dir, journal: false })
+    const code = await main(['node', 'iid-docker-auth', '-r', 'r.example.com', '--json'], {
+      stdout: (t) => (stdout += t),
+      stderr: () => {},
+      env,
+      cwd: dir,
+      journal: false,
+    })
     expect(code).toBe(1)
     const report = validJson(stdout, 'write')
     expect(report.error.message).toMatch(/unexpected error \(a bug\): simulated bug/)

@@ -124,9 +124,15 @@ describe.runIf(rootOrCi)('on real mounts, as root', () => {
     const fakeRoot = join(dir, 'root')
     mkdirSync(fakeRoot, { mode: 0o700 })
     const prefix = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', fakeRoot]
-    const run = await runCli(['-r', 'pierone.example.com', '--endpoint', sim.url, '--json'], { prefix, env: { HOME: '/nonexistent', DOCKER_CONFIG: undefined } })
+    const run = await runCli(['-r', 'pierone.example.com', '--endpoint', sim.url, '--json'], {
+      prefix,
+      env: { HOME: '/nonexistent', DOCKER_CONFIG: undefined },
+    })
     expect(run.code).toBe(0)
-    expect(validJson(run.stdout, 'write').configs[0]).toMatchObject({ path: '/root/.docker/config.json', source: 'passwd home of the effective user' })
+    expect(validJson(run.stdout, 'write').configs[0]).toMatchObject({
+      path: '/root/.docker/config.json',
+      source: 'passwd home of the effective user',
+    })
     const written = join(fakeRoot, '.docker', 'config.json')
     expect(JSON.parse(readFileSync(written, 'utf8')).auths['pierone.example.com']).toBeTruthy()
     expect(statSync(join(fakeRoot, '.docker')).mode & 0o777).toBe(0o700)

@@ -20,7 +20,8 @@ afterEach(() => expectImdsV2Only(sim))
 const write = (args: string[] = [], env: Record<string, string | undefined> = {}) =>
   runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5', ...args], { env })
 
-const authOf = (path: string, key: string): string => (JSON.parse(readFileSync(path, 'utf8')) as { auths: Record<string, { auth: string }> }).auths[key]!.auth
+const authOf = (path: string, key: string): string =>
+  (JSON.parse(readFileSync(path, 'utf8')) as { auths: Record<string, { auth: string }> }).auths[key]!.auth
 const decoded = (auth: string): string => Buffer.from(auth, 'base64').toString('utf8')
 
 function seed(text: string, mode = 0o600): Buffer {
@@ -39,12 +40,23 @@ describe('write', () => {
     expect(run.stderr).toContain('its mode 0644 lets group or others read the credential; fix: chmod 600 it')
   })
 
-  it('with several config files, a broken one does not stop the others: they are written, and the exit code is the broken one\'s', async () => {
+  it("with several config files, a broken one does not stop the others: they are written, and the exit code is the broken one's", async () => {
     const good = join(dir, 'good', 'config.json')
     const bad = join(dir, 'bad', 'config.json')
     mkdirSync(join(dir, 'bad'), { mode: 0o700 })
     writeFileSync(bad, '{bad', { mode: 0o600 })
-    const run = await runCli(['--registry', 'pierone.example.com', '--config', good, '--config', bad, '--endpoint', sim.url, '--timeout', '5'])
+    const run = await runCli([
+      '--registry',
+      'pierone.example.com',
+      '--config',
+      good,
+      '--config',
+      bad,
+      '--endpoint',
+      sim.url,
+      '--timeout',
+      '5',
+    ])
     expect(run.code, run.stderr).toBe(78)
     expect(authOf(good, 'pierone.example.com')).toBeTruthy()
     expect(readFileSync(bad, 'utf8')).toBe('{bad')
@@ -112,7 +124,8 @@ describe('write', () => {
     // Everything but our entry is as it was: compare with our entry put back to its old value.
     const ours = authOf(config, 'pierone.example.com')
     const restored = after.replace(ours, 'b2xkOmVudHJ5')
-    const protect = (t: string) => JSON.parse(t.replace('"__proto__"', '"__proto_key__"').replace('123456789012345678901234567890', '"bigint"'))
+    const protect = (t: string) =>
+      JSON.parse(t.replace('"__proto__"', '"__proto_key__"').replace('123456789012345678901234567890', '"bigint"'))
     expect(protect(restored)).toEqual(protect(foreign))
     expect(after).toContain('"big": 123456789012345678901234567890')
     expect(after).toContain('"__proto__": {')
@@ -132,7 +145,12 @@ describe('write', () => {
     const alice = Buffer.from('alice:s3cret').toString('base64')
     seed(
       JSON.stringify({
-        auths: { 'https://pierone.example.com/v1/': { auth: alice }, 'pierone.example.com/': { auth: own }, 'http://pierone.example.com': { auth: own }, 'pierone.example.com/team/app': { auth: own } },
+        auths: {
+          'https://pierone.example.com/v1/': { auth: alice },
+          'pierone.example.com/': { auth: own },
+          'http://pierone.example.com': { auth: own },
+          'pierone.example.com/team/app': { auth: own },
+        },
       }),
     )
     const run = await write()
@@ -140,14 +158,20 @@ describe('write', () => {
     expect(run.stderr).toContain('removed competing key(s) "pierone.example.com/", "http://pierone.example.com"')
     const warnings = run.stderr.split('\n').filter((l) => l.includes('warning:'))
     expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toMatch(/auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(user "alice"\).*skopeo.*kept.*docker logout https:\/\/pierone\.example\.com\/v1\//)
+    expect(warnings[0]).toMatch(
+      /auths\["https:\/\/pierone\.example\.com\/v1\/"\] is another spelling of pierone\.example\.com .*\(user "alice"\).*skopeo.*kept.*docker logout https:\/\/pierone\.example\.com\/v1\//,
+    )
     const auths = JSON.parse(readFileSync(config, 'utf8')).auths
     expect(Object.keys(auths)).toEqual(['https://pierone.example.com/v1/', 'pierone.example.com/team/app', 'pierone.example.com'])
     expect(auths['https://pierone.example.com/v1/']).toEqual({ auth: alice })
   })
 
   it('warns when it replaces a person’s login under its own key', async () => {
-    seed(JSON.stringify({ auths: { 'pierone.example.com': { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'person-token' } } }))
+    seed(
+      JSON.stringify({
+        auths: { 'pierone.example.com': { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'person-token' } },
+      }),
+    )
     const run = await write(['--json'])
     expect(run.code).toBe(0)
     const warning = `${config}: replaced auths["pierone.example.com"], which held a login this tool did not write (an identity token)`
@@ -283,7 +307,10 @@ describe('write', () => {
     sim.setFaults({ routes: { pkcs7: { oversizedBytes: 300 * 1024 * 1024 } } })
     // GNU time reports the peak RSS (KB) on the last line of stderr.
     const time = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', 'maxrss %M'] : undefined
-    const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '2'], { timeoutMs: 30_000, ...(time ? { prefix: time } : {}) })
+    const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '2'], {
+      timeoutMs: 30_000,
+      ...(time ? { prefix: time } : {}),
+    })
     expect(run.code).toBe(65)
     expect(run.ms).toBeLessThan(8000)
     expect(run.stderr).toMatch(/unusable data for 2 s: the signature response is larger than 64 KiB/)
@@ -312,7 +339,13 @@ describe('write', () => {
 
   it.each([
     ['an empty SEQUENCE', () => 'MAA='],
-    ['a length that lies', () => Buffer.concat([Buffer.from([0x30, 0x82, 0x7f, 0xff]), Buffer.from(sim.pkcs7.replace(/\n/g, ''), 'base64').subarray(2)]).toString('base64')],
+    [
+      'a length that lies',
+      () =>
+        Buffer.concat([Buffer.from([0x30, 0x82, 0x7f, 0xff]), Buffer.from(sim.pkcs7.replace(/\n/g, ''), 'base64').subarray(2)]).toString(
+          'base64',
+        ),
+    ],
   ])('exits 65, writing nothing, when the PKCS7 is %s', async (_, body) => {
     sim.setFaults({ routes: { pkcs7: { body: body() } } })
     const run = await write(['--timeout', '1'])
@@ -339,7 +372,9 @@ describe('write', () => {
   it('--dry-run names a file it would create, 0600 and owned by whoever creates it', async () => {
     const run = await write(['--dry-run'])
     expect(run.code).toBe(0)
-    expect(run.stdout).toBe(`# ${config} (would be created; mode 0600, owner ${process.geteuid!()}:${process.getegid!()})\n+ auths["pierone.example.com"]\n`)
+    expect(run.stdout).toBe(
+      `# ${config} (would be created; mode 0600, owner ${process.geteuid!()}:${process.getegid!()})\n+ auths["pierone.example.com"]\n`,
+    )
     expect(existsSync(config)).toBe(false)
   })
 
@@ -388,7 +423,19 @@ describe('write', () => {
       endpoint: `${sim.url}/`,
       registries: ['pierone.example.com'],
       identity: { instanceId: 'i-0123456789abcdef0', accountId: '123456789012', region: 'eu-central-1', availabilityZone: 'eu-central-1a' },
-      configs: [{ path: config, source: '--config', target: config, action: 'written', added: ['pierone.example.com'], updated: [], removed: [], warnings: [], error: null }],
+      configs: [
+        {
+          path: config,
+          source: '--config',
+          target: config,
+          action: 'written',
+          added: ['pierone.example.com'],
+          updated: [],
+          removed: [],
+          warnings: [],
+          error: null,
+        },
+      ],
       error: null,
     })
     expect(typeof report.durationMs).toBe('number')
@@ -400,7 +447,13 @@ describe('write', () => {
     sim.setFaults({ routes: { token: { status: 403 } } })
     const failed = await write(['--json', '--quiet'])
     expect(failed.code).toBe(69)
-    expect(validJson(failed.stdout, 'write')).toMatchObject({ ok: false, exitCode: 69, identity: null, configs: [], error: { exitCode: 69 } })
+    expect(validJson(failed.stdout, 'write')).toMatchObject({
+      ok: false,
+      exitCode: 69,
+      identity: null,
+      configs: [],
+      error: { exitCode: 69 },
+    })
   })
 
   it('--quiet prints errors only, --verbose prints each step', async () => {
@@ -415,7 +468,15 @@ describe('write', () => {
   it('--help documents the exit codes and the three ways to run it; --version prints the version', async () => {
     const help = await runCli(['--help'])
     expect(help.code).toBe(0)
-    for (const text of ['--registry <host[:port]>', 'Exit codes:', '64  usage error', '73  cannot write', 'systemd unit', 'cloud-init', 'npx']) {
+    for (const text of [
+      '--registry <host[:port]>',
+      'Exit codes:',
+      '64  usage error',
+      '73  cannot write',
+      'systemd unit',
+      'cloud-init',
+      'npx',
+    ]) {
       expect(help.stdout).toContain(text)
     }
     const version = await runCli(['--version'])
@@ -445,18 +506,26 @@ describe('write', () => {
   it('20 parallel runs with different registries all keep their entries', async () => {
     seed('{"auths":{"keep.example.com":{"auth":"dTpw"}},"k":"v"}')
     const runs = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => runCli(['-r', `r${i}.example.com`, '-c', config, '--endpoint', sim.url, '--timeout', '20'], { timeoutMs: 60_000 })),
+      Array.from({ length: 20 }, (_, i) =>
+        runCli(['-r', `r${i}.example.com`, '-c', config, '--endpoint', sim.url, '--timeout', '20'], { timeoutMs: 60_000 }),
+      ),
     )
     expect(runs.map((r) => r.code)).toEqual(Array(20).fill(0))
     const result = JSON.parse(readFileSync(config, 'utf8'))
-    expect(Object.keys(result.auths).sort()).toEqual(['keep.example.com', ...Array.from({ length: 20 }, (_, i) => `r${i}.example.com`)].sort())
+    expect(Object.keys(result.auths).sort()).toEqual(
+      ['keep.example.com', ...Array.from({ length: 20 }, (_, i) => `r${i}.example.com`)].sort(),
+    )
     expect(result.k).toBe('v')
     expect(readdirSync(join(dir, 'docker'))).toEqual(['config.json'])
   })
 
   it('waits for a lock held by a live process, then exits 73 with a clear message', async () => {
     seed('{}')
-    const holder = JSON.stringify({ pid: process.pid, startTime: readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19], bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() })
+    const holder = JSON.stringify({
+      pid: process.pid,
+      startTime: readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19],
+      bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    })
     writeFileSync(`${config}.lock`, holder)
     const run = await write([], { IID_DOCKER_AUTH_LOCK_TIMEOUT: '1' })
     expect(run.code).toBe(73)
@@ -502,7 +571,13 @@ describe('write', () => {
 })
 
 describe('whatever sits at the lock path', () => {
-  const ours = () => JSON.stringify({ auths: { 'pierone.example.com': { auth: buildAuth(defaultUsername, 'MIIB-an-older-one', false) }, 'other.example.com': { auth: 'dXNlcjpwYXNz' } } })
+  const ours = () =>
+    JSON.stringify({
+      auths: {
+        'pierone.example.com': { auth: buildAuth(defaultUsername, 'MIIB-an-older-one', false) },
+        'other.example.com': { auth: 'dXNlcjpwYXNz' },
+      },
+    })
 
   it.each([
     ['a directory', 'a directory', (p: string) => mkdirSync(p)],
@@ -541,13 +616,19 @@ describe('whatever sits at the lock path, when the entry is already current', ()
 
 describe('output', () => {
   it('escapes control characters from IMDS in -v lines: no colour, no forged line', async () => {
-    const hostile = await startImdsSimulator({ document: { instanceId: 'i-0\u001b[31mred\u001b[0m\niid-docker-auth: wrote pierone.example.com to /etc/passwd\u202e' } })
+    const hostile = await startImdsSimulator({
+      document: { instanceId: 'i-0\u001b[31mred\u001b[0m\niid-docker-auth: wrote pierone.example.com to /etc/passwd\u202e' },
+    })
     try {
       const run = await runCli(['-v', '--registry', 'pierone.example.com', '--config', config, '--endpoint', hostile.url, '--timeout', '5'])
       expect(run.code).toBe(0)
       expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/)
-      expect(run.stderr).toContain('identity: instance i-0\\u001b[31mred\\u001b[0m\\u000aiid-docker-auth: wrote pierone.example.com to /etc/passwd\\u202e, account')
-      expect(run.stderr.split('\n').filter((l) => l.startsWith('iid-docker-auth: wrote'))).toEqual([`iid-docker-auth: wrote pierone.example.com to ${config}`])
+      expect(run.stderr).toContain(
+        'identity: instance i-0\\u001b[31mred\\u001b[0m\\u000aiid-docker-auth: wrote pierone.example.com to /etc/passwd\\u202e, account',
+      )
+      expect(run.stderr.split('\n').filter((l) => l.startsWith('iid-docker-auth: wrote'))).toEqual([
+        `iid-docker-auth: wrote pierone.example.com to ${config}`,
+      ])
     } finally {
       await hostile.close()
     }
@@ -573,11 +654,19 @@ describe('what the user asked, read the same way by every command', () => {
     ["-c ''", [...r, '-c', ''], {}, all, /--config "" names no config file/],
     ["-r ''", ['-r', ''], {}, ['write', 'check', 'remove'], /--registry "" names no registry/],
     ['-r ,', ['-r', ','], {}, ['write', 'check', 'remove'], /--registry "," names no registry/],
-    ['an empty IID_DOCKER_AUTH_REGISTRIES', [], { IID_DOCKER_AUTH_REGISTRIES: ' ' }, ['write', 'check', 'remove'], /IID_DOCKER_AUTH_REGISTRIES " " names no registry/],
+    [
+      'an empty IID_DOCKER_AUTH_REGISTRIES',
+      [],
+      { IID_DOCKER_AUTH_REGISTRIES: ' ' },
+      ['write', 'check', 'remove'],
+      /IID_DOCKER_AUTH_REGISTRIES " " names no registry/,
+    ],
   ])('refuses %s with 64, never falling back to a default file', async (_, args, env, commands, message) => {
     for (const command of commands) {
       const imds = command === 'write' || command === 'check' ? ['--endpoint', sim.url, '--timeout', '1'] : []
-      const run = await runCli([command, ...(command === 'prepare-dirs' ? args.filter((a) => !r.includes(a)) : args), ...imds], { env: { DOCKER_CONFIG: join(dir, 'docker'), ...env } })
+      const run = await runCli([command, ...(command === 'prepare-dirs' ? args.filter((a) => !r.includes(a)) : args), ...imds], {
+        env: { DOCKER_CONFIG: join(dir, 'docker'), ...env },
+      })
       expect(run.code, `${command}: ${run.stderr}`).toBe(64)
       expect(run.stderr).toMatch(message)
     }
@@ -615,12 +704,15 @@ describe('what the user asked, read the same way by every command', () => {
 
   it('check --help names check’s own IMDS deadline', async () => {
     const help = await runCli(['check', '--help'])
-    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/--timeout <seconds> overall deadline for getting the identity from IMDS \(default 10\)/)
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(
+      /--timeout <seconds> overall deadline for getting the identity from IMDS \(default 10\)/,
+    )
   })
 
   it('does not crash in a deleted working directory; a relative --config there is a usage error', async () => {
     const gone = join(dir, 'gone')
-    const inGone = (args: string) => runProgram('sh', ['-c', `mkdir "$0" && cd "$0" && rmdir "$0" && exec "${process.execPath}" "${cliPath}" ${args}`, gone])
+    const inGone = (args: string) =>
+      runProgram('sh', ['-c', `mkdir "$0" && cd "$0" && rmdir "$0" && exec "${process.execPath}" "${cliPath}" ${args}`, gone])
     const version = await inGone('--version')
     expect(version.status, version.stderr).toBe(0)
     expect(version.stderr).toBe('')
@@ -632,9 +724,17 @@ describe('what the user asked, read the same way by every command', () => {
   })
 
   it('-c /dev/stdout on a pipe is not a regular file (78), not a lock failure', async () => {
-    const run = await runProgram('sh', ['-c', `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`])
+    const run = await runProgram('sh', [
+      '-c',
+      `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`,
+    ])
     expect(run.status).toBe(0)
-    const piped = await runProgram('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`])
+    const piped = await runProgram('bash', [
+      '-o',
+      'pipefail',
+      '-c',
+      `"${process.execPath}" "${cliPath}" -r pierone.example.com -c /dev/stdout --endpoint ${sim.url} | cat`,
+    ])
     expect(piped.status).toBe(78)
     expect(piped.stderr).toContain('/dev/stdout is a pipe, not a regular file; nothing was changed')
   })

@@ -63,7 +63,9 @@ async function closedPort(): Promise<number> {
 describe.runIf(haveFaketime)('the IMDS deadline under a stepped wall clock', () => {
   beforeAll(() => {
     // The step must reach the CLI: a libfaketime that does not work here would prove nothing.
-    const shown = execFileSync(process.execPath, ['-e', 'console.log(Date.now())'], { env: { ...process.env, LD_PRELOAD: steppedEnv()['LD_PRELOAD'], FAKETIME: '+1d' } })
+    const shown = execFileSync(process.execPath, ['-e', 'console.log(Date.now())'], {
+      env: { ...process.env, LD_PRELOAD: steppedEnv()['LD_PRELOAD'], FAKETIME: '+1d' },
+    })
     expect(Number(shown) - Date.now()).toBeGreaterThan(hour)
   })
 
@@ -75,11 +77,14 @@ describe.runIf(haveFaketime)('the IMDS deadline under a stepped wall clock', () 
     let endpoint = sim.url
     if (fault === 'nothing listens') endpoint = `http://127.0.0.1:${await closedPort()}`
     else sim.setFaults({ routes: { token: { status: 503 } } })
-    const run = await runCli(['-r', 'pierone.example.com', '-c', join(dir, 'config.json'), '--endpoint', endpoint, '--timeout', String(timeout), '--verbose'], {
-      env: steppedEnv(),
-      onStderr: stepWhen(/IMDS attempt 1 failed/, offset),
-      timeoutMs: 40_000,
-    })
+    const run = await runCli(
+      ['-r', 'pierone.example.com', '-c', join(dir, 'config.json'), '--endpoint', endpoint, '--timeout', String(timeout), '--verbose'],
+      {
+        env: steppedEnv(),
+        onStderr: stepWhen(/IMDS attempt 1 failed/, offset),
+        timeoutMs: 40_000,
+      },
+    )
     expect(run.code, run.stderr).toBe(69)
     expect(run.stderr).toContain(`did not give the identity within ${timeout} s`)
     // Ended by the real deadline: neither at the step nor an hour later.
@@ -103,21 +108,28 @@ describe('the lock', () => {
     writeFileSync(config, '{}', { mode: 0o600 })
   }
   const write = (env: Record<string, string>, onStderr?: (text: string) => void) =>
-    runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '5'], { env, timeoutMs: 40_000, ...(onStderr ? { onStderr } : {}) })
+    runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', '5'], {
+      env,
+      timeoutMs: 40_000,
+      ...(onStderr ? { onStderr } : {}),
+    })
   const lockOf = (pid: number): string => JSON.stringify({ ...currentOwner(), pid, startTime: processStartTime(pid)! })
 
-  it.runIf(haveFaketime).each(steps)('held by a live process, clock stepped %s mid-wait: waits its real timeout, then 73', async (_, offset) => {
-    seed()
-    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' })
-    holder = { kill: () => void sleeper.kill('SIGKILL') }
-    writeFileSync(`${config}.lock`, lockOf(sleeper.pid!))
-    const run = await write({ ...steppedEnv(), IID_DOCKER_AUTH_LOCK_TIMEOUT: '4' }, stepWhen(/waiting for process/, offset))
-    expect(run.code, run.stderr).toBe(73)
-    expect(run.stderr).toContain(`is held by process ${sleeper.pid}, still running after 4 s`)
-    expect(run.ms).toBeGreaterThan(3000)
-    expect(run.ms).toBeLessThan(14_000)
-    expect(readFileSync(config, 'utf8')).toBe('{}')
-  })
+  it.runIf(haveFaketime).each(steps)(
+    'held by a live process, clock stepped %s mid-wait: waits its real timeout, then 73',
+    async (_, offset) => {
+      seed()
+      const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' })
+      holder = { kill: () => void sleeper.kill('SIGKILL') }
+      writeFileSync(`${config}.lock`, lockOf(sleeper.pid!))
+      const run = await write({ ...steppedEnv(), IID_DOCKER_AUTH_LOCK_TIMEOUT: '4' }, stepWhen(/waiting for process/, offset))
+      expect(run.code, run.stderr).toBe(73)
+      expect(run.stderr).toContain(`is held by process ${sleeper.pid}, still running after 4 s`)
+      expect(run.ms).toBeGreaterThan(3000)
+      expect(run.ms).toBeLessThan(14_000)
+      expect(readFileSync(config, 'utf8')).toBe('{}')
+    },
+  )
 
   it('an empty lock with a future mtime and no live holder: taken after a moment, not after the timeout', async () => {
     seed()

@@ -1,5 +1,19 @@
 import { execFileSync, spawn } from 'node:child_process'
-import { constants as fsConstants, chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  constants as fsConstants,
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -54,8 +68,13 @@ describe('writeAtomic', () => {
     const userDir = join(dir, 'home-of-1234')
     mkdirSync(userDir)
     chownSync(userDir, 1234, 1234)
-    await withRightsFor(join(userDir, 'config.json'), () => writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always }))
-    expect([statSync(join(userDir, 'config.json')).uid, statSync(join(userDir, 'config.json')).gid]).toEqual([1234, Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8'))])
+    await withRightsFor(join(userDir, 'config.json'), () =>
+      writeAtomic(join(userDir, 'config.json'), 'new', { previous: undefined, stillCurrent: always }),
+    )
+    expect([statSync(join(userDir, 'config.json')).uid, statSync(join(userDir, 'config.json')).gid]).toEqual([
+      1234,
+      Number(readFileSync('/proc/sys/kernel/overflowgid', 'utf8')),
+    ])
     expect(process.geteuid?.()).toBe(0)
   })
 
@@ -63,7 +82,11 @@ describe('writeAtomic', () => {
     const target = join(dir, 'config.json')
     const modes: number[] = []
     const record = (temp: string): void => void modes.push(statSync(temp).mode & 0o777)
-    await writeAtomic(target, 'x'.repeat(100_000), { previous: undefined, stillCurrent: always, fs: withTempSteps({ created: record, written: record }) })
+    await writeAtomic(target, 'x'.repeat(100_000), {
+      previous: undefined,
+      stillCurrent: always,
+      fs: withTempSteps({ created: record, written: record }),
+    })
     expect(modes).toEqual([0o600, 0o600])
   })
 
@@ -86,7 +109,8 @@ describe('writeAtomic', () => {
         const handle = await fsp.open(...args)
         return new Proxy(handle, {
           get(target, prop, receiver) {
-            if ((op === 'write' && prop === 'writeFile') || (op === 'sync' && prop === 'sync') || (op === 'chmod' && prop === 'chmod')) return async () => Promise.reject(fail())
+            if ((op === 'write' && prop === 'writeFile') || (op === 'sync' && prop === 'sync') || (op === 'chmod' && prop === 'chmod'))
+              return async () => Promise.reject(fail())
             const value = Reflect.get(target, prop, receiver)
             return typeof value === 'function' ? value.bind(target) : value
           },
@@ -133,14 +157,20 @@ describe('writeAtomic', () => {
       })
     },
   })
-  const syncWarning = (d: string) => `the new content is in place, but syncing ${d} failed: an I/O error occurred (EIO); a power loss now may bring back the old file`
+  const syncWarning = (d: string) =>
+    `the new content is in place, but syncing ${d} failed: an I/O error occurred (EIO); a power loss now may bring back the old file`
 
   it('reports success with a warning when only the directory fsync after the rename fails', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(target, 'old')
     const warnings: string[] = []
     const { identity } = await readConfigFile(target, 1 << 20)
-    const written = await writeAtomic(target, 'new', { previous: identity, stillCurrent: always, fs: failingDirectorySync(dir), onWarning: (w) => warnings.push(w) })
+    const written = await writeAtomic(target, 'new', {
+      previous: identity,
+      stillCurrent: always,
+      fs: failingDirectorySync(dir),
+      onWarning: (w) => warnings.push(w),
+    })
     expect(written).toBe(true)
     expect(readFileSync(target, 'utf8')).toBe('new')
     expect(warnings).toEqual([syncWarning(dir)])
@@ -151,8 +181,14 @@ describe('writeAtomic', () => {
     const target = join(dir, 'config.json')
     writeFileSync(target, '{}')
     const log: Logger = { error: () => {}, fix: () => {}, warn: () => {}, info: () => {}, debug: () => {} }
-    const plan = (doc: Parameters<typeof planMerge>[0]) => planMerge(doc, [{ key: 'r.example.com', auth: 'dTpw' }], 'instance-identity-document')
-    const outcome = await updateConfigFile({ path: target, source: '--config' }, target, plan, { dryRun: false, log, lockTimeoutMs: 1000, fs: failingDirectorySync(dir) })
+    const plan = (doc: Parameters<typeof planMerge>[0]) =>
+      planMerge(doc, [{ key: 'r.example.com', auth: 'dTpw' }], 'instance-identity-document')
+    const outcome = await updateConfigFile({ path: target, source: '--config' }, target, plan, {
+      dryRun: false,
+      log,
+      lockTimeoutMs: 1000,
+      fs: failingDirectorySync(dir),
+    })
     expect(outcome).toMatchObject({ action: 'written', error: undefined, warnings: [syncWarning(dir)] })
     expect(JSON.parse(readFileSync(target, 'utf8')).auths['r.example.com']).toEqual({ auth: 'dTpw' })
   })
@@ -271,7 +307,9 @@ describe('lock', () => {
     await fsp.utimes(lockPathFor(target), future, future)
     let t = 0
     const clock = { now: () => t, sleep: async (ms: number) => void (t += ms) }
-    expect((await rejection(acquireLock(target, { timeoutMs: ownerlessGraceMs / 2, ...clock }))).message).toContain('held by a run that has not written its owner')
+    expect((await rejection(acquireLock(target, { timeoutMs: ownerlessGraceMs / 2, ...clock }))).message).toContain(
+      'held by a run that has not written its owner',
+    )
     await (await acquireLock(target, { timeoutMs: ownerlessGraceMs * 2, ...clock }))()
     expect(t).toBeGreaterThanOrEqual(ownerlessGraceMs)
     expect(readdirSync(dir)).toEqual([])
@@ -324,7 +362,8 @@ describe('lock', () => {
         return new Proxy(handle, {
           get(target, prop, receiver) {
             // A failing close still closes, as close(2) does.
-            if (typeof prop === 'string' && when(prop, path)) return async () => (prop === 'close' && (await target.close()), Promise.reject(fail()))
+            if (typeof prop === 'string' && when(prop, path))
+              return async () => (prop === 'close' && (await target.close()), Promise.reject(fail()))
             const value = Reflect.get(target, prop, receiver)
             return typeof value === 'function' ? value.bind(target) : value
           },
@@ -340,7 +379,10 @@ describe('lock', () => {
   it('ends by its deadline when the lock cannot be read', async () => {
     const target = join(dir, 'config.json')
     writeFileSync(lockPathFor(target), JSON.stringify(currentOwner()))
-    const fs = faulty((op, path, flags) => op === 'open' && path.endsWith('.lock') && flags !== undefined && (flags & fsConstants.O_CREAT) === 0, 'EACCES')
+    const fs = faulty(
+      (op, path, flags) => op === 'open' && path.endsWith('.lock') && flags !== undefined && (flags & fsConstants.O_CREAT) === 0,
+      'EACCES',
+    )
     const error = await rejection(within(acquireLock(target, { timeoutMs: 200, fs }), 5000))
     expect(error.exitCode).toBe(73)
     expect(error.message).toContain('is held by another process')
@@ -390,26 +432,33 @@ describe('lock', () => {
     const release = await acquireLock(target, { timeoutMs: 100, fs: unremovable('.lock') })
     const error = await rejection(release())
     expect(error.exitCode).toBe(73)
-    expect(error.message).toBe(`cannot remove ${lockPathFor(target)}: operation not permitted: the directory may be append-only or immutable; it stays behind, and runs stop on it until it is removed`)
+    expect(error.message).toBe(
+      `cannot remove ${lockPathFor(target)}: operation not permitted: the directory may be append-only or immutable; it stays behind, and runs stop on it until it is removed`,
+    )
     expect(error.hint).toContain(`lsattr -d ${dir}`)
   })
 
-  it.each(['.lock', '.lock.break'])('fails at once, naming the cause, when a stale lock cannot be broken (%s cannot be removed)', async (name) => {
-    const target = join(dir, 'config.json')
-    writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), bootId: 'old' }))
-    const started = performance.now()
-    const error = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
-    expect(performance.now() - started).toBeLessThan(30_000)
-    expect(error.exitCode).toBe(73)
-    expect(error.message).toMatch(/^cannot (break the stale lock|remove) .*: operation not permitted: the directory may be append-only or immutable; .*stay/)
-    expect(error.message).not.toContain('another process')
-    if (name === '.lock') {
-      // The next run fails the same way at once.
-      const again = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
-      expect(again.message).toMatch(/operation not permitted: the directory may be append-only/)
+  it.each(['.lock', '.lock.break'])(
+    'fails at once, naming the cause, when a stale lock cannot be broken (%s cannot be removed)',
+    async (name) => {
+      const target = join(dir, 'config.json')
+      writeFileSync(lockPathFor(target), JSON.stringify({ ...currentOwner(), bootId: 'old' }))
+      const started = performance.now()
+      const error = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
       expect(performance.now() - started).toBeLessThan(30_000)
-    }
-  })
+      expect(error.exitCode).toBe(73)
+      expect(error.message).toMatch(
+        /^cannot (break the stale lock|remove) .*: operation not permitted: the directory may be append-only or immutable; .*stay/,
+      )
+      expect(error.message).not.toContain('another process')
+      if (name === '.lock') {
+        // The next run fails the same way at once.
+        const again = await rejection(acquireLock(target, { timeoutMs: 60_000, fs: unremovable(name) }))
+        expect(again.message).toMatch(/operation not permitted: the directory may be append-only/)
+        expect(performance.now() - started).toBeLessThan(30_000)
+      }
+    },
+  )
 })
 
 describe('resolveTarget', () => {

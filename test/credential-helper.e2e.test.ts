@@ -25,12 +25,19 @@ const notFound = 'credentials not found in native keychain'
 
 beforeAll(async () => {
   if (!available) return
-  registry = await startRegistry({ signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048], allowedAccounts: ['123456789012'] })
+  registry = await startRegistry({
+    signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048],
+    allowedAccounts: ['123456789012'],
+  })
   await seedImage(registry, repository)
   // The helper as clients find it: `docker-credential-iid` on PATH, running this package's shim.
   helperDir = mkdtempSync(join(tmpdir(), 'iid-helper-bin-'))
   chmodSync(helperDir, 0o755)
-  writeFileSync(join(helperDir, 'docker-credential-iid'), `#!/bin/sh\nexec ${process.execPath} ${join(repoRoot, 'bin', 'docker-credential-iid.cjs')} "$@"\n`, { mode: 0o755 })
+  writeFileSync(
+    join(helperDir, 'docker-credential-iid'),
+    `#!/bin/sh\nexec ${process.execPath} ${join(repoRoot, 'bin', 'docker-credential-iid.cjs')} "$@"\n`,
+    { mode: 0o755 },
+  )
 }, 60_000)
 afterAll(async () => {
   await registry?.close()
@@ -45,7 +52,8 @@ useTempDir('iid-helper-', (d) => {
 const outputs: Array<{ run: ProgramRun; answer: boolean }> = []
 afterEach(() => {
   const secrets = knownSecrets().filter((s) => s.length >= 16)
-  for (const signature of knownSignatures()) secrets.push(buildAuth('instance-identity-document', signature, false), ...signature.split('\n').filter((l) => l.length >= 16))
+  for (const signature of knownSignatures())
+    secrets.push(buildAuth('instance-identity-document', signature, false), ...signature.split('\n').filter((l) => l.length >= 16))
   for (const { run, answer } of outputs.splice(0)) {
     for (const secret of secrets) {
       expect(run.stderr.includes(secret), 'a secret on stderr').toBe(false)
@@ -65,21 +73,39 @@ const helperConfig = (configDir: string) => {
 }
 
 async function dockerInspect(configDir: string, env: Record<string, string>) {
-  const run = await runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], { env: { PATH: path(), ...simulatedEc2, HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', ...env } })
+  const run = await runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], {
+    env: { PATH: path(), ...simulatedEc2, HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', ...env },
+  })
   outputs.push({ run, answer: false })
   return run
 }
 
 /** The helper itself, with the server string on stdin as clients send it (no newline). */
 async function helperGet(server: string, env: Record<string, string>) {
-  const result = await execa(join(helperDir, 'docker-credential-iid'), ['get'], { input: server, env: { PATH: path(), ...simulatedEc2, ...env }, extendEnv: false, reject: false, stripFinalNewline: false, timeout: 30_000 })
+  const result = await execa(join(helperDir, 'docker-credential-iid'), ['get'], {
+    input: server,
+    env: { PATH: path(), ...simulatedEc2, ...env },
+    extendEnv: false,
+    reject: false,
+    stripFinalNewline: false,
+    timeout: 30_000,
+  })
   const run: ProgramRun = { status: result.exitCode ?? null, signal: null, stdout: result.stdout, stderr: result.stderr }
   outputs.push({ run, answer: run.status === 0 })
   return run
 }
 
 /** Runs a command with this test's temp dir bind-mounted over /etc/default, privately. */
-const inPrivateEtcDefault = (etcDefault: string): string[] => ['unshare', '-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/default && exec "$@"', etcDefault]
+const inPrivateEtcDefault = (etcDefault: string): string[] => [
+  'unshare',
+  '-m',
+  '--propagation',
+  'private',
+  'sh',
+  '-c',
+  'mount --bind "$0" /etc/default && exec "$@"',
+  etcDefault,
+]
 
 describe.runIf(available)('docker-credential-iid with real clients', () => {
   const configured = () => ({ IID_DOCKER_AUTH_REGISTRIES: registry.host, IID_DOCKER_AUTH_ENDPOINT: sim.url })
@@ -106,9 +132,25 @@ describe.runIf(available)('docker-credential-iid with real clients', () => {
     helperConfig(join(home, '.docker'))
     const runtime = mkdtempSync(join(tmpdir(), 'iid-xdg-'))
     try {
-      const run = await runProgram('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', home, 'skopeo', 'inspect', '--tls-verify=false', `docker://${image()}`], {
-        env: { PATH: path(), ...simulatedEc2, HOME: '/root', XDG_RUNTIME_DIR: runtime, ...configured() },
-      })
+      const run = await runProgram(
+        'unshare',
+        [
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$0" /root && exec "$@"',
+          home,
+          'skopeo',
+          'inspect',
+          '--tls-verify=false',
+          `docker://${image()}`,
+        ],
+        {
+          env: { PATH: path(), ...simulatedEc2, HOME: '/root', XDG_RUNTIME_DIR: runtime, ...configured() },
+        },
+      )
       outputs.push({ run, answer: false })
       expect(run.stderr).toBe('')
       expect(run.status).toBe(0)
@@ -140,14 +182,26 @@ describe.runIf(available)('docker-credential-iid with real clients', () => {
     helperConfig(configDir)
     const started = Date.now()
     const run = await runProgram('docker', ['--config', configDir, 'pull', image()], {
-      env: { PATH: path(), ...simulatedEc2, HOME: dir, DOCKER_HOST: 'unix:///nonexistent.sock', IID_DOCKER_AUTH_REGISTRIES: registry.host, IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9', IID_DOCKER_AUTH_TIMEOUT: '2' },
+      env: {
+        PATH: path(),
+        ...simulatedEc2,
+        HOME: dir,
+        DOCKER_HOST: 'unix:///nonexistent.sock',
+        IID_DOCKER_AUTH_REGISTRIES: registry.host,
+        IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9',
+        IID_DOCKER_AUTH_TIMEOUT: '2',
+      },
     })
     outputs.push({ run, answer: false })
     expect(Date.now() - started).toBeLessThan(2000 + 3000)
     expect(run.status).not.toBe(0)
     const ours = run.stderr.split('\n').filter((l) => l.includes('docker-credential-iid'))
     expect(ours).toHaveLength(1)
-    expect(ours[0]).toMatch(new RegExp(`^docker-credential-iid: error: no credential for ${registry.host.replace(/\./g, '\\.')}: IMDS at http://127\\.0\\.0\\.1:9/ did not give the identity within 2 s: .*; fix: `))
+    expect(ours[0]).toMatch(
+      new RegExp(
+        `^docker-credential-iid: error: no credential for ${registry.host.replace(/\./g, '\\.')}: IMDS at http://127\\.0\\.0\\.1:9/ did not give the identity within 2 s: .*; fix: `,
+      ),
+    )
     expect(run.stderr).not.toContain(notFound)
   })
 
@@ -155,7 +209,11 @@ describe.runIf(available)('docker-credential-iid with real clients', () => {
     // manifest inspect asks once per request it makes and goes on without credentials; each ask keeps the deadline.
     const configDir = join(dir, 'docker')
     helperConfig(configDir)
-    const inspect = await dockerInspect(configDir, { IID_DOCKER_AUTH_REGISTRIES: registry.host, IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9', IID_DOCKER_AUTH_TIMEOUT: '1' })
+    const inspect = await dockerInspect(configDir, {
+      IID_DOCKER_AUTH_REGISTRIES: registry.host,
+      IID_DOCKER_AUTH_ENDPOINT: 'http://127.0.0.1:9',
+      IID_DOCKER_AUTH_TIMEOUT: '1',
+    })
     expect(inspect.status).not.toBe(0)
     const lines = inspect.stderr.split('\n').filter((l) => l.includes('docker-credential-iid'))
     expect(lines.length).toBeGreaterThan(0)
@@ -183,7 +241,10 @@ describe.runIf(available)('install --credential-helper for a real docker user', 
     mkdirSync(etcDefault, { mode: 0o755 })
     const config = join(home, '.docker', 'config.json')
 
-    const install = await runCli(['install', '--credential-helper', '--registry', registry.host, '--config', config, '--endpoint', sim.url], { prefix: inPrivateEtcDefault(etcDefault), env: { PATH: path() } })
+    const install = await runCli(
+      ['install', '--credential-helper', '--registry', registry.host, '--config', config, '--endpoint', sim.url],
+      { prefix: inPrivateEtcDefault(etcDefault), env: { PATH: path() } },
+    )
     expect(install.code, install.stderr).toBe(0)
     expect(install.stderr).not.toMatch(/systemctl/)
     expect(JSON.parse(readFileSync(config, 'utf8'))).toEqual({ credHelpers: { [registry.host]: 'iid' } })
@@ -196,9 +257,26 @@ describe.runIf(available)('install --credential-helper for a real docker user', 
 
     // As the user: only PATH and HOME, no IID_DOCKER_AUTH_* and no IMDS endpoint in their environment.
     const before = registry.decisions.length
-    const run = await runProgram(inPrivateEtcDefault(etcDefault)[0]!, [...inPrivateEtcDefault(etcDefault).slice(1), 'setpriv', '--reuid', String(uid), '--regid', String(gid), '--init-groups', 'docker', 'manifest', 'inspect', '--insecure', image()], {
-      env: { PATH: path(), ...simulatedEc2, HOME: home, DOCKER_HOST: 'unix:///nonexistent.sock' },
-    })
+    const run = await runProgram(
+      inPrivateEtcDefault(etcDefault)[0]!,
+      [
+        ...inPrivateEtcDefault(etcDefault).slice(1),
+        'setpriv',
+        '--reuid',
+        String(uid),
+        '--regid',
+        String(gid),
+        '--init-groups',
+        'docker',
+        'manifest',
+        'inspect',
+        '--insecure',
+        image(),
+      ],
+      {
+        env: { PATH: path(), ...simulatedEc2, HOME: home, DOCKER_HOST: 'unix:///nonexistent.sock' },
+      },
+    )
     outputs.push({ run, answer: false })
     expect(run.stderr).toBe('')
     expect(run.status).toBe(0)

@@ -11,7 +11,14 @@ import { type InstanceIdentity, buildAuth } from '../src/imds/identity.js'
 import type { Settings } from '../src/settings/settings.js'
 
 const signature = 'MIIB-line-one\nline-two=='
-const identity: InstanceIdentity = { document: '{}', signature, instanceId: 'i-1', accountId: '123456789012', region: 'eu-central-1', availabilityZone: undefined }
+const identity: InstanceIdentity = {
+  document: '{}',
+  signature,
+  instanceId: 'i-1',
+  accountId: '123456789012',
+  region: 'eu-central-1',
+  availabilityZone: undefined,
+}
 
 interface Run {
   code: number
@@ -20,7 +27,16 @@ interface Run {
   asked: Settings[]
 }
 
-async function helper(args: string[], options: { stdin?: string | Buffer; env?: Record<string, string>; file?: Record<string, string>; fileProblem?: CliError; imds?: () => Promise<InstanceIdentity> } = {}): Promise<Run> {
+async function helper(
+  args: string[],
+  options: {
+    stdin?: string | Buffer
+    env?: Record<string, string>
+    file?: Record<string, string>
+    fileProblem?: CliError
+    imds?: () => Promise<InstanceIdentity>
+  } = {},
+): Promise<Run> {
   const run: Run = { code: -1, stdout: '', stderr: '', asked: [] }
   const io: HelperIo = {
     stdout: (t) => (run.stdout += t),
@@ -29,7 +45,11 @@ async function helper(args: string[], options: { stdin?: string | Buffer; env?: 
     readStdin: async (limit) => Buffer.from(options.stdin ?? '').subarray(0, limit),
     readSettingsFile: () => {
       if (options.fileProblem !== undefined) throw options.fileProblem
-      return { path: '/etc/default/iid-docker-auth', entries: Object.entries(options.file ?? {}).map(([name, value], i) => ({ name, value, line: i + 1 })), ignored: [] }
+      return {
+        path: '/etc/default/iid-docker-auth',
+        entries: Object.entries(options.file ?? {}).map(([name, value], i) => ({ name, value, line: i + 1 })),
+        ignored: [],
+      }
     },
     fetchIdentity: async (o) => {
       run.asked.push(o)
@@ -46,7 +66,9 @@ describe('docker-credential-iid get', () => {
   it('answers a configured registry with the PKCS7 verbatim, the ServerURL as given, and the configured user name', async () => {
     const run = await helper(['get'], { stdin: 'pierone.example.com', file: configured })
     expect(run.code).toBe(0)
-    expect(run.stdout).toBe(`${JSON.stringify({ ServerURL: 'pierone.example.com', Username: 'instance-identity-document', Secret: signature })}\n`)
+    expect(run.stdout).toBe(
+      `${JSON.stringify({ ServerURL: 'pierone.example.com', Username: 'instance-identity-document', Secret: signature })}\n`,
+    )
     expect(run.stderr).toBe('')
     // The deadline defaults to 10 s here; the file's endpoint is used.
     expect(run.asked[0]).toMatchObject({ timeoutMs: 10_000, endpoint: 'http://127.0.0.1:9/', signature: 'pkcs7' })
@@ -59,10 +81,17 @@ describe('docker-credential-iid get', () => {
       env: { IID_DOCKER_AUTH_USERNAME: 'svc', IID_DOCKER_AUTH_STRIP_NEWLINES: 'true', IID_DOCKER_AUTH_SIGNATURE: 'rsa2048' },
     })
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout)).toEqual({ ServerURL: 'https://Registry.local:5000/v2/', Username: 'svc', Secret: 'MIIB-line-oneline-two==' })
+    expect(JSON.parse(run.stdout)).toEqual({
+      ServerURL: 'https://Registry.local:5000/v2/',
+      Username: 'svc',
+      Secret: 'MIIB-line-oneline-two==',
+    })
     // The file's deadline is the boot unit's; only the variable changes the helper's.
     expect(run.asked[0]).toMatchObject({ timeoutMs: 10_000, signature: 'rsa2048' })
-    expect((await helper(['get'], { stdin: 'pierone.example.com', file: configured, env: { IID_DOCKER_AUTH_TIMEOUT: '3' } })).asked[0]!.timeoutMs).toBe(3000)
+    expect(
+      (await helper(['get'], { stdin: 'pierone.example.com', file: configured, env: { IID_DOCKER_AUTH_TIMEOUT: '3' } })).asked[0]!
+        .timeoutMs,
+    ).toBe(3000)
   })
 
   it.each([
@@ -82,7 +111,12 @@ describe('docker-credential-iid get', () => {
   })
 
   it('an unreadable settings file is an error with the fix, never "not found"', async () => {
-    const run = await helper(['get'], { stdin: 'pierone.example.com', fileProblem: new CliError(ExitCode.configUnusable, 'cannot read the settings file /etc/default/iid-docker-auth (EACCES)', { hint: 'chmod 0644 /etc/default/iid-docker-auth' }) })
+    const run = await helper(['get'], {
+      stdin: 'pierone.example.com',
+      fileProblem: new CliError(ExitCode.configUnusable, 'cannot read the settings file /etc/default/iid-docker-auth (EACCES)', {
+        hint: 'chmod 0644 /etc/default/iid-docker-auth',
+      }),
+    })
     expect(run).toMatchObject({ code: ExitCode.configUnusable, stdout: '' })
     expect(run.stderr).toMatch(/^docker-credential-iid: error: cannot read .*fix: chmod 0644/)
   })
@@ -92,24 +126,40 @@ describe('docker-credential-iid get', () => {
       stdin: 'pierone.example.com',
       file: configured,
       imds: async () => {
-        throw new CliError(ExitCode.imdsUnavailable, 'IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused', { hint: 'pass --endpoint' })
+        throw new CliError(
+          ExitCode.imdsUnavailable,
+          'IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused',
+          { hint: 'pass --endpoint' },
+        )
       },
     })
     expect(run.code).toBe(69)
     expect(run.stdout).toBe('')
-    expect(run.stderr).toBe('docker-credential-iid: error: no credential for pierone.example.com: IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused; fix: pass --endpoint\n')
+    expect(run.stderr).toBe(
+      'docker-credential-iid: error: no credential for pierone.example.com: IMDS at http://127.0.0.1:9/ did not give the identity within 10 s: connection refused; fix: pass --endpoint\n',
+    )
   })
 
   it('settings it does not use never fail it, from the file or the environment', async () => {
-    const unused = { IID_DOCKER_AUTH_LOG_LEVEL: 'loud', IID_DOCKER_AUTH_JSON: 'maybe', IID_DOCKER_AUTH_CONFIG: ',', IID_DOCKER_AUTH_LOCK_TIMEOUT: 'x' }
-    expect(await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, ...unused } })).toMatchObject({ code: 0, stderr: '' })
+    const unused = {
+      IID_DOCKER_AUTH_LOG_LEVEL: 'loud',
+      IID_DOCKER_AUTH_JSON: 'maybe',
+      IID_DOCKER_AUTH_CONFIG: ',',
+      IID_DOCKER_AUTH_LOCK_TIMEOUT: 'x',
+    }
+    expect(await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, ...unused } })).toMatchObject({
+      code: 0,
+      stderr: '',
+    })
     expect(await helper(['get'], { stdin: 'pierone.example.com', file: configured, env: unused })).toMatchObject({ code: 0, stderr: '' })
   })
 
   it('a bad setting from the file is named with the file and its line', async () => {
     const run = await helper(['get'], { stdin: 'pierone.example.com', file: { ...configured, IID_DOCKER_AUTH_SIGNATURE: 'md5' } })
     expect(run).toMatchObject({ code: 64, stdout: '' })
-    expect(run.stderr).toMatch(/^docker-credential-iid: error: IID_DOCKER_AUTH_SIGNATURE in \/etc\/default\/iid-docker-auth:3 "md5" is not a signature kind/)
+    expect(run.stderr).toMatch(
+      /^docker-credential-iid: error: IID_DOCKER_AUTH_SIGNATURE in \/etc\/default\/iid-docker-auth:3 "md5" is not a signature kind/,
+    )
   })
 
   it('a bad setting is a usage error on stderr', async () => {
@@ -121,14 +171,21 @@ describe('docker-credential-iid get', () => {
 
 describe('docker-credential-iid store, erase, list, version', () => {
   it.each(['store', 'erase'])('%s reads its input, succeeds and says so on stderr', async (verb) => {
-    const run = await helper([verb], { stdin: JSON.stringify({ ServerURL: 'pierone.example.com', Username: 'u', Secret: 'typed-by-a-person' }), file: configured })
+    const run = await helper([verb], {
+      stdin: JSON.stringify({ ServerURL: 'pierone.example.com', Username: 'u', Secret: 'typed-by-a-person' }),
+      file: configured,
+    })
     expect(run).toMatchObject({ code: 0, stdout: '', asked: [] })
     expect(run.stderr).toMatch(/^docker-credential-iid: \w+: nothing to do.*\n$/)
     expect(run.stderr).not.toContain('typed-by-a-person')
   })
 
   it('list names each configured registry with the user name', async () => {
-    expect(await helper(['list'], { file: configured, env: { IID_DOCKER_AUTH_USERNAME: 'svc' } })).toMatchObject({ code: 0, stdout: '{"pierone.example.com":"svc","registry.local:5000":"svc"}\n', asked: [] })
+    expect(await helper(['list'], { file: configured, env: { IID_DOCKER_AUTH_USERNAME: 'svc' } })).toMatchObject({
+      code: 0,
+      stdout: '{"pierone.example.com":"svc","registry.local:5000":"svc"}\n',
+      asked: [],
+    })
     expect((await helper(['list'])).stdout).toBe('{}\n')
   })
 
@@ -148,7 +205,15 @@ const theirs = Buffer.from('robot:pw').toString('base64')
 describe('credential-helper mode in config.json', () => {
   it('install maps the registry to iid, removes only our auths entries (any spelling), keeps others’ with a warning', () => {
     const plan = planCredentialHelper(
-      doc({ auths: { 'pierone.example.com': { auth: ours }, 'https://pierone.example.com/v1/': { auth: ours }, 'b.example.com': { auth: theirs }, 'other.example.com': { auth: ours } }, credHelpers: { 'ecr.example.com': 'ecr-login' } }),
+      doc({
+        auths: {
+          'pierone.example.com': { auth: ours },
+          'https://pierone.example.com/v1/': { auth: ours },
+          'b.example.com': { auth: theirs },
+          'other.example.com': { auth: ours },
+        },
+        credHelpers: { 'ecr.example.com': 'ecr-login' },
+      }),
       ['pierone.example.com', 'b.example.com'],
       'instance-identity-document',
     )
@@ -157,41 +222,68 @@ describe('credential-helper mode in config.json', () => {
       credHelpers: { 'ecr.example.com': 'ecr-login', 'pierone.example.com': 'iid', 'b.example.com': 'iid' },
     })
     expect(plan.changes.removed).toEqual(['auths["pierone.example.com"]', 'auths["https://pierone.example.com/v1/"]'])
-    expect(plan.warnings).toEqual([expect.stringMatching(/^auths\["b.example.com"\] holds a login this tool did not write \(user "robot"\); kept/)])
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/^auths\["b.example.com"\] holds a login this tool did not write \(user "robot"\); kept/),
+    ])
   })
 
   it('install is idempotent, and replaces another helper for our registry with a warning', () => {
-    const again = planCredentialHelper(doc({ credHelpers: { 'pierone.example.com': 'iid' } }), ['pierone.example.com'], 'instance-identity-document')
+    const again = planCredentialHelper(
+      doc({ credHelpers: { 'pierone.example.com': 'iid' } }),
+      ['pierone.example.com'],
+      'instance-identity-document',
+    )
     expect(again.changes).toEqual({ added: [], updated: [], removed: [] })
-    const replaced = planCredentialHelper(doc({ credHelpers: { 'pierone.example.com': 'pierone' } }), ['pierone.example.com'], 'instance-identity-document')
+    const replaced = planCredentialHelper(
+      doc({ credHelpers: { 'pierone.example.com': 'pierone' } }),
+      ['pierone.example.com'],
+      'instance-identity-document',
+    )
     expect(JSON.parse(renderConfig(replaced.root))).toEqual({ credHelpers: { 'pierone.example.com': 'iid' } })
     expect(replaced.warnings).toEqual(['replaced credHelpers["pierone.example.com"], which named docker-credential-pierone'])
   })
 
   it('a credHelpers that is not an object is refused (78)', () => {
-    expect(() => planCredentialHelper(doc({ credHelpers: ['x'] }), ['pierone.example.com'], 'instance-identity-document')).toThrow(/"credHelpers" is a JSON array/)
+    expect(() => planCredentialHelper(doc({ credHelpers: ['x'] }), ['pierone.example.com'], 'instance-identity-document')).toThrow(
+      /"credHelpers" is a JSON array/,
+    )
   })
 
   it('remove takes only our mapping; others’ stay, an emptied credHelpers goes', () => {
-    const plan = planRemove(doc({ credHelpers: { 'pierone.example.com': 'iid', 'ecr.example.com': 'ecr-login', 'b.example.com': 'pierone' } }), ['pierone.example.com', 'b.example.com'], 'instance-identity-document')
+    const plan = planRemove(
+      doc({ credHelpers: { 'pierone.example.com': 'iid', 'ecr.example.com': 'ecr-login', 'b.example.com': 'pierone' } }),
+      ['pierone.example.com', 'b.example.com'],
+      'instance-identity-document',
+    )
     expect(JSON.parse(renderConfig(plan.root))).toEqual({ credHelpers: { 'ecr.example.com': 'ecr-login', 'b.example.com': 'pierone' } })
-    expect(JSON.parse(renderConfig(planRemove(doc({ credHelpers: { 'pierone.example.com': 'iid' } }), ['pierone.example.com'], 'x').root))).toEqual({})
+    expect(
+      JSON.parse(renderConfig(planRemove(doc({ credHelpers: { 'pierone.example.com': 'iid' } }), ['pierone.example.com'], 'x').root)),
+    ).toEqual({})
   })
 
   it('diagnostics: credHelpers iid is the intended setup; another helper or credsStore still shadows', () => {
-    const fails = (value: unknown) => diagnose(doc(value).root, ['pierone.example.com'], 'instance-identity-document', 'rerun').map((f) => `${f.verdict}: ${f.message}`)
+    const fails = (value: unknown) =>
+      diagnose(doc(value).root, ['pierone.example.com'], 'instance-identity-document', 'rerun').map((f) => `${f.verdict}: ${f.message}`)
     expect(fails({ credHelpers: { 'pierone.example.com': 'iid' } })).toEqual([])
     // credHelpers beats credsStore, so a desktop store no longer shadows our registry.
     expect(fails({ credHelpers: { 'pierone.example.com': 'iid' }, credsStore: 'desktop' })).toEqual([])
     expect(fails({ credsStore: 'iid' })).toEqual([])
-    expect(fails({ credHelpers: { 'pierone.example.com': 'ecr-login' } })).toEqual([expect.stringMatching(/^fail: "credHelpers" names pierone.example.com \(docker-credential-ecr-login\)/)])
+    expect(fails({ credHelpers: { 'pierone.example.com': 'ecr-login' } })).toEqual([
+      expect.stringMatching(/^fail: "credHelpers" names pierone.example.com \(docker-credential-ecr-login\)/),
+    ])
     expect(fails({ credsStore: 'desktop' })).toEqual([expect.stringMatching(/^fail: "credsStore": "desktop" is set/)])
   })
 
   it('check says which way each client gets the credential', () => {
     const lines = (value: unknown, onPath = true) => {
       const root = doc(value).root
-      return routeLines('/c', 'pierone.example.com', credentialSource(root, 'pierone.example.com', 'instance-identity-document'), authsSource(root, 'pierone.example.com', 'instance-identity-document'), onPath).map((l) => `${l.verdict}: ${l.message}`)
+      return routeLines(
+        '/c',
+        'pierone.example.com',
+        credentialSource(root, 'pierone.example.com', 'instance-identity-document'),
+        authsSource(root, 'pierone.example.com', 'instance-identity-document'),
+        onPath,
+      ).map((l) => `${l.verdict}: ${l.message}`)
     }
     expect(lines({ credHelpers: { 'pierone.example.com': 'iid' } })).toEqual([
       "ok: /c: Docker CLI, skopeo/podman/buildah, crane, nerdctl and BuildKit get pierone.example.com's credential from docker-credential-iid (credHelpers)",

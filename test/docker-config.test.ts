@@ -155,9 +155,11 @@ describe('planMerge', () => {
     }
     expect(merged(JSON.stringify({ auths: { 'r.example.com': { auth: older } } })).plan.warnings).toEqual([])
     // A duplicate of our key that holds another login is named too.
-    expect(merged(JSON.stringify({ auths: { 'r.example.com': { auth: older } } }).replace('}}}', `},"r.example.com":{"auth":"${b64('bob:pw')}"}}}`)).plan.warnings).toEqual([
-      expect.stringMatching(/user "bob"/),
-    ])
+    expect(
+      merged(
+        JSON.stringify({ auths: { 'r.example.com': { auth: older } } }).replace('}}}', `},"r.example.com":{"auth":"${b64('bob:pw')}"}}}`),
+      ).plan.warnings,
+    ).toEqual([expect.stringMatching(/user "bob"/)])
   })
 
   it('collapses duplicate occurrences of our own key into one', () => {
@@ -185,7 +187,11 @@ describe('planRemove', () => {
     })
     const plan = planRemove(doc(text), ['r.example.com'], username)
     expect(plan.changes.removed).toEqual(['r.example.com', 'http://r.example.com'])
-    expect(Object.keys(JSON.parse(renderConfig(plan.root)).auths)).toEqual(['https://r.example.com/v1/', 'r.example.com/', 'other.example.com'])
+    expect(Object.keys(JSON.parse(renderConfig(plan.root)).auths)).toEqual([
+      'https://r.example.com/v1/',
+      'r.example.com/',
+      'other.example.com',
+    ])
     expect(plan.warnings).toEqual([
       'auths["https://r.example.com/v1/"] was not written by this tool (user "alice"); left alone',
       'auths["r.example.com/"] was not written by this tool (an identity token); left alone',
@@ -278,12 +284,16 @@ describe('warnings', () => {
     const theirs = Buffer.from('alice:pw').toString('base64')
     const text = `{"auths":{"https://r.example.com":{"auth":"${ours}"},"https://r.example.com":{"auth":"${theirs}"}}}`
     const findings = diagnose(doc(text).root, ['r.example.com'], username, 'rerun').map((f) => f.message)
-    expect(findings.some((m) => m.includes('another spelling of r.example.com with a login this tool did not write (user "alice")'))).toBe(true)
+    expect(findings.some((m) => m.includes('another spelling of r.example.com with a login this tool did not write (user "alice")'))).toBe(
+      true,
+    )
     expect(findings.some((m) => m.startsWith('older entries of this tool'))).toBe(false)
   })
 
   it('never takes an entry with an identity token for its own, whatever its user name', () => {
-    const text = JSON.stringify({ auths: { 'https://r.example.com/v1/': { auth: Buffer.from(`${username}:x`).toString('base64'), identitytoken: 'tok' } } })
+    const text = JSON.stringify({
+      auths: { 'https://r.example.com/v1/': { auth: Buffer.from(`${username}:x`).toString('base64'), identitytoken: 'tok' } },
+    })
     const plan = planMerge(doc(text), [entry('r.example.com')], username)
     expect(plan.changes.removed).toEqual([])
     expect(Object.keys(JSON.parse(renderConfig(plan.root)).auths)).toEqual(['https://r.example.com/v1/', 'r.example.com'])
@@ -318,8 +328,16 @@ describe('the keys Go reads in any case', () => {
   it.each([
     ['{"Auths":{}}', /the key "Auths" is read as "auths" by Docker and skopeo .*; fix: rename it to "auths"/, 'Auths'],
     ['{"auth\u017f":{}}', /the key "auth\u017f" is read as "auths"/, 'auth\u017f'],
-    ['{"auths":{},"AUTHS":{}}', /the keys "auths", "AUTHS" are all read as "auths" .*; Docker merges them, later entries winning; fix: merge them into one "auths"/, 'AUTHS'],
-    ['{"auths":{"a.example.com":{}},"psFormat":"x","auths":{"b.example.com":{}}}', /the key "auths" appears more than once at the top level; Docker merges them/, 'auths'],
+    [
+      '{"auths":{},"AUTHS":{}}',
+      /the keys "auths", "AUTHS" are all read as "auths" .*; Docker merges them, later entries winning; fix: merge them into one "auths"/,
+      'AUTHS',
+    ],
+    [
+      '{"auths":{"a.example.com":{}},"psFormat":"x","auths":{"b.example.com":{}}}',
+      /the key "auths" appears more than once at the top level; Docker merges them/,
+      'auths',
+    ],
     ['{"Auths":{"a.example.com":{}},"auths":null}', /the keys "Auths", "auths"/, 'auths'],
   ])('loads %s, as Docker does, and writes where Go reads last', (text, warning, into) => {
     const { plan, value } = merged(text, [entry('r.example.com', mine)])
@@ -337,7 +355,9 @@ describe('the keys Go reads in any case', () => {
     const { plan } = merged(`{"auths":{},"AUTHS":{"r.example.com":{"auth":"${alice}"}}}`, [entry('r.example.com', mine)])
     expect(plan.changes.updated).toEqual(['r.example.com'])
     expect(goReads(plan.root, 'r.example.com')).toBe(mine)
-    expect(plan.warnings.join('\n')).toMatch(/replaced auths\["r.example.com"\], which held a login this tool did not write \(user "alice"\)/)
+    expect(plan.warnings.join('\n')).toMatch(
+      /replaced auths\["r.example.com"\], which held a login this tool did not write \(user "alice"\)/,
+    )
   })
 
   it('removes this tool’s older entries from every object Go merges, and only those', () => {
@@ -354,9 +374,15 @@ describe('the keys Go reads in any case', () => {
   it('reads a credHelpers or credsStore in any case and repeated, as Go does', () => {
     const helpers = merged('{"credHelpers":{"r.example.com":"ecr-login"},"credHelpers":{"other.example.com":"x"}}').plan.warnings.join('\n')
     expect(helpers).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-ecr-login\)/)
-    expect(helpers).toMatch(/"credHelpers" appears more than once at the top level; Docker merges them, later entries winning; fix: merge them into one/)
-    expect(merged('{"CREDHELPERS":{"r.example.com":"x"}}').plan.warnings.join('\n')).toMatch(/"credHelpers" names r\.example\.com \(docker-credential-x\)/)
-    expect(merged('{"CredsStore":"desktop"}').plan.warnings.join('\n')).toMatch(/"credsStore": "desktop" is set[\s\S]*the key "CredsStore" is read as "credsStore"/)
+    expect(helpers).toMatch(
+      /"credHelpers" appears more than once at the top level; Docker merges them, later entries winning; fix: merge them into one/,
+    )
+    expect(merged('{"CREDHELPERS":{"r.example.com":"x"}}').plan.warnings.join('\n')).toMatch(
+      /"credHelpers" names r\.example\.com \(docker-credential-x\)/,
+    )
+    expect(merged('{"CredsStore":"desktop"}').plan.warnings.join('\n')).toMatch(
+      /"credsStore": "desktop" is set[\s\S]*the key "CredsStore" is read as "credsStore"/,
+    )
   })
 
   it('still refuses (78) an auths, in any spelling, that Docker cannot load', () => {

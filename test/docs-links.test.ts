@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..')
-const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]
+const pages = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+]
 
 /** The text outside fenced code blocks, with inline code spans kept only as their text. */
 function prose(markdown: string): string {
@@ -17,7 +22,10 @@ function prose(markdown: string): string {
 /** GitHub's anchor for a heading: lower case, punctuation but `-` and `_` dropped, spaces to `-`. */
 function slug(heading: string): string {
   const text = heading.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').replace(/`/g, '')
-  return text.toLowerCase().replace(/[^\p{L}\p{N}\- _]/gu, '').replace(/ /g, '-')
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\- _]/gu, '')
+    .replace(/ /g, '-')
 }
 
 function anchors(markdown: string): Set<string> {
@@ -66,7 +74,9 @@ describe('documentation links', () => {
 
   it('the anchor rule matches GitHub on the headings these pages use', () => {
     expect(slug('Under `--root`')).toBe('under---root')
-    expect(slug('Boot writer without an image change: cloud-init user-data')).toBe('boot-writer-without-an-image-change-cloud-init-user-data')
+    expect(slug('Boot writer without an image change: cloud-init user-data')).toBe(
+      'boot-writer-without-an-image-change-cloud-init-user-data',
+    )
     expect(slug('--json and --dry-run')).toBe('--json-and---dry-run')
     expect([...anchors('# A\n## A\n```\n# not a heading\n```\n')]).toEqual(['a', 'a-1'])
   })

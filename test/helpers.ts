@@ -62,7 +62,14 @@ export async function runCli(args: readonly string[], options: RunCliOptions = {
     ...(options.input !== undefined ? { input: options.input } : {}),
     ...(options.onStderr ? { onStderr: options.onStderr } : {}),
   })
-  const run = { code: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr, ms: Date.now() - started, protocolStdout: options.protocolStdout ?? false }
+  const run = {
+    code: result.status,
+    signal: result.signal,
+    stdout: result.stdout,
+    stderr: result.stderr,
+    ms: Date.now() - started,
+    protocolStdout: options.protocolStdout ?? false,
+  }
   runs.push(run)
   return run
 }
@@ -112,7 +119,12 @@ export async function runProgram(
   if (options.onStderr) subprocess.stderr?.on('data', (chunk: Buffer) => options.onStderr!(chunk.toString('utf8')))
   const result = await subprocess
   if (result.code === 'ENOENT') throw new Error(`${command} not found: ${result.shortMessage}`)
-  return { status: result.exitCode ?? null, signal: (result.signal as NodeJS.Signals | undefined) ?? null, stdout: result.stdout, stderr: result.stderr }
+  return {
+    status: result.exitCode ?? null,
+    signal: (result.signal as NodeJS.Signals | undefined) ?? null,
+    stdout: result.stdout,
+    stderr: result.stderr,
+  }
 }
 
 const ajv = new Ajv({ allErrors: true, strict: true })

@@ -18,14 +18,42 @@ const integer = (n: number): Buffer => tlv(0x02, Buffer.from([n]))
 const sha1 = tlv(0x30, oid('2b0e03021a'), Buffer.from([0x05, 0x00]))
 
 /** A PKCS7 SignedData in DER (definite lengths), with its parts replaceable; the signature is not real. */
-function pkcs7(parts: { type?: Buffer; version?: Buffer; digests?: Buffer; encap?: Buffer; certificates?: Buffer; signers?: Buffer; content?: string | null } = {}): Buffer {
+function pkcs7(
+  parts: {
+    type?: Buffer
+    version?: Buffer
+    digests?: Buffer
+    encap?: Buffer
+    certificates?: Buffer
+    signers?: Buffer
+    content?: string | null
+  } = {},
+): Buffer {
   const content = parts.content === undefined ? document : parts.content
   const encap = parts.encap ?? tlv(0x30, dataOid, ...(content === null ? [] : [tlv(0xa0, tlv(0x04, Buffer.from(content, 'utf8')))]))
-  const signer = tlv(0x30, integer(1), tlv(0x30, tlv(0x30), integer(1)), sha1, tlv(0x30, oid('2a8648ce380403')), tlv(0x04, Buffer.alloc(46, 1)))
-  const signedData = tlv(0x30, parts.version ?? integer(1), parts.digests ?? tlv(0x31, sha1), encap, ...(parts.certificates ? [parts.certificates] : []), parts.signers ?? tlv(0x31, signer))
+  const signer = tlv(
+    0x30,
+    integer(1),
+    tlv(0x30, tlv(0x30), integer(1)),
+    sha1,
+    tlv(0x30, oid('2a8648ce380403')),
+    tlv(0x04, Buffer.alloc(46, 1)),
+  )
+  const signedData = tlv(
+    0x30,
+    parts.version ?? integer(1),
+    parts.digests ?? tlv(0x31, sha1),
+    encap,
+    ...(parts.certificates ? [parts.certificates] : []),
+    parts.signers ?? tlv(0x31, signer),
+  )
   return tlv(0x30, parts.type ?? signedDataOid, tlv(0xa0, signedData))
 }
-const b64 = (der: Buffer): string => der.toString('base64').match(/.{1,64}/g)!.join('\n')
+const b64 = (der: Buffer): string =>
+  der
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')
 
 describe('validateIdentity', () => {
   it('accepts an EC2-style document and DSA/SHA-1 PKCS7 that embeds it (indefinite-length BER)', () => {
@@ -35,7 +63,12 @@ describe('validateIdentity', () => {
     const der = decodeSignature(signature)
     expect(der[1]).toBe(0x80) // indefinite length, as EC2 serves it
     const identity = validateIdentity(document, signature)
-    expect(identity).toMatchObject({ instanceId: 'i-0123456789abcdef0', accountId: '123456789012', region: 'eu-central-1', availabilityZone: 'eu-central-1a' })
+    expect(identity).toMatchObject({
+      instanceId: 'i-0123456789abcdef0',
+      accountId: '123456789012',
+      region: 'eu-central-1',
+      availabilityZone: 'eu-central-1a',
+    })
   })
 
   it('accepts the RSA/SHA-256 signature, and finds the embedded document in it', () => {
@@ -46,17 +79,23 @@ describe('validateIdentity', () => {
 
   it('accepts a well-formed SignedData in DER (definite lengths), with or without certificates', () => {
     expect(validateIdentity(document, b64(pkcs7())).instanceId).toBe('i-0123456789abcdef0')
-    expect(validateIdentity(document, b64(pkcs7({ certificates: tlv(0xa0, tlv(0x30, integer(1))) }))).instanceId).toBe('i-0123456789abcdef0')
+    expect(validateIdentity(document, b64(pkcs7({ certificates: tlv(0xa0, tlv(0x30, integer(1))) }))).instanceId).toBe(
+      'i-0123456789abcdef0',
+    )
   })
 
   it('refuses a PKCS7 that embeds a different document', () => {
     const other = formatDocument({ ...defaultDocumentFields, instanceId: 'i-0fffffffffffffff0' })
-    expect(() => validateIdentity(document, signLikeEc2(other, 'pkcs7'))).toThrow(new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served'))
+    expect(() => validateIdentity(document, signLikeEc2(other, 'pkcs7'))).toThrow(
+      new UnusableIdentityError('the PKCS7 signature embeds a different document than the one served'),
+    )
     expect(() => validateIdentity(document, b64(pkcs7({ content: `${document}\n` })))).toThrow(/embeds a different document/)
   })
 
   it('refuses a PKCS7 that embeds no document', () => {
-    expect(() => validateIdentity(document, b64(pkcs7({ content: null })))).toThrow(new UnusableIdentityError('the PKCS7 signature does not embed the identity document'))
+    expect(() => validateIdentity(document, b64(pkcs7({ content: null })))).toThrow(
+      new UnusableIdentityError('the PKCS7 signature does not embed the identity document'),
+    )
   })
 
   const real = decodeSignature(signLikeEc2(document, 'pkcs7'))
@@ -82,7 +121,16 @@ describe('validateIdentity', () => {
     ['an outer length that claims more than there is', withOuterLength(real.length - 4 + 100), /runs past its parent/],
     ['an outer length that claims less than there is', withOuterLength(real.length - 4 - 100), /runs past its parent/],
     ['the real one without its last end-of-contents marker', real.subarray(0, real.length - 2), /without its end-of-contents marker/],
-    ['an inner length that lies', (() => { const d = pkcs7(); const at = d.indexOf(integer(1)); d[at + 1] = 0x7f; return d })(), /runs past its parent/],
+    [
+      'an inner length that lies',
+      (() => {
+        const d = pkcs7()
+        const at = d.indexOf(integer(1))
+        d[at + 1] = 0x7f
+        return d
+      })(),
+      /runs past its parent/,
+    ],
     ['another content type (data)', pkcs7({ type: dataOid }), /its content type is not signedData/],
     ['a SignedData without a version', pkcs7({ version: Buffer.alloc(0) }), /no encapContentInfo SEQUENCE/],
     ['a SignedData without digestAlgorithms', pkcs7({ digests: Buffer.alloc(0) }), /no encapContentInfo SEQUENCE/],
@@ -112,7 +160,8 @@ describe('validateIdentity', () => {
 })
 
 describe('buildAuth', () => {
-  const pkcs7 = 'MIAGCSqGSIb3DQEHAqCAMIACAQExCzAJBgUrDgMCGgUAMIAGCSqGSIb3DQEHAaCA\nJIAEggHkewogICJhY2NvdW50SWQiIDogIjEyMzQ1Njc4OTAxMiIsCiAgImFyY2hp'
+  const pkcs7 =
+    'MIAGCSqGSIb3DQEHAqCAMIACAQExCzAJBgUrDgMCGgUAMIAGCSqGSIb3DQEHAaCA\nJIAEggHkewogICJhY2NvdW50SWQiIDogIjEyMzQ1Njc4OTAxMiIsCiAgImFyY2hp'
 
   it('is padded standard base64 on one line of "<user>:<pkcs7 verbatim>"', () => {
     const auth = buildAuth('instance-identity-document', pkcs7, false)

@@ -6,7 +6,7 @@ import { type AddressInfo, type Socket, connect } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { type FetchIdentityOptions, fetchIdentity } from '../src/imds/client.js'
 import { limitResponses } from '../src/imds/wire.js'
-import { type Logger } from '../src/log.js'
+import type { Logger } from '../src/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../sim/imds-simulator.js'
 
 let sim: ImdsSimulator | undefined
@@ -287,7 +287,7 @@ describe('fetchIdentity against the IMDS simulator', () => {
   })
 })
 
-describe('classification does not depend on the SDK\'s wording', () => {
+describe("classification does not depend on the SDK's wording", () => {
   // Every SDK failure reworded: what the client saw on the wire must still tell the classes apart.
   const reworded = () => {
     for (const method of ['fetchMetadataToken', 'request'] as const) {
@@ -344,14 +344,23 @@ describe('classification does not depend on the SDK\'s wording', () => {
     reworded()
     // A listener whose accept queue is full: further SYNs are dropped, so connecting hangs. Its
     // process blocks after listening, so nothing is ever accepted.
-    const listener = spawn(process.execPath, ['-e', "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})"], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const listener = spawn(
+      process.execPath,
+      [
+        '-e',
+        "const s=require('net').createServer().listen({port:0,host:'127.0.0.1',backlog:1},()=>{process.stdout.write(s.address().port+'\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0)})",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
     const fillers: Socket[] = []
     try {
       const port = Number(await new Promise<string>((resolve) => listener.stdout!.once('data', (d: Buffer) => resolve(d.toString()))))
       // Fill the queue (backlog 1 holds two connections; Node takes a backlog of 0 as its default).
       for (let i = 0; i < 4; i++) fillers.push(connect(port, '127.0.0.1').on('error', () => {}))
       await Promise.all(fillers.slice(0, 2).map((socket) => new Promise((resolve) => socket.once('connect', resolve))))
-      const error = await rejection(fetchIdentity({ endpoint: `http://127.0.0.1:${port}/`, signature: 'pkcs7', timeoutMs: 800, attemptTimeoutMs: 300, log }))
+      const error = await rejection(
+        fetchIdentity({ endpoint: `http://127.0.0.1:${port}/`, signature: 'pkcs7', timeoutMs: 800, attemptTimeoutMs: 300, log }),
+      )
       expect(error.exitCode).toBe(69)
       expect(error.message).toMatch(/the token request \(PUT latest\/api\/token\) could not connect in time$/)
       expect(error.hint).not.toMatch(/hop-limit/)

@@ -435,22 +435,25 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     expect((await install('--dry-run', '--config', '/var/lib/kubelet/config.json')).code).toBe(0)
   })
 
-  it.runIf(rootOrCi)('under --root, a way through a directory another uid owns is refused, even reached through a root-owned link', async () => {
-    mkdirSync(join(root, 'home/u/.docker'), { recursive: true })
-    execFileSync('chown', ['-R', '12345:12345', join(root, 'home/u')])
-    const helper = await install('--credential-helper', '--config', '/home/u/.docker/config.json')
-    expect(helper.code, helper.stderr).toBe(73)
-    expect(helper.stderr).toContain(`${join(root, '/home/u')} belongs to uid 12345`)
-    expect(readdirSync(join(root, 'home/u/.docker'))).toEqual([])
-    // A root-owned link whose way passes the user's directory: judged by the way, not by where it ends.
-    mkdirSync(join(root, 'etc/secret'), { mode: 0o700 })
-    symlinkSync('/home/u/def', join(root, 'etc/default'))
-    symlinkSync('/etc/secret', join(root, 'home/u/def'))
-    execFileSync('chown', ['-h', '12345:12345', join(root, 'home/u/def')])
-    const run = await install('--config', '/root/.docker/config.json')
-    expect(run.code, run.stderr).toBe(73)
-    expect(readdirSync(join(root, 'etc/secret'))).toEqual([])
-  })
+  it.runIf(rootOrCi)(
+    'under --root, a way through a directory another uid owns is refused, even reached through a root-owned link',
+    async () => {
+      mkdirSync(join(root, 'home/u/.docker'), { recursive: true })
+      execFileSync('chown', ['-R', '12345:12345', join(root, 'home/u')])
+      const helper = await install('--credential-helper', '--config', '/home/u/.docker/config.json')
+      expect(helper.code, helper.stderr).toBe(73)
+      expect(helper.stderr).toContain(`${join(root, '/home/u')} belongs to uid 12345`)
+      expect(readdirSync(join(root, 'home/u/.docker'))).toEqual([])
+      // A root-owned link whose way passes the user's directory: judged by the way, not by where it ends.
+      mkdirSync(join(root, 'etc/secret'), { mode: 0o700 })
+      symlinkSync('/home/u/def', join(root, 'etc/default'))
+      symlinkSync('/etc/secret', join(root, 'home/u/def'))
+      execFileSync('chown', ['-h', '12345:12345', join(root, 'home/u/def')])
+      const run = await install('--config', '/root/.docker/config.json')
+      expect(run.code, run.stderr).toBe(73)
+      expect(readdirSync(join(root, 'etc/secret'))).toEqual([])
+    },
+  )
 
   it('--json names the root on a refusal too', async () => {
     writeFileSync(unit(), '[Unit]\nDescription=someone else\n')

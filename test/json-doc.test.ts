@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { JsonSyntaxError, asObject, duplicateKeys, getMember, jsonString, kindOf, maxJsonDepth, parseJson, serializeJson, stringValue } from '../src/config/json-document.js'
+import {
+  JsonSyntaxError,
+  asObject,
+  duplicateKeys,
+  getMember,
+  jsonString,
+  kindOf,
+  maxJsonDepth,
+  parseJson,
+  serializeJson,
+  stringValue,
+} from '../src/config/json-document.js'
 
 const roundTrip = (text: string): string => serializeJson(parseJson(text))
 
@@ -11,7 +22,8 @@ describe('parseJson + serializeJson', () => {
   })
 
   it('keeps member order, duplicate keys, __proto__, big integers and escapes exactly', () => {
-    const text = '{"z":1,"a":2,"z":3,"__proto__":{"polluted":true},"big":123456789012345678901234567890,"f":-1.50e+10,"s":"\\u00e9\\/\\n<&>","k\\u0041":null}'
+    const text =
+      '{"z":1,"a":2,"z":3,"__proto__":{"polluted":true},"big":123456789012345678901234567890,"f":-1.50e+10,"s":"\\u00e9\\/\\n<&>","k\\u0041":null}'
     const out = roundTrip(text)
     expect(out).toContain('"__proto__": {')
     expect(out).toContain('"big": 123456789012345678901234567890')
@@ -34,9 +46,20 @@ describe('parseJson + serializeJson', () => {
   })
 
   it('keeps each scalar as its source text, and reads strings through their escapes', () => {
-    const root = asObject(parseJson('{"s":"a\\u0062\\n","n":-1.5e+300,"big":12345678901234567890123,"t":true,"f":false,"z":null,"o":{},"a":[]}'))
+    const root = asObject(
+      parseJson('{"s":"a\\u0062\\n","n":-1.5e+300,"big":12345678901234567890123,"t":true,"f":false,"z":null,"o":{},"a":[]}'),
+    )
     if (root === undefined) throw new Error('not an object')
-    expect(root.members.map((m) => m.value)).toEqual(['"a\\u0062\\n"', '-1.5e+300', '12345678901234567890123', 'true', 'false', 'null', { kind: 'object', members: [] }, { kind: 'array', items: [] }])
+    expect(root.members.map((m) => m.value)).toEqual([
+      '"a\\u0062\\n"',
+      '-1.5e+300',
+      '12345678901234567890123',
+      'true',
+      'false',
+      'null',
+      { kind: 'object', members: [] },
+      { kind: 'array', items: [] },
+    ])
     expect(root.members.map((m) => kindOf(m.value))).toEqual(['string', 'number', 'number', 'true', 'false', 'null', 'object', 'array'])
     expect(stringValue(getMember(root, 's'))).toBe('ab\n')
     expect(root.members.slice(1).map((m) => stringValue(m.value))).toEqual(Array(7).fill(undefined))
@@ -45,7 +68,7 @@ describe('parseJson + serializeJson', () => {
 
   it.each([
     ['{', 'unexpected end of input', 1, 2],
-    ['{"a":1,}', "expected a quoted key", 1, 8],
+    ['{"a":1,}', 'expected a quoted key', 1, 8],
     ['{"a":1}\n x', 'after the end of the document', 2, 2],
     ['{"a":"x\u0000"}', 'unescaped control character', 1, 8],
     ['{"a":01}', "expected ',' or '}'", 1, 7],

@@ -22,11 +22,21 @@ describe('imageRegistry', () => {
     expect(imageRegistry(image)).toEqual({ kind: 'host', host })
   })
 
-  it.each(['nginx', 'nginx:latest', `nginx@${digest}`, 'library/nginx', 'team/app:1.0', 'localhost', 'localhost:5000'])('%s is on Docker Hub', (image) => {
-    expect(imageRegistry(image)).toEqual({ kind: 'docker-hub' })
-  })
+  it.each(['nginx', 'nginx:latest', `nginx@${digest}`, 'library/nginx', 'team/app:1.0', 'localhost', 'localhost:5000'])(
+    '%s is on Docker Hub',
+    (image) => {
+      expect(imageRegistry(image)).toEqual({ kind: 'docker-hub' })
+    },
+  )
 
-  it.each(['pierone.example.com/', 'bad_host.example.com/app', 'reg.example.com:99999/app', 'reg.example.com:/app', 'a b/app', 'reg.example.com/\napp'])('refuses %j', async (image) => {
+  it.each([
+    'pierone.example.com/',
+    'bad_host.example.com/app',
+    'reg.example.com:99999/app',
+    'reg.example.com:/app',
+    'a b/app',
+    'reg.example.com/\napp',
+  ])('refuses %j', async (image) => {
     expect((await rejection(Promise.resolve().then(() => imageRegistry(image)))).exitCode).toBe(64)
   })
 })
@@ -61,8 +71,19 @@ describe('Go durations', () => {
 describe('parseProviderRequest', () => {
   const v1 = 'credentialprovider.kubelet.k8s.io/v1'
   it('takes kubelet’s request, with or without the service account fields', () => {
-    expect(parseProviderRequest(JSON.stringify({ apiVersion: v1, kind: 'CredentialProviderRequest', image: 'a.example.com/x' }))).toEqual({ apiVersion: v1, image: 'a.example.com/x', hasServiceAccountToken: false })
-    const withToken = { apiVersion: v1, kind: 'CredentialProviderRequest', image: 'a.example.com/x', serviceAccountToken: 'eyJ', serviceAccountAnnotations: { a: 'b' }, futureField: 1 }
+    expect(parseProviderRequest(JSON.stringify({ apiVersion: v1, kind: 'CredentialProviderRequest', image: 'a.example.com/x' }))).toEqual({
+      apiVersion: v1,
+      image: 'a.example.com/x',
+      hasServiceAccountToken: false,
+    })
+    const withToken = {
+      apiVersion: v1,
+      kind: 'CredentialProviderRequest',
+      image: 'a.example.com/x',
+      serviceAccountToken: 'eyJ',
+      serviceAccountAnnotations: { a: 'b' },
+      futureField: 1,
+    }
     expect(parseProviderRequest(JSON.stringify(withToken)).hasServiceAccountToken).toBe(true)
   })
 
@@ -76,7 +97,10 @@ describe('parseProviderRequest', () => {
     [`{"apiVersion":"${v1}","kind":"CredentialProviderRequest"}`, /"image" is missing/],
     [`{"apiVersion":"${v1}","kind":"CredentialProviderRequest","image":7}`, /"image" is number/],
     [`{"apiVersion":"${v1}","kind":"CredentialProviderRequest","image":"x","serviceAccountToken":1}`, /serviceAccountToken/],
-    [`{"apiVersion":"${v1}","kind":"CredentialProviderRequest","image":"x","serviceAccountAnnotations":{"a":1}}`, /serviceAccountAnnotations/],
+    [
+      `{"apiVersion":"${v1}","kind":"CredentialProviderRequest","image":"x","serviceAccountAnnotations":{"a":1}}`,
+      /serviceAccountAnnotations/,
+    ],
   ])('refuses %j', async (text, message) => {
     const error = await rejection(Promise.resolve().then(() => parseProviderRequest(text)))
     expect(error.exitCode).toBe(64)

@@ -18,24 +18,36 @@ afterEach(() => expectImdsV2Only(sim))
 const v1 = 'credentialprovider.kubelet.k8s.io/v1'
 const v1beta1 = 'credentialprovider.kubelet.k8s.io/v1beta1'
 const digest = `sha256:${'0123456789abcdef'.repeat(4)}`
-const request = (image: string, apiVersion = v1, extra: Record<string, unknown> = {}): string => JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion, image, ...extra })
+const request = (image: string, apiVersion = v1, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion, image, ...extra })
 
 const provider = (input: string, args: string[] = [], env: Record<string, string | undefined> = {}): Promise<CliRun> =>
-  runCli(['kubelet-credential-provider', '--endpoint', sim.url, ...args], { input, protocolStdout: true, env: { IID_DOCKER_AUTH_ENV_FILE: envFile, ...env } })
+  runCli(['kubelet-credential-provider', '--endpoint', sim.url, ...args], {
+    input,
+    protocolStdout: true,
+    env: { IID_DOCKER_AUTH_ENV_FILE: envFile, ...env },
+  })
 
 // A strict decoder for CredentialProviderResponse, field by field as the upstream v1 type declares them.
 const goDuration = /^(?:0|(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h))+)$/
 const responseFields = ['apiVersion', 'kind', 'cacheKeyType', 'cacheDuration', 'serviceAccountTokenCacheType', 'auth']
-function decodeResponse(stdout: string, apiVersion: string): { cacheKeyType: string; cacheDuration?: string; auth?: Record<string, { username: string; password: string }> } {
+function decodeResponse(
+  stdout: string,
+  apiVersion: string,
+): { cacheKeyType: string; cacheDuration?: string; auth?: Record<string, { username: string; password: string }> } {
   expect(stdout.endsWith('\n') && stdout.trim().split('\n').length === 1, 'one JSON line').toBe(true)
   const value = JSON.parse(stdout) as Record<string, unknown>
   expect(typeof value === 'object' && value !== null && !Array.isArray(value)).toBe(true)
-  expect(Object.keys(value).filter((k) => !responseFields.includes(k)), 'unknown fields').toEqual([])
+  expect(
+    Object.keys(value).filter((k) => !responseFields.includes(k)),
+    'unknown fields',
+  ).toEqual([])
   expect(value['apiVersion'], 'the request’s apiVersion').toBe(apiVersion)
   expect(value['kind']).toBe('CredentialProviderResponse')
   expect(['Image', 'Registry', 'Global']).toContain(value['cacheKeyType'])
   if (value['cacheDuration'] !== undefined) expect(value['cacheDuration']).toMatch(goDuration)
-  if (value['serviceAccountTokenCacheType'] !== undefined) expect(['ServiceAccount', 'Pod']).toContain(value['serviceAccountTokenCacheType'])
+  if (value['serviceAccountTokenCacheType'] !== undefined)
+    expect(['ServiceAccount', 'Pod']).toContain(value['serviceAccountTokenCacheType'])
   const auth = value['auth']
   if (auth !== undefined && auth !== null) {
     expect(typeof auth === 'object' && !Array.isArray(auth)).toBe(true)
@@ -89,12 +101,17 @@ describe('kubelet-credential-provider: golden requests and responses', () => {
   it('answers v1beta1 in v1beta1', async () => {
     const run = await provider(request('pierone.example.com/app', v1beta1), registries)
     expect(run.code).toBe(0)
-    expect(decodeResponse(run.stdout, v1beta1).auth).toEqual({ 'pierone.example.com': { username: 'instance-identity-document', password: sim.pkcs7 } })
+    expect(decodeResponse(run.stdout, v1beta1).auth).toEqual({
+      'pierone.example.com': { username: 'instance-identity-document', password: sim.pkcs7 },
+    })
   })
 
   it('with a service account token: the cache type kubelet then requires, and the token nowhere in the output', async () => {
     const token = 'eyJhbGciOiJSUzI1NiJ9.service-account-token-secret'
-    const run = await provider(request('pierone.example.com/app', v1, { serviceAccountToken: token, serviceAccountAnnotations: { a: 'b' }, someFutureField: true }), registries)
+    const run = await provider(
+      request('pierone.example.com/app', v1, { serviceAccountToken: token, serviceAccountAnnotations: { a: 'b' }, someFutureField: true }),
+      registries,
+    )
     expect(run.code).toBe(0)
     const response = decodeResponse(run.stdout, v1) as Record<string, unknown>
     expect(response['serviceAccountTokenCacheType']).toBe('ServiceAccount')
@@ -102,7 +119,17 @@ describe('kubelet-credential-provider: golden requests and responses', () => {
   })
 
   it('follows the user name, signature, strip-newlines and cache duration settings', async () => {
-    const flags = await provider(request('pierone.example.com/app'), ['-r', 'pierone.example.com', '--username', 'svc', '--signature', 'rsa2048', '--strip-newlines', '--cache-duration', '90m'])
+    const flags = await provider(request('pierone.example.com/app'), [
+      '-r',
+      'pierone.example.com',
+      '--username',
+      'svc',
+      '--signature',
+      'rsa2048',
+      '--strip-newlines',
+      '--cache-duration',
+      '90m',
+    ])
     expect(flags.code).toBe(0)
     const fromFlags = decodeResponse(flags.stdout, v1)
     expect(fromFlags.cacheDuration).toBe('1h30m0s')
@@ -121,8 +148,19 @@ describe('kubelet-credential-provider: golden requests and responses', () => {
   })
 
   it('reads the registries and endpoint from the unit’s environment file, under the variables', async () => {
-    writeFileSync(envFile, renderEnvironmentFile([['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com'], ['IID_DOCKER_AUTH_ENDPOINT', sim.url], ['IID_DOCKER_AUTH_TIMEOUT', '300']]))
-    const run = await runCli(['kubelet-credential-provider'], { input: request('pierone.example.com/app'), protocolStdout: true, env: { IID_DOCKER_AUTH_ENV_FILE: envFile } })
+    writeFileSync(
+      envFile,
+      renderEnvironmentFile([
+        ['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com'],
+        ['IID_DOCKER_AUTH_ENDPOINT', sim.url],
+        ['IID_DOCKER_AUTH_TIMEOUT', '300'],
+      ]),
+    )
+    const run = await runCli(['kubelet-credential-provider'], {
+      input: request('pierone.example.com/app'),
+      protocolStdout: true,
+      env: { IID_DOCKER_AUTH_ENV_FILE: envFile },
+    })
     expect(run.code).toBe(0)
     expect(decodeResponse(run.stdout, v1).auth!['pierone.example.com']!.password).toBe(sim.pkcs7)
     // A variable wins over the file.
@@ -134,9 +172,17 @@ describe('kubelet-credential-provider: golden requests and responses', () => {
 describe('kubelet-credential-provider: failures', () => {
   const r = ['-r', 'pierone.example.com']
   it.each([
-    ['an unsupported apiVersion', request('pierone.example.com/app', 'credentialprovider.kubelet.k8s.io/v1alpha1'), /unsupported apiVersion "credentialprovider\.kubelet\.k8s\.io\/v1alpha1"/],
+    [
+      'an unsupported apiVersion',
+      request('pierone.example.com/app', 'credentialprovider.kubelet.k8s.io/v1alpha1'),
+      /unsupported apiVersion "credentialprovider\.kubelet\.k8s\.io\/v1alpha1"/,
+    ],
     ['invalid JSON', '{"apiVersion": ', /invalid CredentialProviderRequest on stdin: not valid JSON/],
-    ['another kind', JSON.stringify({ apiVersion: v1, kind: 'CredentialProviderResponse', image: 'pierone.example.com/app' }), /"kind" is "CredentialProviderResponse"/],
+    [
+      'another kind',
+      JSON.stringify({ apiVersion: v1, kind: 'CredentialProviderResponse', image: 'pierone.example.com/app' }),
+      /"kind" is "CredentialProviderResponse"/,
+    ],
     ['no image', JSON.stringify({ apiVersion: v1, kind: 'CredentialProviderRequest' }), /"image" is missing/],
     ['an invalid image', request('pierone.example.com:0/app'), /does not start with a valid registry/],
     ['empty stdin', '', /stdin is empty/],
@@ -224,7 +270,8 @@ function checkConfig(config: any): void {
 }
 
 describe('kubelet-config', () => {
-  const config = (args: string[], env: Record<string, string | undefined> = {}) => runCli(['kubelet-config', ...args], { env: { IID_DOCKER_AUTH_ENV_FILE: envFile, ...env } })
+  const config = (args: string[], env: Record<string, string | undefined> = {}) =>
+    runCli(['kubelet-config', ...args], { env: { IID_DOCKER_AUTH_ENV_FILE: envFile, ...env } })
 
   it('prints YAML by default, exactly this', async () => {
     const run = await config(['-r', 'pierone.example.com,https://Reg.example.com:5000/v2/'])
@@ -273,16 +320,37 @@ describe('kubelet-config', () => {
     const parsed = JSON.parse(json.stdout)
     checkConfig(parsed)
     expect(parseYaml(yaml.stdout)).toEqual(parsed)
-    expect(parsed.providers[0]).toMatchObject({ name: 'iid', matchImages: ['pierone.example.com', 'localhost:5000'], defaultCacheDuration: '30m0s' })
-    expect(parsed.providers[0].args).toEqual(['kubelet-credential-provider', '--registry', 'pierone.example.com', '--registry', 'localhost:5000', '--username', 'svc', '--cache-duration', '30m0s'])
+    expect(parsed.providers[0]).toMatchObject({
+      name: 'iid',
+      matchImages: ['pierone.example.com', 'localhost:5000'],
+      defaultCacheDuration: '30m0s',
+    })
+    expect(parsed.providers[0].args).toEqual([
+      'kubelet-credential-provider',
+      '--registry',
+      'pierone.example.com',
+      '--registry',
+      'localhost:5000',
+      '--username',
+      'svc',
+      '--cache-duration',
+      '30m0s',
+    ])
   })
 
   it('its args, run as kubelet runs them, answer for its matchImages', async () => {
     const run = await config(['-r', 'pierone.example.com', '--endpoint', sim.url, '--json'])
     const p = JSON.parse(run.stdout).providers[0]
-    const answer = await runCli(p.args, { input: request(`${p.matchImages[0]}/team/app:1`), protocolStdout: true, env: { IID_DOCKER_AUTH_ENV_FILE: envFile } })
+    const answer = await runCli(p.args, {
+      input: request(`${p.matchImages[0]}/team/app:1`),
+      protocolStdout: true,
+      env: { IID_DOCKER_AUTH_ENV_FILE: envFile },
+    })
     expect(answer.code).toBe(0)
-    expect(decodeResponse(answer.stdout, v1)).toMatchObject({ cacheDuration: p.defaultCacheDuration, auth: { 'pierone.example.com': { password: sim.pkcs7 } } })
+    expect(decodeResponse(answer.stdout, v1)).toMatchObject({
+      cacheDuration: p.defaultCacheDuration,
+      auth: { 'pierone.example.com': { password: sim.pkcs7 } },
+    })
   })
 
   it.each([

@@ -15,7 +15,9 @@ useTempDir('iid-per-file-', (d) => {
 })
 
 const write = (configs: string[], env: NodeJS.ProcessEnv = {}) =>
-  runCli(['--registry', 'pierone.example.com', ...configs.flatMap((c) => ['--config', c]), '--endpoint', sim.url, '--timeout', '5'], { env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '3', ...env } })
+  runCli(['--registry', 'pierone.example.com', ...configs.flatMap((c) => ['--config', c]), '--endpoint', sim.url, '--timeout', '5'], {
+    env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '3', ...env },
+  })
 
 describe.runIf(rootOrCi && haveOrCi('useradd', 'chattr'))('one file fails, the others are written', () => {
   const name = `iidf${process.pid % 10000}${Math.floor(Math.random() * 1000)}`

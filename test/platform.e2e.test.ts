@@ -37,7 +37,9 @@ describe('off EC2', () => {
     expect(run.stderr).toContain('IID_DOCKER_AUTH_PLATFORM=ec2')
     expect(run.ms).toBeLessThan(30_000)
 
-    const forced = await runCli(['-r', 'pierone.example.com', '--endpoint', unreachable, '--timeout', '4'], { env: offEc2({ IID_DOCKER_AUTH_PLATFORM: 'ec2' }) })
+    const forced = await runCli(['-r', 'pierone.example.com', '--endpoint', unreachable, '--timeout', '4'], {
+      env: offEc2({ IID_DOCKER_AUTH_PLATFORM: 'ec2' }),
+    })
     expect(forced.code, forced.stderr).toBe(69)
     expect(forced.stderr).toMatch(/did not give the identity within 4 s/)
     // Its last attempt ends a moment before the deadline.
@@ -53,20 +55,37 @@ describe('off EC2', () => {
   it('check says "not EC2 (reason)" on its IMDS line', async () => {
     const run = await runCli(['check', '-r', 'pierone.example.com', '--endpoint', unreachable, '--json'], { env: offEc2() })
     expect(run.code).toBe(69)
-    expect(validJson(run.stdout, 'check').checks[0]).toEqual({ area: 'imds', verdict: 'fail', message: reason, fix: expect.stringContaining('IID_DOCKER_AUTH_PLATFORM=ec2'), exitCode: 69 })
+    expect(validJson(run.stdout, 'check').checks[0]).toEqual({
+      area: 'imds',
+      verdict: 'fail',
+      message: reason,
+      fix: expect.stringContaining('IID_DOCKER_AUTH_PLATFORM=ec2'),
+      exitCode: 69,
+    })
   })
 
   it('the credential helper and the kubelet provider end at once too', async () => {
     const helper = await runProgram(process.execPath, [join(repoRoot, 'bin/docker-credential-iid.cjs'), 'get'], {
       input: 'pierone.example.com',
-      env: { PATH: process.env['PATH'], ...offEc2({ IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_ENDPOINT: unreachable }) } as NodeJS.ProcessEnv,
+      env: {
+        PATH: process.env['PATH'],
+        ...offEc2({ IID_DOCKER_AUTH_REGISTRIES: 'pierone.example.com', IID_DOCKER_AUTH_ENDPOINT: unreachable }),
+      } as NodeJS.ProcessEnv,
     })
     expect(helper.status, helper.stderr).toBe(69)
     expect(helper.stdout).toBe('')
     expect(helper.stderr).toContain(`no credential for pierone.example.com: ${reason}`)
 
-    const request = JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', image: 'pierone.example.com/app:1' })
-    const kubelet = await runCli(['kubelet-credential-provider', '-r', 'pierone.example.com', '--endpoint', unreachable], { input: request, protocolStdout: true, env: offEc2() })
+    const request = JSON.stringify({
+      kind: 'CredentialProviderRequest',
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      image: 'pierone.example.com/app:1',
+    })
+    const kubelet = await runCli(['kubelet-credential-provider', '-r', 'pierone.example.com', '--endpoint', unreachable], {
+      input: request,
+      protocolStdout: true,
+      env: offEc2(),
+    })
     expect(kubelet.code, kubelet.stderr).toBe(69)
     expect(kubelet.stdout).toBe('')
     expect(kubelet.stderr).toContain(reason)
@@ -85,8 +104,16 @@ describe('the platform set in the settings file', () => {
   it('IID_DOCKER_AUTH_PLATFORM=ec2 in the file lets the on-demand modes ask IMDS on any hardware', async () => {
     const envFile = join(dir, 'iid-docker-auth')
     writeFileSync(envFile, 'IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_PLATFORM=ec2\n')
-    const request = JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', image: 'pierone.example.com/app:1' })
-    const run = await runCli(['kubelet-credential-provider', '--endpoint', sim.url], { input: request, protocolStdout: true, env: offEc2({ IID_DOCKER_AUTH_ENV_FILE: envFile }) })
+    const request = JSON.stringify({
+      kind: 'CredentialProviderRequest',
+      apiVersion: 'credentialprovider.kubelet.k8s.io/v1',
+      image: 'pierone.example.com/app:1',
+    })
+    const run = await runCli(['kubelet-credential-provider', '--endpoint', sim.url], {
+      input: request,
+      protocolStdout: true,
+      env: offEc2({ IID_DOCKER_AUTH_ENV_FILE: envFile }),
+    })
     expect(run.code, run.stderr).toBe(0)
     expect(Object.keys(JSON.parse(run.stdout).auth)).toEqual(['pierone.example.com'])
   })

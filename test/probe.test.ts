@@ -37,7 +37,10 @@ afterEach(async () => {
 })
 
 /** A registry on loopback; `handle` answers every request after it is recorded. */
-async function fake(handle: (req: IncomingMessage, res: ServerResponse, base: string) => void, host = '127.0.0.1'): Promise<{ host: string; base: string; seen: Seen[] }> {
+async function fake(
+  handle: (req: IncomingMessage, res: ServerResponse, base: string) => void,
+  host = '127.0.0.1',
+): Promise<{ host: string; base: string; seen: Seen[] }> {
   const seen: Seen[] = []
   let base = ''
   const server = createServer((req, res) => {
@@ -52,7 +55,10 @@ async function fake(handle: (req: IncomingMessage, res: ServerResponse, base: st
 }
 
 /** A registry whose /v2/ asks for a token at `realm`, and whose other paths `token` answers. */
-const bearer = (realm: (base: string) => string, token: (req: IncomingMessage, res: ServerResponse, base: string) => void = (_, res) => res.end('{"token":"t"}')) =>
+const bearer = (
+  realm: (base: string) => string,
+  token: (req: IncomingMessage, res: ServerResponse, base: string) => void = (_, res) => res.end('{"token":"t"}'),
+) =>
   fake((req, res, base) => {
     if (req.url === '/v2/') {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm(base)}",service="fake"` })
@@ -93,14 +99,17 @@ describe('probeRegistry', () => {
     expect(realm.seen).toEqual([{ path: '/token?service=fake', authorization: expect.stringMatching(/^Basic /) }])
   })
 
-  it.each(['http://registry.invalid/token', 'http://10.0.0.1/token', 'ftp://127.0.0.1/token'])('refuses to send the credential to the realm %s, before any connection', async (realm) => {
-    const registry = await bearer(() => realm)
-    const result = await probe(registry.host)
-    expect(result.outcome).toBe('withheld')
-    expect(result.detail).toContain(`"${realm}"`)
-    expect(asked.every((url) => url.endsWith('/v2/') && url.includes(registry.host))).toBe(true)
-    expect(registry.seen.map((s) => s.authorization)).toEqual([undefined])
-  })
+  it.each(['http://registry.invalid/token', 'http://10.0.0.1/token', 'ftp://127.0.0.1/token'])(
+    'refuses to send the credential to the realm %s, before any connection',
+    async (realm) => {
+      const registry = await bearer(() => realm)
+      const result = await probe(registry.host)
+      expect(result.outcome).toBe('withheld')
+      expect(result.detail).toContain(`"${realm}"`)
+      expect(asked.every((url) => url.endsWith('/v2/') && url.includes(registry.host))).toBe(true)
+      expect(registry.seen.map((s) => s.authorization)).toEqual([undefined])
+    },
+  )
 
   it('reports a realm that is not a URL as the registry’s fault, sending nothing', async () => {
     // A header value may carry C1 control characters (0x80-0x9f), which some terminals obey.

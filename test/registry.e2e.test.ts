@@ -19,7 +19,10 @@ const available = haveOrCi('docker-registry', 'skopeo', 'docker', 'openssl') && 
 
 beforeAll(async () => {
   if (!available) return
-  registry = await startRegistry({ signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048], allowedAccounts: ['123456789012'] })
+  registry = await startRegistry({
+    signingCertificates: [sim.certificates.pkcs7, sim.certificates.rsa2048],
+    allowedAccounts: ['123456789012'],
+  })
   await seedImage(registry, repository)
 }, 60_000)
 afterAll(async () => {
@@ -31,7 +34,9 @@ const image = () => `${registry.host}/${repository}:latest`
 
 /** Docker's CLI, with only the given config directory (no daemon needed for manifest inspect). */
 function dockerInspect(configDir: string) {
-  return runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } })
+  return runProgram('docker', ['--config', configDir, 'manifest', 'inspect', '--insecure', image()], {
+    env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' },
+  })
 }
 
 /**
@@ -41,9 +46,25 @@ function dockerInspect(configDir: string) {
 async function skopeoInspect(home: string) {
   const runtime = mkdtempSync(join(tmpdir(), 'iid-xdg-'))
   try {
-    return await runProgram('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /root && exec "$@"', home, 'skopeo', 'inspect', '--tls-verify=false', `docker://${image()}`], {
-      env: { PATH: process.env['PATH'], HOME: '/root', XDG_RUNTIME_DIR: runtime },
-    })
+    return await runProgram(
+      'unshare',
+      [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount --bind "$0" /root && exec "$@"',
+        home,
+        'skopeo',
+        'inspect',
+        '--tls-verify=false',
+        `docker://${image()}`,
+      ],
+      {
+        env: { PATH: process.env['PATH'], HOME: '/root', XDG_RUNTIME_DIR: runtime },
+      },
+    )
   } finally {
     rmSync(runtime, { recursive: true, force: true })
   }
@@ -66,7 +87,10 @@ describe.runIf(available)('real clients against a real registry', () => {
     const inspect = await dockerInspect(configDir)
     expect(inspect.stderr).toBe('')
     expect(inspect.status).toBe(0)
-    expect(JSON.parse(inspect.stdout)).toMatchObject({ schemaVersion: 2, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] })
+    expect(JSON.parse(inspect.stdout)).toMatchObject({
+      schemaVersion: 2,
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }],
+    })
     expect(registry.decisions.at(-1)).toEqual({ user: 'instance-identity-document', granted: true, reason: 'ok' })
   })
 
@@ -80,7 +104,10 @@ describe.runIf(available)('real clients against a real registry', () => {
     const inspect = await skopeoInspect(home)
     expect(inspect.stderr).toBe('')
     expect(inspect.status).toBe(0)
-    expect(JSON.parse(inspect.stdout)).toMatchObject({ Name: `${registry.host}/${repository}`, Layers: [expect.stringMatching(/^sha256:/)] })
+    expect(JSON.parse(inspect.stdout)).toMatchObject({
+      Name: `${registry.host}/${repository}`,
+      Layers: [expect.stringMatching(/^sha256:/)],
+    })
   })
 
   it('both clients get in with a file whose credentials sit under "auths" and "AUTHS", which Go merges', async () => {
@@ -119,7 +146,10 @@ describe.runIf(available)('real clients against a real registry', () => {
     const digest = at + messageDigestOid.length + 4 // SET, OCTET STRING, then the SHA-1 digest
     expect(der.subarray(digest - 4, digest)).toEqual(Buffer.from('31160414', 'hex'))
     der[digest + 5] = der[digest + 5]! ^ 0xff
-    const tampered = der.toString('base64').match(/.{1,64}/g)!.join('\n')
+    const tampered = der
+      .toString('base64')
+      .match(/.{1,64}/g)!
+      .join('\n')
     sim.setFaults({ routes: { pkcs7: { body: tampered } } })
     try {
       const home = join(dir, 'root')
@@ -153,13 +183,23 @@ describe.runIf(haveOrCi('docker'))('living with Docker’s own writer', () => {
     const configDir = join(dir, 'docker')
     const config = join(configDir, 'config.json')
     mkdirSync(configDir, { mode: 0o700 })
-    writeFileSync(config, JSON.stringify({ auths: { 'other.example.com': { auth: Buffer.from('robot:pw').toString('base64') } }, psFormat: 'table {{.ID}}', credHelpers: { 'ecr.example.com': 'ecr-login' } }), { mode: 0o600 })
+    writeFileSync(
+      config,
+      JSON.stringify({
+        auths: { 'other.example.com': { auth: Buffer.from('robot:pw').toString('base64') } },
+        psFormat: 'table {{.ID}}',
+        credHelpers: { 'ecr.example.com': 'ecr-login' },
+      }),
+      { mode: 0o600 },
+    )
     const first = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url])
     expect(first.code).toBe(0)
     const ours = JSON.parse(readFileSync(config, 'utf8')).auths['pierone.example.com'].auth as string
     expect(Buffer.from(ours, 'base64').toString()).toBe(`instance-identity-document:${sim.pkcs7}`)
 
-    const logout = await runProgram('docker', ['--config', configDir, 'logout', 'other.example.com'], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } })
+    const logout = await runProgram('docker', ['--config', configDir, 'logout', 'other.example.com'], {
+      env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' },
+    })
     expect(logout.status, logout.stderr).toBe(0)
     const afterDocker = JSON.parse(readFileSync(config, 'utf8'))
     expect(afterDocker.auths).toEqual({ 'pierone.example.com': { auth: ours } })

@@ -92,9 +92,12 @@ describe('normalizeRegistry', () => {
     }
   })
 
-  it.each(['docker.example.com', 'mydocker.io', 'docker.io.example.com', 'notdocker.com'])('accepts %j, which is not Docker Hub', (input) => {
-    expect(normalizeRegistry(input).key).toBe(input)
-  })
+  it.each(['docker.example.com', 'mydocker.io', 'docker.io.example.com', 'notdocker.com'])(
+    'accepts %j, which is not Docker Hub',
+    (input) => {
+      expect(normalizeRegistry(input).key).toBe(input)
+    },
+  )
 
   it('splits comma-separated values, trims, and removes duplicates in order', () => {
     expect(parseRegistryList(['b.example.com, a.example.com', 'B.example.com', 'c.example.com,']).map((r) => r.key)).toEqual([

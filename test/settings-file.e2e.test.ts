@@ -15,17 +15,30 @@ useTempDir('iid-settings-', (d) => {
   dir = d
 })
 const helperBin = join(repoRoot, 'bin', 'docker-credential-iid.cjs')
-const request = (image: string): string => JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', image })
+const request = (image: string): string =>
+  JSON.stringify({ kind: 'CredentialProviderRequest', apiVersion: 'credentialprovider.kubelet.k8s.io/v1', image })
 
 /** The helper as Docker runs it: the server string on stdin, closed. */
 async function helper(verb: string, settingsFile: string, input = '', env: Record<string, string> = {}) {
-  const run = await runProgram(process.execPath, [helperBin, verb], { input, env: { ...process.env, IID_DOCKER_AUTH_ENV_FILE: settingsFile, ...env }, timeoutMs: 20_000 })
+  const run = await runProgram(process.execPath, [helperBin, verb], {
+    input,
+    env: { ...process.env, IID_DOCKER_AUTH_ENV_FILE: settingsFile, ...env },
+    timeoutMs: 20_000,
+  })
   // Only get's answer carries the PKCS7, and only on stdout.
-  for (const line of sim.pkcs7.split('\n').filter((l) => l.length >= 16)) expect(run.stderr.includes(line), 'a secret on stderr').toBe(false)
+  for (const line of sim.pkcs7.split('\n').filter((l) => l.length >= 16))
+    expect(run.stderr.includes(line), 'a secret on stderr').toBe(false)
   return run
 }
-const provider = (settingsFile: string, input: string): Promise<CliRun> => runCli(['kubelet-credential-provider'], { input, protocolStdout: true, env: { IID_DOCKER_AUTH_ENV_FILE: settingsFile }, timeoutMs: 20_000 })
-const check = (settingsFile: string): Promise<CliRun> => runCli(['check', '--endpoint', sim.url, '--timeout', '2'], { env: { IID_DOCKER_AUTH_ENV_FILE: settingsFile }, timeoutMs: 20_000 })
+const provider = (settingsFile: string, input: string): Promise<CliRun> =>
+  runCli(['kubelet-credential-provider'], {
+    input,
+    protocolStdout: true,
+    env: { IID_DOCKER_AUTH_ENV_FILE: settingsFile },
+    timeoutMs: 20_000,
+  })
+const check = (settingsFile: string): Promise<CliRun> =>
+  runCli(['check', '--endpoint', sim.url, '--timeout', '2'], { env: { IID_DOCKER_AUTH_ENV_FILE: settingsFile }, timeoutMs: 20_000 })
 
 describe('a settings file that is not a regular file', () => {
   it.each(['fifo', '/dev/zero'])('%s: the helper, the kubelet provider and check each fail at once, naming it (78)', async (kind) => {
@@ -62,7 +75,10 @@ describe('settings read as systemd reads them', () => {
 
   it('settings a mode does not use never fail it: a bad log level, JSON or config list in the file', async () => {
     const path = join(dir, 'settings')
-    writeFileSync(path, `IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_ENDPOINT=${sim.url}\nIID_DOCKER_AUTH_LOG_LEVEL=loud\nIID_DOCKER_AUTH_JSON=maybe\nIID_DOCKER_AUTH_CONFIG=,\n`)
+    writeFileSync(
+      path,
+      `IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_ENDPOINT=${sim.url}\nIID_DOCKER_AUTH_LOG_LEVEL=loud\nIID_DOCKER_AUTH_JSON=maybe\nIID_DOCKER_AUTH_CONFIG=,\n`,
+    )
     const get = await helper('get', path, 'pierone.example.com')
     expect(get.status, get.stderr).toBe(0)
     expect(JSON.parse(get.stdout).Secret).toBe(sim.pkcs7)
@@ -76,7 +92,9 @@ describe('settings read as systemd reads them', () => {
     writeFileSync(path, '# settings\nIID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_USERNAME="a:b"\n')
     const get = await helper('get', path, 'pierone.example.com')
     expect(get.status).toBe(64)
-    expect(get.stderr).toMatch(new RegExp(`^docker-credential-iid: error: IID_DOCKER_AUTH_USERNAME in ${path}:3 must be non-empty, without ':'`))
+    expect(get.stderr).toMatch(
+      new RegExp(`^docker-credential-iid: error: IID_DOCKER_AUTH_USERNAME in ${path}:3 must be non-empty, without ':'`),
+    )
     const kubelet = await provider(path, request('pierone.example.com/app'))
     expect(kubelet.code).toBe(64)
     expect(kubelet.stderr).toContain(`IID_DOCKER_AUTH_USERNAME in ${path}:3 must be`)
@@ -86,7 +104,9 @@ describe('settings read as systemd reads them', () => {
     const path = join(dir, 'settings')
     writeFileSync(path, `IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nexport IID_DOCKER_AUTH_USERNAME=svc\n`)
     const run = await check(path)
-    expect(run.stderr).toMatch(new RegExp(`^warn  config    ${path}:2: systemd ignores "export IID_DOCKER_AUTH_USERNAME": it is not a variable name$`, 'm'))
+    expect(run.stderr).toMatch(
+      new RegExp(`^warn  config    ${path}:2: systemd ignores "export IID_DOCKER_AUTH_USERNAME": it is not a variable name$`, 'm'),
+    )
   })
 })
 
@@ -94,7 +114,10 @@ describe("the helper's stdin", () => {
   it('a caller that never closes stdin gets an error within the deadline, not a hung pull', async () => {
     const path = join(dir, 'settings')
     writeFileSync(path, `IID_DOCKER_AUTH_REGISTRIES=pierone.example.com\nIID_DOCKER_AUTH_ENDPOINT=${sim.url}\n`)
-    const child = spawn(process.execPath, [helperBin, 'get'], { env: { ...process.env, IID_DOCKER_AUTH_ENV_FILE: path }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [helperBin, 'get'], {
+      env: { ...process.env, IID_DOCKER_AUTH_ENV_FILE: path },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     child.stdin.write('pierone.example.com\n') // and never closed while it runs
     let stdout = ''
     let stderr = ''
@@ -106,7 +129,9 @@ describe("the helper's stdin", () => {
     child.stdin.destroy()
     expect(code, stderr).toBe(64)
     expect(stdout).toBe('')
-    expect(stderr).toBe('docker-credential-iid: error: stdin was not closed within 2 s; fix: the caller must write the server URL and close stdin, as Docker does\n')
+    expect(stderr).toBe(
+      'docker-credential-iid: error: stdin was not closed within 2 s; fix: the caller must write the server URL and close stdin, as Docker does\n',
+    )
     expect(sim.requests).toEqual([])
   })
 })

@@ -58,7 +58,11 @@ describe('resolveSettings', () => {
     )
     expect(options).toMatchObject({
       registries: [{ key: 'a.example.com' }, { key: 'b.example.com:5000' }],
-      config: { items: ['/root/.docker/config.json', '/var/lib/kubelet/config.json'], source: 'IID_DOCKER_AUTH_CONFIG', label: 'IID_DOCKER_AUTH_CONFIG' },
+      config: {
+        items: ['/root/.docker/config.json', '/var/lib/kubelet/config.json'],
+        source: 'IID_DOCKER_AUTH_CONFIG',
+        label: 'IID_DOCKER_AUTH_CONFIG',
+      },
       username: 'svc',
       signature: 'rsa2048',
       stripNewlines: true,
@@ -70,7 +74,12 @@ describe('resolveSettings', () => {
   })
 
   it('lets flags win over the environment', () => {
-    const env = { IID_DOCKER_AUTH_REGISTRIES: 'env.example.com', IID_DOCKER_AUTH_STRIP_NEWLINES: 'true', IID_DOCKER_AUTH_TIMEOUT: '9', IID_DOCKER_AUTH_LOG_LEVEL: 'verbose' }
+    const env = {
+      IID_DOCKER_AUTH_REGISTRIES: 'env.example.com',
+      IID_DOCKER_AUTH_STRIP_NEWLINES: 'true',
+      IID_DOCKER_AUTH_TIMEOUT: '9',
+      IID_DOCKER_AUTH_LOG_LEVEL: 'verbose',
+    }
     const options = resolve({ registry: ['flag.example.com'], stripNewlines: false, timeout: '3', quiet: true }, env)
     expect(options.registries).toEqual([{ key: 'flag.example.com' }])
     expect(options.stripNewlines).toBe(false)
@@ -112,8 +121,16 @@ describe('resolveEndpoint', () => {
     [undefined, {}, 'http://169.254.169.254/'],
     [undefined, { AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'IPv6' }, 'http://[fd00:ec2::254]/'],
     [undefined, { AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'ipv4' }, 'http://169.254.169.254/'],
-    [undefined, { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9', AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'IPv6' }, 'http://127.0.0.1:9/'],
-    [undefined, { IID_DOCKER_AUTH_ENDPOINT: 'http://[::1]:8080', AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9' }, 'http://[::1]:8080/'],
+    [
+      undefined,
+      { AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9', AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: 'IPv6' },
+      'http://127.0.0.1:9/',
+    ],
+    [
+      undefined,
+      { IID_DOCKER_AUTH_ENDPOINT: 'http://[::1]:8080', AWS_EC2_METADATA_SERVICE_ENDPOINT: 'http://127.0.0.1:9' },
+      'http://[::1]:8080/',
+    ],
     ['http://127.0.0.2:80/base', { IID_DOCKER_AUTH_ENDPOINT: 'http://[::1]:8080' }, 'http://127.0.0.2/base/'],
   ])('flag %j, env %j -> %s', (flag, env, expected) => {
     expect(resolveEndpoint(flag, env)).toBe(expected)
@@ -126,14 +143,19 @@ describe('resolveEndpoint', () => {
 
 describe('resolveConfigLocations', () => {
   const home = () => '/home/from-passwd'
-  const locations = (flags: SettingFlags, env: Record<string, string>, cwd: string | null = '/cwd') => resolveConfigLocations(resolve({ registry: ['r'], ...flags }, env).config, env, cwd ?? undefined, home)
+  const locations = (flags: SettingFlags, env: Record<string, string>, cwd: string | null = '/cwd') =>
+    resolveConfigLocations(resolve({ registry: ['r'], ...flags }, env).config, env, cwd ?? undefined, home)
   it('prefers --config, then DOCKER_CONFIG, then the passwd home (never $HOME)', () => {
     expect(locations({ config: ['rel/c.json', '/abs/c.json'] }, { DOCKER_CONFIG: '/d' })).toEqual([
       { path: '/cwd/rel/c.json', source: '--config' },
       { path: '/abs/c.json', source: '--config' },
     ])
-    expect(locations({}, { DOCKER_CONFIG: 'relative/dir', HOME: '/h' })).toEqual([{ path: '/cwd/relative/dir/config.json', source: 'DOCKER_CONFIG' }])
-    expect(locations({}, { HOME: '/h' })).toEqual([{ path: '/home/from-passwd/.docker/config.json', source: 'passwd home of the effective user' }])
+    expect(locations({}, { DOCKER_CONFIG: 'relative/dir', HOME: '/h' })).toEqual([
+      { path: '/cwd/relative/dir/config.json', source: 'DOCKER_CONFIG' },
+    ])
+    expect(locations({}, { HOME: '/h' })).toEqual([
+      { path: '/home/from-passwd/.docker/config.json', source: 'passwd home of the effective user' },
+    ])
   })
 
   it('trims the variable’s items and names the variable, or the file it came from', () => {
@@ -142,12 +164,20 @@ describe('resolveConfigLocations', () => {
       { path: '/b.json', source: 'IID_DOCKER_AUTH_CONFIG' },
     ])
     const file = (text: string) => ({ path: '/etc/default/iid-docker-auth', ...parseEnvironmentFile(text) })
-    const { env, origin } = withSettingsFile({ IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' }, file('IID_DOCKER_AUTH_CONFIG=" /x.json"\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\n'))
+    const { env, origin } = withSettingsFile(
+      { IID_DOCKER_AUTH_REGISTRIES: 'env.example.com' },
+      file('IID_DOCKER_AUTH_CONFIG=" /x.json"\nIID_DOCKER_AUTH_REGISTRIES=file.example.com\n'),
+    )
     const options = resolveSettings({}, env, origin)
     expect(options.registries).toEqual([{ key: 'env.example.com' }])
-    expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([{ path: '/x.json', source: '/etc/default/iid-docker-auth:1' }])
+    expect(resolveConfigLocations(options.config, env, '/cwd', home)).toEqual([
+      { path: '/x.json', source: '/etc/default/iid-docker-auth:1' },
+    ])
     const comma = withSettingsFile({}, file('# registries\nIID_DOCKER_AUTH_REGISTRIES=,\n'))
-    expectUsage(() => resolveSettings({}, comma.env, comma.origin), /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth:2 "," names no registry$/)
+    expectUsage(
+      () => resolveSettings({}, comma.env, comma.origin),
+      /^IID_DOCKER_AUTH_REGISTRIES in \/etc\/default\/iid-docker-auth:2 "," names no registry$/,
+    )
   })
 
   it.each<[SettingFlags, Record<string, string>, RegExp]>([
@@ -161,8 +191,11 @@ describe('resolveConfigLocations', () => {
 
   it('needs the working directory only for a relative path', () => {
     expect(locations({ config: ['/abs.json'] }, {}, null)).toEqual([{ path: '/abs.json', source: '--config' }])
-    expectUsage(() => locations({ config: ['rel.json'] }, {}, null), /--config "rel.json" is a relative path, and the working directory no longer exists/)
-    expectUsage(() => locations({ config: ['/' + 'a'.repeat(5000)] }, {}), /is longer than any path can be/)
+    expectUsage(
+      () => locations({ config: ['rel.json'] }, {}, null),
+      /--config "rel.json" is a relative path, and the working directory no longer exists/,
+    )
+    expectUsage(() => locations({ config: [`/${'a'.repeat(5000)}`] }, {}), /is longer than any path can be/)
   })
 })
 

@@ -5,7 +5,8 @@ process.env['AWS_EC2_METADATA_SERVICE_ENDPOINT'] = 'http://127.0.0.1:9'
 process.env['AWS_CONFIG_FILE'] = '/nonexistent/aws-config'
 process.env['AWS_SHARED_CREDENTIALS_FILE'] = '/nonexistent/aws-credentials'
 for (const name of Object.keys(process.env)) {
-  if (name.startsWith('IID_DOCKER_AUTH_') || name === 'AWS_PROFILE' || name === 'DOCKER_CONFIG' || name === 'JOURNAL_STREAM') delete process.env[name]
+  if (name.startsWith('IID_DOCKER_AUTH_') || name === 'AWS_PROFILE' || name === 'DOCKER_CONFIG' || name === 'JOURNAL_STREAM')
+    delete process.env[name]
   if (name.startsWith('AWS_EC2_METADATA_') && name !== 'AWS_EC2_METADATA_SERVICE_ENDPOINT') delete process.env[name]
 }
 // The suite's IMDS is a simulator on loopback, on machines that are not EC2: it says so, as anyone
@@ -33,6 +34,8 @@ afterEach(() => {
     const output = run.protocolStdout ? run.stderr : run.stdout + run.stderr
     for (const secret of secrets) if (output.includes(secret)) expect.fail(`a secret reached a CLI's output: ${secret.slice(0, 12)}...`)
     if (!run.protocolStdout) continue
-    for (const secret of secrets) if (!signatureLines.has(secret) && run.stdout.includes(secret)) expect.fail(`a token or auth value reached a protocol stdout: ${secret.slice(0, 12)}...`)
+    for (const secret of secrets)
+      if (!signatureLines.has(secret) && run.stdout.includes(secret))
+        expect.fail(`a token or auth value reached a protocol stdout: ${secret.slice(0, 12)}...`)
   }
 })

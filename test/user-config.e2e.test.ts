@@ -25,7 +25,11 @@ const accounts: Account[] = []
 function addAccount(): Account {
   const name = `iidu${process.pid % 10000}${accounts.length}${Math.floor(Math.random() * 1000)}`
   execFileSync('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name])
-  const account = { name, uid: Number(execFileSync('id', ['-u', name]).toString()), gid: Number(execFileSync('id', ['-g', name]).toString()) }
+  const account = {
+    name,
+    uid: Number(execFileSync('id', ['-u', name]).toString()),
+    gid: Number(execFileSync('id', ['-g', name]).toString()),
+  }
   accounts.push(account)
   return account
 }
@@ -39,7 +43,9 @@ function home(account: Account, mode = 0o700): string {
 }
 
 const write = (config: string, args: string[] = []) =>
-  runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5', ...args], { env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '2' } })
+  runCli(['--registry', 'pierone.example.com', '--config', config, '--endpoint', sim.url, '--timeout', '5', ...args], {
+    env: { IID_DOCKER_AUTH_LOCK_TIMEOUT: '2' },
+  })
 
 /** What the user, not root, reads at that path. */
 const readAs = async (account: Account, path: string) => {
@@ -165,7 +171,15 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
 
   /** Runs a command as `account`, as that user would from a shell. */
   const runAs = async (account: Account, command: string, args: string[]) => {
-    const run = await runProgram('setpriv', ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', command, ...args])
+    const run = await runProgram('setpriv', [
+      '--reuid',
+      String(account.uid),
+      '--regid',
+      String(account.gid),
+      '--init-groups',
+      command,
+      ...args,
+    ])
     expect(run.status, run.stderr).toBe(0)
   }
 
@@ -194,7 +208,8 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     // Dangling: nothing is created at the target, nor its directory.
     await runAs(alice, 'ln', ['-sfn', join(victimDir, 'sudoers.d', 'x'), join(cfg, 'config.json')])
     for (const args of [[], ['prepare-dirs']]) {
-      const again = args.length === 0 ? await write(join(cfg, 'config.json')) : await runCli(['prepare-dirs', '--config', join(cfg, 'config.json')])
+      const again =
+        args.length === 0 ? await write(join(cfg, 'config.json')) : await runCli(['prepare-dirs', '--config', join(cfg, 'config.json')])
       expect(again.code, again.stderr).toBe(73)
       expect(readdirSync(victimDir)).toEqual(['daemon.json'])
     }
@@ -235,7 +250,17 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     const secret = join(secretDir, 's.json')
     writeFileSync(secret, '{"auths":{"TOPSECRET.example":{"auth":"eA=="}}}', { mode: 0o640 })
     await runAs(alice, 'ln', ['-s', secret, join(app, 'config.json')])
-    const check = await runCli(['check', '--registry', 'pierone.example.com', '--config', join(app, 'config.json'), '--endpoint', sim.url, '--timeout', '2'])
+    const check = await runCli([
+      'check',
+      '--registry',
+      'pierone.example.com',
+      '--config',
+      join(app, 'config.json'),
+      '--endpoint',
+      sim.url,
+      '--timeout',
+      '2',
+    ])
     expect(check.stderr + check.stdout).not.toContain('TOPSECRET')
     expect(check.stderr + check.stdout).toMatch(/permission denied/)
     const run = await write(join(app, 'config.json'))
@@ -254,7 +279,11 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
       fs.symlinkSync(d + '/l0', ${JSON.stringify(join(userHome, '.docker'))})
       const end = Date.now() + 6000
       while (Date.now() < end) for (let i = 1; i <= 8; i++) { try { fs.unlinkSync(d + '/l' + i) } catch {} link(i) }`
-    const flipper = runProgram('setpriv', ['--reuid', String(bob.uid), '--regid', String(bob.gid), '--init-groups', process.execPath, '-e', flip], { timeoutMs: 20_000 })
+    const flipper = runProgram(
+      'setpriv',
+      ['--reuid', String(bob.uid), '--regid', String(bob.gid), '--init-groups', process.execPath, '-e', flip],
+      { timeoutMs: 20_000 },
+    )
     await new Promise((resolve) => setTimeout(resolve, 500))
     const codes: number[] = []
     for (let i = 0; i < 25; i++) {
@@ -279,8 +308,23 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     const etcDefault = join(dir, 'etc-default')
     mkdirSync(etcDefault)
     for (const name of ['config.json', 'other.json']) {
-      const run = await runProgram('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind "$0" /etc/default && exec "$@"', etcDefault,
-        process.execPath, cliPath, 'install', '--credential-helper', '--registry', 'pierone.example.com', '--config', join(userHome, '.docker', name)])
+      const run = await runProgram('unshare', [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount --bind "$0" /etc/default && exec "$@"',
+        etcDefault,
+        process.execPath,
+        cliPath,
+        'install',
+        '--credential-helper',
+        '--registry',
+        'pierone.example.com',
+        '--config',
+        join(userHome, '.docker', name),
+      ])
       expect(run.status, run.stderr).toBe(73)
       expect(run.stderr).toMatch(/permission denied.*rights of iidu/)
     }
@@ -328,7 +372,15 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'setpriv'))("a docker user's own 
     const aliceHome = home(alice)
     const kubelet = join(dir, 'kubelet')
     mkdirSync(kubelet, { mode: 0o751 })
-    const run = await runCli(['prepare-dirs', '--config', join(aliceHome, '.docker', 'config.json'), '--config', join(kubelet, 'config.json'), '--config', join(dir, 'new-root-dir', 'config.json')])
+    const run = await runCli([
+      'prepare-dirs',
+      '--config',
+      join(aliceHome, '.docker', 'config.json'),
+      '--config',
+      join(kubelet, 'config.json'),
+      '--config',
+      join(dir, 'new-root-dir', 'config.json'),
+    ])
     expect(run.code, run.stderr).toBe(0)
     expect(owner(join(aliceHome, '.docker'))).toEqual({ uid: alice.uid, gid: alice.gid, mode: '700' })
     expect(owner(kubelet)).toEqual({ uid: 0, gid: 0, mode: '751' })

@@ -53,7 +53,10 @@ export async function installCredentialHelper(
     // Config files follow the rights rule (withRightsFor) where they are written; here only confined to the root.
     // On this machine each file follows the rights rule where it is written (withRightsFor); in an
     // image, where a user's directory could be swapped for a link out of it, only a way root's alone.
-    const locations = configFiles.map((path) => ({ path: layout.root === undefined ? path : resolveRootOnly(path, layout.root), source: '--config' }))
+    const locations = configFiles.map((path) => ({
+      path: layout.root === undefined ? path : resolveRootOnly(path, layout.root),
+      source: '--config',
+    }))
     const looks = await preflight(locations)
     const refused = looks.find((look) => look instanceof CliError)
     if (refused !== undefined) throw refused

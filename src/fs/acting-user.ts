@@ -67,7 +67,11 @@ function requireRootOnly(path: string, walk: PathWalk, root = '/'): void {
   const actor = actorFor(onHost(root, path), walk)
   if (actor === undefined) return
   const dir = onHost(root, walk.lookups.find((l) => l.uid === actor.uid)?.dir ?? path)
-  throw refuse(path, `${dir} belongs to ${userName(actor.uid)}, who could swap what root writes there`, `make the way root's (chown root: ${dir}), or run as ${userName(actor.uid)}`)
+  throw refuse(
+    path,
+    `${dir} belongs to ${userName(actor.uid)}, who could swap what root writes there`,
+    `make the way root's (chown root: ${dir}), or run as ${userName(actor.uid)}`,
+  )
 }
 
 /**

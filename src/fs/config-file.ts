@@ -242,9 +242,13 @@ export async function writeAtomic(target: string, content: string, options: Atom
       const previous = options.previous
       if (previous !== undefined && (previous.uid !== process.geteuid?.() || previous.gid !== process.getegid?.())) {
         await handle.chown(previous.uid, previous.gid).catch((error: unknown) => {
-          throw new CliError(ExitCode.cannotWrite, `cannot give the new ${target} the owner of the old one (uid ${previous.uid}, gid ${previous.gid}): the rights used may not give a file to that owner or group (${errnoOf(error) ?? String(error)}); the file was not changed`, {
-            hint: 'give the file the owner and group of its directory\'s user (chown USER:GROUP FILE)',
-          })
+          throw new CliError(
+            ExitCode.cannotWrite,
+            `cannot give the new ${target} the owner of the old one (uid ${previous.uid}, gid ${previous.gid}): the rights used may not give a file to that owner or group (${errnoOf(error) ?? String(error)}); the file was not changed`,
+            {
+              hint: "give the file the owner and group of its directory's user (chown USER:GROUP FILE)",
+            },
+          )
         })
       }
       if (options.mode === undefined && previous !== undefined && (previous.mode & 0o070) !== 0) {

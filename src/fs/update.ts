@@ -173,7 +173,14 @@ export async function updateConfigFile(
         fs,
         stillCurrent: async () => sameFile(snapshot.identity, await currentIdentity(target, fs)),
       })
-      if (committed) return { ...base, action: 'written', changes: result.changes, warnings: [...warnings, ...readableBy(snapshot, options)], preview: undefined }
+      if (committed)
+        return {
+          ...base,
+          action: 'written',
+          changes: result.changes,
+          warnings: [...warnings, ...readableBy(snapshot, options)],
+          preview: undefined,
+        }
       options.log.debug(`${path} changed while we were writing it; merging again`)
     }
     throw new CliError(

@@ -7,6 +7,7 @@ const realFetch = globalThis.fetch
 globalThis.fetch = (input, init) => {
   const url = new URL(input instanceof Request ? input.url : String(input))
   if (process.env.LOOPBACK_GUARD_LOG) appendFileSync(process.env.LOOPBACK_GUARD_LOG, `${url.href}\n`)
-  if (!/^(127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname)) return Promise.reject(new TypeError(`loopback guard: ${url.host} is not loopback; not sent`))
+  if (!/^(127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname))
+    return Promise.reject(new TypeError(`loopback guard: ${url.host} is not loopback; not sent`))
   return realFetch(input, init)
 }

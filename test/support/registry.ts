@@ -14,7 +14,6 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-
 export const seeder = { username: 'seeder', password: 'seed-password' }
 
 export interface RegistryOptions {
@@ -55,7 +54,18 @@ async function verifiedDocument(pkcs7: string, certificates: readonly string[], 
   try {
     for (const cert of certificates) {
       try {
-        const { stdout } = await execa('openssl', ['smime', '-verify', '-inform', 'DER', '-in', der, '-certfile', cert, '-nointern', '-noverify'])
+        const { stdout } = await execa('openssl', [
+          'smime',
+          '-verify',
+          '-inform',
+          'DER',
+          '-in',
+          der,
+          '-certfile',
+          cert,
+          '-nointern',
+          '-noverify',
+        ])
         return stdout
       } catch {
         // try the next certificate
@@ -72,7 +82,22 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
   const username = options.username ?? 'instance-identity-document'
   const key = join(dir, 'token.key')
   const cert = join(dir, 'token.crt')
-  execaSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '30', '-subj', '/CN=iid test token issuer', '-sha256'])
+  execaSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=iid test token issuer',
+    '-sha256',
+  ])
   const keyPem = readFileSync(key, 'utf8')
   const certDer = Buffer.from(readFileSync(cert, 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64')
   const service = 'iid-test-registry'
@@ -87,7 +112,18 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
     }
     const now = Math.floor(Date.now() / 1000)
     const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [certDer.toString('base64')] }))
-    const claims = b64url(JSON.stringify({ iss: issuer, sub: user, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }))
+    const claims = b64url(
+      JSON.stringify({
+        iss: issuer,
+        sub: user,
+        aud: service,
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomBytes(8).toString('hex'),
+        access,
+      }),
+    )
     const signature = createSign('RSA-SHA256').update(`${header}.${claims}`).sign(keyPem)
     return `${header}.${claims}.${b64url(signature)}`
   }
@@ -121,7 +157,8 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
       } catch {
         return deny(user, 'the signed document is not JSON')
       }
-      if (typeof accountId !== 'string' || !options.allowedAccounts.includes(accountId)) return deny(user, `account ${String(accountId)} is not allowed`)
+      if (typeof accountId !== 'string' || !options.allowedAccounts.includes(accountId))
+        return deny(user, `account ${String(accountId)} is not allowed`)
       allowed = ['pull']
     } else {
       return deny(user, 'unknown user')
@@ -207,7 +244,9 @@ export async function seedImage(registry: Registry, repository: string): Promise
       return { digest: `sha256:${digest}`, size: Buffer.byteLength(data) }
     }
     const layerBlob = blob(layer)
-    const configBlob = blob(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] } }))
+    const configBlob = blob(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [`sha256:${sha(tar)}`] } }),
+    )
     const manifest = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -218,12 +257,34 @@ export async function seedImage(registry: Registry, repository: string): Promise
     writeFileSync(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }))
     writeFileSync(
       join(layout, 'index.json'),
-      JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifestBlob, annotations: { 'org.opencontainers.image.ref.name': 'latest' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            ...manifestBlob,
+            annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+          },
+        ],
+      }),
     )
     // Asynchronously: the token service that skopeo must reach runs in this very process.
-    await execa('skopeo', ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${seeder.username}:${seeder.password}`, `oci:${layout}:latest`, `docker://${registry.host}/${repository}:latest`], {
-      timeout: 60_000,
-    })
+    await execa(
+      'skopeo',
+      [
+        '--insecure-policy',
+        'copy',
+        '--quiet',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        `${seeder.username}:${seeder.password}`,
+        `oci:${layout}:latest`,
+        `docker://${registry.host}/${repository}:latest`,
+      ],
+      {
+        timeout: 60_000,
+      },
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -99,10 +99,13 @@ describe('SIGKILL during writes', () => {
       expect(statSync(config).mode & 0o777, `kill ${i}: mode changed`).toBe(0o640)
       // A temp file is 0600 while written, and gets the target's own mode (0640 here) just before the
       // rename, so that the replacement is atomic in mode too: never wider than the target.
-      for (const t of tempFiles()) expect(statSync(join(dir, t)).mode & 0o777 & ~0o640, `kill ${i}: temp file wider than the target`).toBe(0)
+      for (const t of tempFiles())
+        expect(statSync(join(dir, t)).mode & 0o777 & ~0o640, `kill ${i}: temp file wider than the target`).toBe(0)
       const temps = tempFiles()
       const tempSize = temps.length > 0 ? statSync(join(dir, temps[0]!)).size : -1
-      outcomes[!isOld ? 'new' : temps.length === 0 ? 'old, no temp' : tempSize < newBytes.length ? 'old, partial temp' : 'old, complete temp']++
+      outcomes[
+        !isOld ? 'new' : temps.length === 0 ? 'old, no temp' : tempSize < newBytes.length ? 'old, partial temp' : 'old, complete temp'
+      ]++
 
       if (leftovers().length > 0 || isOld) {
         const recovery = await runCli(args())

@@ -26,7 +26,8 @@ function spawnQuiet(command: string, args: string[]): void {
   }
 }
 
-const write = (registry: string, extra: string[] = []) => runCli(['-r', registry, '-c', config, '--endpoint', sim.url, '--timeout', '30', ...extra], { timeoutMs: 120_000 })
+const write = (registry: string, extra: string[] = []) =>
+  runCli(['-r', registry, '-c', config, '--endpoint', sim.url, '--timeout', '30', ...extra], { timeoutMs: 120_000 })
 
 describe('environment faults', () => {
   it.runIf(rootOrCi)('an immutable file (chattr +i): exit 73 naming it, byte-identical, nothing left behind', async () => {
@@ -46,51 +47,61 @@ describe('environment faults', () => {
     expect(runs.filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([])
     expect(runs.map((r) => r.code)).toEqual(Array(50).fill(0))
     const after = JSON.parse(readFileSync(config, 'utf8'))
-    expect(Object.keys(after.auths).sort()).toEqual(['keep.example.com', ...Array.from({ length: 50 }, (_, i) => `r${i}.example.com`)].sort())
+    expect(Object.keys(after.auths).sort()).toEqual(
+      ['keep.example.com', ...Array.from({ length: 50 }, (_, i) => `r${i}.example.com`)].sort(),
+    )
     expect(after.x).toEqual([1, 2, 3])
     expect(readdirSync(dir)).toEqual(['config.json'])
   }, 300_000)
 
-  it.runIf(haveOrCi('docker'))('racing a loop of docker logout: the file always parses, every run succeeds, a last run restores every entry', async () => {
-    writeFileSync(config, '{"auths":{}}', { mode: 0o600 })
-    let stop = false
-    let logouts = 0
-    let samples = 0
-    const invalid: string[] = []
-    const dockerLoop = (async () => {
-      while (!stop) {
-        const r = await runProgram('docker', ['--config', dir, 'logout', 'r0.example.com'], { env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' } })
-        expect(r.status, r.stderr).toBe(0)
-        logouts++
-      }
-    })()
-    const sampler = (async () => {
-      while (!stop) {
-        const text = readFileSync(config, 'utf8')
-        try {
-          JSON.parse(text)
-        } catch {
-          invalid.push(text.slice(0, 80))
+  it.runIf(haveOrCi('docker'))(
+    'racing a loop of docker logout: the file always parses, every run succeeds, a last run restores every entry',
+    async () => {
+      writeFileSync(config, '{"auths":{}}', { mode: 0o600 })
+      let stop = false
+      let logouts = 0
+      let samples = 0
+      const invalid: string[] = []
+      const dockerLoop = (async () => {
+        while (!stop) {
+          const r = await runProgram('docker', ['--config', dir, 'logout', 'r0.example.com'], {
+            env: { ...process.env, DOCKER_HOST: 'unix:///nonexistent.sock' },
+          })
+          expect(r.status, r.stderr).toBe(0)
+          logouts++
         }
-        samples++
-        await new Promise((r) => setTimeout(r, 2))
-      }
-    })()
-    const registries = Array.from({ length: 30 }, (_, i) => `r${i}.example.com`)
-    for (const registry of registries) expect((await write(registry)).code).toBe(0)
-    stop = true
-    await Promise.all([dockerLoop, sampler])
-    expect(invalid).toEqual([])
-    expect(logouts).toBeGreaterThan(5)
-    // Docker's unlocked read-modify-write can drop entries it never meant to touch; our next run puts them back.
-    expect((await write(registries.join(','))).code).toBe(0)
-    expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths).sort()).toEqual([...registries].sort())
-    console.log(`docker race: ${logouts} docker logouts, ${samples} reads of the file, all valid JSON`)
-  }, 300_000)
+      })()
+      const sampler = (async () => {
+        while (!stop) {
+          const text = readFileSync(config, 'utf8')
+          try {
+            JSON.parse(text)
+          } catch {
+            invalid.push(text.slice(0, 80))
+          }
+          samples++
+          await new Promise((r) => setTimeout(r, 2))
+        }
+      })()
+      const registries = Array.from({ length: 30 }, (_, i) => `r${i}.example.com`)
+      for (const registry of registries) expect((await write(registry)).code).toBe(0)
+      stop = true
+      await Promise.all([dockerLoop, sampler])
+      expect(invalid).toEqual([])
+      expect(logouts).toBeGreaterThan(5)
+      // Docker's unlocked read-modify-write can drop entries it never meant to touch; our next run puts them back.
+      expect((await write(registries.join(','))).code).toBe(0)
+      expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths).sort()).toEqual([...registries].sort())
+      console.log(`docker race: ${logouts} docker logouts, ${samples} reads of the file, all valid JSON`)
+    },
+    300_000,
+  )
 
   it('no file the tool creates is ever readable by group or others, even mid-write', async () => {
     // A 0600 file with many entries so that writes take long enough to be watched.
-    const auths = Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`r${i}.example.com`, { auth: Buffer.from(`u${i}:p`).toString('base64') }]))
+    const auths = Object.fromEntries(
+      Array.from({ length: 20_000 }, (_, i) => [`r${i}.example.com`, { auth: Buffer.from(`u${i}:p`).toString('base64') }]),
+    )
     writeFileSync(config, JSON.stringify({ auths }), { mode: 0o600 })
     const fresh = join(dir, 'fresh')
     mkdirSync(fresh)

@@ -19,13 +19,39 @@ const auth = Buffer.from(`${username}:MIAGCSqGSIb3`).toString('base64')
 
 const key = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.constantFrom('__proto__', 'constructor', 'toString', '0', '-1', 'auths', 'credsStore', 'credHelpers', 'proxies', 'plugins') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'toString',
+      '0',
+      '-1',
+      'auths',
+      'credsStore',
+      'credHelpers',
+      'proxies',
+      'plugins',
+    ),
+  },
 )
 const registryKey = fc.oneof(
   { weight: 4, arbitrary: fc.domain() },
-  { weight: 2, arbitrary: fc.constantFrom(ours, `https://${ours}/v1/`, `http://${ours}`, `${ours}/`, 'PIERONE.EXAMPLE.COM', `${ours}/team/app`, `${ours}:443`) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      ours,
+      `https://${ours}/v1/`,
+      `http://${ours}`,
+      `${ours}/`,
+      'PIERONE.EXAMPLE.COM',
+      `${ours}/team/app`,
+      `${ours}:443`,
+    ),
+  },
 )
-const member = (k: fc.Arbitrary<string>, v: fc.Arbitrary<JsonNode>): fc.Arbitrary<JsonMember> => fc.tuple(k, v).map(([key, value]) => ({ key, rawKey: JSON.stringify(key), value }))
+const member = (k: fc.Arbitrary<string>, v: fc.Arbitrary<JsonNode>): fc.Arbitrary<JsonMember> =>
+  fc.tuple(k, v).map(([key, value]) => ({ key, rawKey: JSON.stringify(key), value }))
 
 const { node } = fc.letrec<{ node: JsonNode; scalar: JsonNode }>((tie) => ({
   scalar: fc.oneof(
@@ -47,7 +73,9 @@ const ownOlderEntry: fc.Arbitrary<JsonNode> = fc.string({ maxLength: 8 }).map((p
   return { kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(value) }] }
 })
 
-const authsEntries = fc.array(member(registryKey, fc.oneof({ weight: 3, arbitrary: node }, { weight: 1, arbitrary: ownOlderEntry })), { maxLength: 8 })
+const authsEntries = fc.array(member(registryKey, fc.oneof({ weight: 3, arbitrary: node }, { weight: 1, arbitrary: ownOlderEntry })), {
+  maxLength: 8,
+})
 /** Spellings Go's decoder reads as auths: it merges them all, in order, a null emptying what came before. */
 const authsSpelling = fc.constantFrom('auths', 'auths', 'Auths', 'AUTHS', 'auth\u017f')
 
@@ -58,7 +86,13 @@ const authsSpelling = fc.constantFrom('auths', 'auths', 'Auths', 'AUTHS', 'auth\
  */
 const configDocument: fc.Arbitrary<JsonObject> = fc
   .tuple(
-    fc.array(member(key.filter((k) => foldKey(k) !== 'auths'), node), { maxLength: 6 }),
+    fc.array(
+      member(
+        key.filter((k) => foldKey(k) !== 'auths'),
+        node,
+      ),
+      { maxLength: 6 },
+    ),
     fc.array(fc.tuple(authsSpelling, fc.option(authsEntries, { nil: undefined, freq: 6 }), fc.nat()), { maxLength: 3 }),
   )
   .map(([members, auths]) => {
@@ -86,22 +120,39 @@ describe('merge properties', () => {
         // Top level: the same members in the same order; only those Go reads as auths may differ.
         const isAuths = (m: JsonMember): boolean => foldKey(m.key) === 'auths'
         const lastAuths = doc.members.findLastIndex(isAuths)
-        expect(after.members.map((m) => m.key)).toEqual(lastAuths < 0 ? [...doc.members.map((m) => m.key), 'auths'] : doc.members.map((m) => m.key))
+        expect(after.members.map((m) => m.key)).toEqual(
+          lastAuths < 0 ? [...doc.members.map((m) => m.key), 'auths'] : doc.members.map((m) => m.key),
+        )
         doc.members.forEach((m, i) => {
           if (!isAuths(m)) expect(text(after.members[i]!.value)).toBe(text(m.value))
         })
 
         // Each auths object: the others kept, in order and byte-identical; ours once, in the last, which Go reads last.
-        const membersOf = (n: JsonNode | undefined): readonly JsonMember[] => (typeof n === 'object' && n.kind === 'object' ? n.members : [])
-        const others = (n: JsonNode | undefined) => membersOf(n).filter((m) => !isOursOrOwnSpelling(m)).map((m) => `${m.rawKey}:${text(m.value)}`)
+        const membersOf = (n: JsonNode | undefined): readonly JsonMember[] =>
+          typeof n === 'object' && n.kind === 'object' ? n.members : []
+        const others = (n: JsonNode | undefined) =>
+          membersOf(n)
+            .filter((m) => !isOursOrOwnSpelling(m))
+            .map((m) => `${m.rawKey}:${text(m.value)}`)
         const into = lastAuths < 0 ? after.members.length - 1 : lastAuths
         after.members.forEach((m, i) => {
           if (!isAuths(m)) return
-          const mine = i === into ? [ours] : membersOf(doc.members[i]!.value).filter((e) => e.key === ours).map(() => ours)
+          const mine =
+            i === into
+              ? [ours]
+              : membersOf(doc.members[i]!.value)
+                  .filter((e) => e.key === ours)
+                  .map(() => ours)
           expect(others(m.value)).toEqual(others(i < doc.members.length ? doc.members[i]!.value : undefined))
-          expect(membersOf(m.value).filter(isOursOrOwnSpelling).map((e) => e.key)).toEqual(mine)
+          expect(
+            membersOf(m.value)
+              .filter(isOursOrOwnSpelling)
+              .map((e) => e.key),
+          ).toEqual(mine)
         })
-        expect(text(getMember(goObject(after, 'auths'), ours)!)).toBe(text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(auth) }] }))
+        expect(text(getMember(goObject(after, 'auths'), ours)!)).toBe(
+          text({ kind: 'object', members: [{ key: 'auth', rawKey: '"auth"', value: jsonString(auth) }] }),
+        )
 
         // Twice equals once.
         const again = planMerge({ root: after }, [{ key: ours, auth }], username)
@@ -129,8 +180,15 @@ describe('hostile files through the CLI', () => {
   })
   const write = () => runCli(['-r', ours, '-c', config, '--endpoint', sim.url, '--timeout', '5'])
 
-  const deep = '{"a":' + '['.repeat(5000) + ']'.repeat(5000) + '}'
-  const big = JSON.stringify({ auths: Object.fromEntries(Array.from({ length: 60_000 }, (_, i) => [`r${i}.example.com`, { auth: Buffer.from(`u${i}:p`).toString('base64'), note: 'x'.repeat(100) }])) })
+  const deep = `{"a":${'['.repeat(5000)}${']'.repeat(5000)}}`
+  const big = JSON.stringify({
+    auths: Object.fromEntries(
+      Array.from({ length: 60_000 }, (_, i) => [
+        `r${i}.example.com`,
+        { auth: Buffer.from(`u${i}:p`).toString('base64'), note: 'x'.repeat(100) },
+      ]),
+    ),
+  })
 
   it.each<[string, Buffer, number, RegExp]>([
     ['a BOM', Buffer.from('\uFEFF{}'), 78, /byte-order mark/],

@@ -78,15 +78,20 @@ describe('IMDS soak', () => {
         const fault = faults[Math.floor(Math.random() * faults.length)]!
         sim.setFaults(fault.faults)
         const config = join(dir, `config-${w}-${i}.json`)
-        const run = await runCli(['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', String(deadlineSeconds), '-q'], {
-          timeoutMs: 10_000,
-          // Short requests, so that a fault met once can be retried within the 1 s deadline.
-          env: { IID_DOCKER_AUTH_ATTEMPT_TIMEOUT: '0.3' },
-        })
+        const run = await runCli(
+          ['-r', 'pierone.example.com', '-c', config, '--endpoint', sim.url, '--timeout', String(deadlineSeconds), '-q'],
+          {
+            timeoutMs: 10_000,
+            // Short requests, so that a fault met once can be retried within the 1 s deadline.
+            env: { IID_DOCKER_AUTH_ATTEMPT_TIMEOUT: '0.3' },
+          },
+        )
         expect(run.code, `run ${i}, fault "${fault.name}": ${run.stderr}`).toBe(fault.exitCode)
         expect(run.ms, `run ${i}, fault "${fault.name}" took ${run.ms} ms`).toBeLessThan(deadlineSeconds * 1000 + 1000)
         if (run.code === 0) {
-          const auth = (JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> }).auths['pierone.example.com']!.auth
+          const auth = (JSON.parse(readFileSync(config, 'utf8')) as { auths: Record<string, { auth: string }> }).auths[
+            'pierone.example.com'
+          ]!.auth
           expect(auth).toBe(buildAuth('instance-identity-document', sim.pkcs7, false))
         } else {
           expect(existsSync(config), `run ${i}, fault "${fault.name}": a failed run wrote the file`).toBe(false)
