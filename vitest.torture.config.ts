@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     // The regular suite's real-mount and writer fault tests belong to the torture suite as well.
-    include: ['test/torture/**/*.torture.ts', 'test/cli-mounts.e2e.test.ts', 'test/config-file.test.ts'],
+    include: ['test/torture/**/*.torture.ts', 'test/e2e/cli-mounts.e2e.test.ts', 'test/fs/config-file.test.ts'],
     setupFiles: ['test/setup.ts'],
     reporters: ['default', './test/summary-reporter.ts'],
     testTimeout: 600_000,

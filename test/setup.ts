@@ -16,13 +16,14 @@ process.env['IID_DOCKER_AUTH_PLATFORM'] = 'ec2'
 // Every CLI run of every test: its stdout and stderr must hold no signature line, no token and no
 // auth value of any simulator this process started.
 import { afterEach, expect } from 'vitest'
-import { buildAuth, defaultUsername } from '../src/imds/identity.js'
-import { knownSecrets, knownSignatures } from '../sim/imds-simulator.js'
-import { takeRuns } from './helpers.js'
+import { takeRuns } from './support/runs.js'
 
-afterEach(() => {
+afterEach(async () => {
   const runs = takeRuns()
   if (runs.length === 0) return
+  // Loaded only by a file that ran a CLI: a unit test file starts no simulator.
+  const { knownSecrets, knownSignatures } = await import('../sim/imds-simulator.js')
+  const { buildAuth, defaultUsername } = await import('../src/imds/identity.js')
   const secrets = knownSecrets().filter((s) => s.length >= 16)
   for (const signature of knownSignatures()) {
     for (const user of [defaultUsername, 'svc']) for (const strip of [false, true]) secrets.push(buildAuth(user, signature, strip))

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, startImdsSimulator } from '../../sim/imds-simulator.js'
-import { cliPath, runCli } from '../helpers.js'
+import { cliPath, runCli } from '../support/helpers.js'
 
 let sim: ImdsSimulator
 let dir: string

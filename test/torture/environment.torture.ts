@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from '../helpers.js'
+import { haveOrCi, rootOrCi, runCli, runProgram, useSimulator, useTempDir } from '../support/helpers.js'
 
 const sim = useSimulator()
 let dir: string

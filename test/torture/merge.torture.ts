@@ -11,7 +11,7 @@ import { planMerge } from '../../src/config/plans.js'
 import { isOwnEntry } from '../../src/config/diagnostics.js'
 import { type JsonMember, type JsonNode, type JsonObject, getMember, jsonString, serializeJson } from '../../src/config/json-document.js'
 import { isCompetingKey } from '../../src/config/registry-keys.js'
-import { rootOrCi, runCli, useSimulator, useTempDir } from '../helpers.js'
+import { rootOrCi, runCli, useSimulator, useTempDir } from '../support/helpers.js'
 
 const ours = 'pierone.example.com'
 const username = 'instance-identity-document'

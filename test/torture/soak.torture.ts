@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth } from '../../src/imds/identity.js'
 import { type ImdsSimulator, type SimulatorFaults, startImdsSimulator } from '../../sim/imds-simulator.js'
-import { runCli } from '../helpers.js'
+import { runCli } from '../support/helpers.js'
 
 interface Fault {
   readonly name: string

@@ -1,0 +1,51 @@
+// The layering rule of issue 19: the core (IMDS, files, config rules, kubelet, systemd, registry,
+// settings, logging) imports nothing from src/cli, so it can be read and reused without the CLI.
+import { readFileSync, readdirSync } from 'node:fs'
+import { dirname, join, relative, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { repoRoot } from '../support/helpers.js'
+
+const src = join(repoRoot, 'src')
+const coreFolders = ['imds', 'fs', 'config', 'kubelet', 'systemd', 'registry', 'settings']
+const coreRootFiles = ['log.ts', 'errors.ts', 'printable.ts', 'clock.ts']
+
+/** Every module a file names: static imports and re-exports (type-only too) and dynamic import(). */
+export function importedPaths(text: string): string[] {
+  const found: string[] = []
+  for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"]([^'"]+)['"]/gm)) found.push(m[1]!)
+  return found
+}
+
+function coreFiles(): string[] {
+  const files = coreRootFiles.map((f) => join(src, f))
+  for (const folder of coreFolders) {
+    for (const entry of readdirSync(join(src, folder), { recursive: true, encoding: 'utf8' })) {
+      if (entry.endsWith('.ts')) files.push(join(src, folder, entry))
+    }
+  }
+  return files
+}
+
+describe('layering', () => {
+  it('finds every form of import', () => {
+    const text =
+      "import a from '../cli/a.js'\nimport type { B } from \"../cli/b.js\"\nexport { c } from '../cli/c.js'\n" +
+      "import '../cli/d.js'\nconst e = await import('../cli/e.js')"
+    expect(importedPaths(text)).toEqual(['../cli/a.js', '../cli/b.js', '../cli/c.js', '../cli/d.js', '../cli/e.js'])
+  })
+
+  it('no core file imports from src/cli', () => {
+    const files = coreFiles()
+    expect(files.length).toBeGreaterThan(20)
+    const offending: string[] = []
+    for (const file of files) {
+      for (const path of importedPaths(readFileSync(file, 'utf8'))) {
+        if (!path.startsWith('.')) continue
+        const target = relative(src, resolve(dirname(file), path))
+        const edge = `${relative(src, file)} -> ${target.replace(/\.js$/, '.ts')}`
+        if (target.startsWith(`cli/`)) offending.push(edge)
+      }
+    }
+    expect(offending).toEqual([])
+  })
+})
