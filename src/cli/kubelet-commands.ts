@@ -20,7 +20,7 @@ function addProviderOptions(cmd: Command): Command {
 }
 
 const settingsNote =
-  `\nSettings: flags, then IID_DOCKER_AUTH_* variables, then ${environmentFilePath} (IID_DOCKER_AUTH_ENV_FILE names another file).\n`
+  `\nSettings: flags, then IID_DOCKER_AUTH_* variables, then ${environmentFilePath}` + ' (IID_DOCKER_AUTH_ENV_FILE names another file).\n'
 
 export function addKubeletCommands(program: Command, io: CliIo, run: (action: Promise<number>) => void): void {
   addProviderOptions(

@@ -60,7 +60,7 @@ export async function installCredentialHelper(
     const looks = await preflight(locations)
     const refused = looks.find((look) => look instanceof CliError)
     if (refused !== undefined) throw refused
-    if (dryRun) steps.forEach((step) => log.info(describeStep(step, true)))
+    if (dryRun) for (const step of steps) log.info(describeStep(step, true))
     else await runSteps(steps, runSystemctl, log, (step) => done.push(step))
     outcomes = await updateAll(
       locations,

@@ -40,7 +40,7 @@ export class JsonSyntaxError extends Error {
 export const maxJsonDepth = 1000
 
 const plainRun = /[^"\\\u0000-\u001f]*/y
-const escape = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y
+const escapeToken = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y
 const numberToken = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 
 /**
@@ -99,9 +99,9 @@ export function parseJson(text: string): JsonNode {
         return text.slice(start, pos)
       }
       if (c === 0x5c) {
-        escape.lastIndex = pos
-        if (!escape.test(text)) fail('invalid escape in a string')
-        pos = escape.lastIndex
+        escapeToken.lastIndex = pos
+        if (!escapeToken.test(text)) fail('invalid escape in a string')
+        pos = escapeToken.lastIndex
       } else if (pos >= text.length) {
         fail('unterminated string', start)
       } else {

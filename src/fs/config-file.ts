@@ -42,8 +42,8 @@ export async function removeLeftoverTemps(target: string): Promise<string[]> {
 export interface FileHandle {
   stat(options: { bigint: true }): Promise<BigIntStats>
   readFile(): Promise<Buffer>
-  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
   readFile(encoding: 'utf8'): Promise<string>
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
   writeFile(data: string, encoding?: 'utf8'): Promise<void>
   chown(uid: number, gid: number): Promise<void>
   chmod(mode: number): Promise<void>
@@ -101,7 +101,7 @@ export const sameFile = (a: FileIdentity | undefined, b: FileIdentity | undefine
 
 /** Reads a config file without ever blocking on a FIFO or device, with a size cap. */
 export async function readConfigFile(path: string, maxBytes: number, fs: FileSystem = nodeFileSystem): Promise<ConfigFileSnapshot> {
-  let handle
+  let handle: FileHandle
   try {
     handle = await fs.open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
   } catch (error) {
@@ -244,7 +244,8 @@ export async function writeAtomic(target: string, content: string, options: Atom
         await handle.chown(previous.uid, previous.gid).catch((error: unknown) => {
           throw new CliError(
             ExitCode.cannotWrite,
-            `cannot give the new ${target} the owner of the old one (uid ${previous.uid}, gid ${previous.gid}): the rights used may not give a file to that owner or group (${errnoOf(error) ?? String(error)}); the file was not changed`,
+            `cannot give the new ${target} the owner of the old one (uid ${previous.uid}, gid ${previous.gid}): ` +
+              `the rights used may not give a file to that owner or group (${errnoOf(error) ?? String(error)}); the file was not changed`,
             {
               hint: "give the file the owner and group of its directory's user (chown USER:GROUP FILE)",
             },

@@ -7,7 +7,7 @@ import { type BigIntStats, type Stats, constants } from 'node:fs'
 import { dirname } from 'node:path'
 import { monotonicMs } from '../clock.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
-import { type FileSystem, nodeFileSystem } from './config-file.js'
+import { type FileHandle, type FileSystem, nodeFileSystem } from './config-file.js'
 import { cannotWrite } from './fs-errors.js'
 import { type LockOwner, currentOwner, isStale, parseOwner } from './lock-owner.js'
 
@@ -129,7 +129,7 @@ async function takeLock(target: string, options: LockOptions, wait: boolean): Pr
  * moment may be broken by another run that waited long on it: ours is checked to still be there.
  */
 async function createOwned(fs: FileSystem, path: string, me: string): Promise<boolean> {
-  let handle
+  let handle: FileHandle | undefined
   try {
     handle = await fs.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)
   } catch (error) {
@@ -190,7 +190,7 @@ function kindOf(s: Stats | BigIntStats): string | undefined {
 const maxLockBytes = 4096
 
 async function readLock(fs: FileSystem, lockPath: string): Promise<SeenLock> {
-  let handle
+  let handle: FileHandle
   try {
     const what = kindOf(await fs.lstat(lockPath))
     if (what !== undefined) return { kind: 'other', what }

@@ -213,7 +213,7 @@ async function hasLeftovers(target: string): Promise<boolean> {
  * else at the lock path, a read-only filesystem) is returned as a warning: the entry is current.
  */
 async function cleanUpLeftovers(target: string, options: UpdateOptions): Promise<string | undefined> {
-  let release
+  let release: (() => Promise<void>) | undefined
   try {
     release = await acquireLockIfFree(target, { timeoutMs: options.lockTimeoutMs })
   } catch (error) {

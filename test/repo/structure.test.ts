@@ -49,3 +49,23 @@ describe('layering', () => {
     expect(offending).toEqual([])
   })
 })
+
+describe('size', () => {
+  /** Every .ts file under src/. */
+  const srcFiles = (): string[] =>
+    readdirSync(src, { recursive: true, encoding: 'utf8' })
+      .filter((entry) => entry.endsWith('.ts'))
+      .map((entry) => join(src, entry))
+
+  it('no src file over 300 lines, no line over 140 characters', () => {
+    const over: string[] = []
+    for (const file of srcFiles()) {
+      const lines = readFileSync(file, 'utf8').split('\n')
+      if (lines.length > 301) over.push(`${relative(src, file)}: ${lines.length - 1} lines`)
+      lines.forEach((line, i) => {
+        if (line.length > 140) over.push(`${relative(src, file)}:${i + 1}: ${line.length} characters`)
+      })
+    }
+    expect(over).toEqual([])
+  })
+})
