@@ -37,7 +37,9 @@ describe.runIf(rootOrCi && haveOrCi('useradd', 'chattr'))('one file fails, the o
 
   it("UV_USE_IO_URING=1: where Node refuses to switch users, the user's file gets 73 saying what to unset; root's own is written", async () => {
     // Node 20 refuses setuid and its kin while io_uring may be on; later releases may not.
-    const probe = await runProgram(process.execPath, ['-e', 'process.setegid(process.getegid())'], { env: { ...process.env, UV_USE_IO_URING: '1' } })
+    const probe = await runProgram(process.execPath, ['-e', 'process.setegid(process.getegid())'], {
+      env: { ...process.env, UV_USE_IO_URING: '1' },
+    })
     const refused = probe.stderr.includes('ERR_INVALID_STATE')
     const home = join(dir, 'home')
     mkdirSync(home, { mode: 0o700 })
