@@ -41,7 +41,7 @@ export function parseConfig(bytes: Uint8Array, path: string): ConfigDocument {
   try {
     text = utf8.decode(bytes)
   } catch {
-    throw unusable(path, 'is not valid UTF-8', moveAside)
+    throw unusable(path, 'is not valid UTF-8, and a rewrite could not keep those bytes', moveAside)
   }
   if (text.trim() === '') return { root: jsonObject([]) }
   let root: JsonNode
@@ -96,10 +96,12 @@ const decodesInto = (key: string, field: string): boolean => foldKey(key) === fo
  * map, later entries winning (as getMember reads them) and a null emptying what came before.
  */
 export function goObject(root: JsonObject, field: string): JsonObject {
-  let members: JsonObject['members'] = []
+  // Appended in place: copying the list at each repeat made a file of repeated keys quadratic.
+  let members: Array<JsonObject['members'][number]> = []
   for (const m of root.members) {
     if (!decodesInto(m.key, field)) continue
-    members = m.value === 'null' ? [] : [...members, ...(asObject(m.value)?.members ?? [])]
+    if (m.value === 'null') members = []
+    else for (const member of asObject(m.value)?.members ?? []) members.push(member)
   }
   return { kind: 'object', members }
 }
@@ -112,7 +114,9 @@ export function lastGoObject(root: JsonObject, field: string): JsonObject | unde
 /** Sets `field` where Go reads it last: replaces the last member that folds to it (its spelling kept), or appends `field`. */
 export function withGoMember(root: JsonObject, field: string, value: JsonNode): JsonObject {
   const index = root.members.findLastIndex((m) => decodesInto(m.key, field))
-  if (index < 0) return { kind: 'object', members: [...root.members, { key: field, rawKey: JSON.stringify(field), value }] }
+  // A null after earlier maps empties them for Go: kept, with ours after it, so they stay emptied.
+  const emptying = index > 0 && root.members[index]!.value === 'null' && root.members.slice(0, index).some((m) => decodesInto(m.key, field))
+  if (index < 0 || emptying) return { kind: 'object', members: [...root.members, { key: field, rawKey: JSON.stringify(field), value }] }
   return { kind: 'object', members: root.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
 

@@ -65,3 +65,23 @@ export async function readPasswd(layout: Layout): Promise<string | undefined> {
   const snapshot = await readConfigFile(hostPath(layout, '/etc/passwd'), 16 * 1024 * 1024)
   return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
 }
+
+/**
+ * systemctl --root enable and disable follow the links they meet in the image, an absolute one onto
+ * this machine: a `.wants` directory of the unit's targets must be a real directory inside the root.
+ */
+export function requireRealWantsDirs(layout: Layout, template: string): void {
+  if (layout.root === undefined) return
+  const targets = /^WantedBy=(.*)$/m.exec(template)?.[1]?.trim().split(/\s+/) ?? []
+  for (const target of targets) {
+    const wants = join(hostPath(layout, layout.unitDir), `${target}.wants`)
+    if (hostPath(layout, join(layout.unitDir, `${target}.wants`)) === wants) continue
+    throw new CliError(
+      ExitCode.cannotWrite,
+      `${wants} is a symlink, which systemctl --root would follow out of the image; nothing was changed`,
+      {
+        hint: `make it a real directory inside the image (rm ${wants} && mkdir ${wants})`,
+      },
+    )
+  }
+}

@@ -17,6 +17,24 @@ const merged = (text: string, entries = [entry('r.example.com')], user = usernam
   return { plan, text: renderConfig(plan.root), value: JSON.parse(renderConfig(plan.root)) as Record<string, any> }
 }
 
+describe('a null that empties earlier maps for Go', () => {
+  it('stays, with our entry after it: the logins it hid stay hidden, ours is read', () => {
+    const { plan } = merged('{"auths":{"other.example":{"auth":"dTpw"}},"AUTHS":null}')
+    expect(
+      plan.root.members.map((m) => [m.key, m.value === 'null' ? null : Object.keys(JSON.parse(renderConfig(asObject(m.value)!)))]),
+    ).toEqual([
+      ['auths', ['other.example']],
+      ['AUTHS', null],
+      ['auths', ['r.example.com']],
+    ])
+    expect(goObject(plan.root, 'auths').members.map((m) => m.key)).toEqual(['r.example.com'])
+  })
+
+  it('a lone null is simply replaced', () => {
+    expect(merged('{"auths":null}').value).toEqual({ auths: { 'r.example.com': { auth: 'bmV3OnBrY3M3' } } })
+  })
+})
+
 describe('parseConfig', () => {
   it.each(['', '   \n\t ', '\n'])('treats %j as an empty document', (text) => {
     expect(doc(text).root.members).toEqual([])

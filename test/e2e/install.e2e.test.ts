@@ -455,6 +455,19 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     },
   )
 
+  it('refuses a .wants directory of the image that is a link: systemctl --root would follow it onto this machine', async () => {
+    for (const target of [outside, `../../../../../../../../..${outside}`]) {
+      rmSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { force: true, recursive: true })
+      symlinkSync(target, join(root, 'etc/systemd/system/multi-user.target.wants'))
+      for (const command of [['install', '--registry', 'pierone.example.com'], ['uninstall']]) {
+        const run = await runCli([command[0]!, '--root', root, ...command.slice(1)])
+        expect(run.code, run.stderr).toBe(73)
+        expect(run.stderr).toContain('is a symlink, which systemctl --root would follow out of the image')
+      }
+      expect(readdirSync(outside)).toEqual([])
+    }
+  })
+
   it('--json names the root on a refusal too', async () => {
     writeFileSync(unit(), '[Unit]\nDescription=someone else\n')
     const run = await install('--json')
