@@ -40,7 +40,7 @@ export function addOutputOptions(cmd: Command, dryRun: string | undefined): Comm
 
 export function addLayoutOptions(cmd: Command): Command {
   return cmd
-    .option('--root <dir>', 'operate on an image root instead of this machine (systemctl --root)')
+    .option('--root <dir>', 'operate on an image root instead of this machine')
     .option('--unit-dir <dir>', 'unit directory, inside the root (default /etc/systemd/system)')
     .option('--force', 'replace (or remove) files that were edited by hand or not written by this tool')
 }

@@ -11,7 +11,7 @@ import { actorFor, userName } from '../fs/acting-user.js'
 import { walkPath } from '../fs/resolve-path.js'
 import type { ErrorInfo } from '../fs/update.js'
 import { installSettings } from '../systemd/install-settings.js'
-import { type Layout, readInstalledState, requireRealWantsDirs } from '../systemd/layout.js'
+import { type Layout, readInstalledState } from '../systemd/layout.js'
 import { planInstall, planUninstall } from '../systemd/plan.js'
 import { type Step, describeStep, jsonStep, runSteps } from '../systemd/steps.js'
 import { runSystemctl } from '../systemd/systemctl.js'
@@ -58,15 +58,13 @@ export async function installUnit(layout: Layout, configFiles: readonly string[]
     now: flags.now ?? false,
     force,
   }
-  requireRealWantsDirs(layout, unitTemplate())
-  const steps = planInstall(request, await readInstalledState(layout, force), unitTemplate())
+  const steps = planInstall(request, await readInstalledState(layout, force, unitTemplate()), unitTemplate())
   return applySteps('install', layout, steps, flags, io)
 }
 
 export async function uninstallUnit(layout: Layout, flags: InstallFlags, io: CliIo): Promise<number> {
   const force = flags.force ?? false
-  requireRealWantsDirs(layout, unitTemplate())
-  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout, force), force), flags, io)
+  return applySteps('uninstall', layout, planUninstall(layout, await readInstalledState(layout, force, unitTemplate()), force), flags, io)
 }
 
 /** Prints or runs the steps, and reports them; shared by install and uninstall. */

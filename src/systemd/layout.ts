@@ -1,6 +1,7 @@
 // Where install's files are inside a root (this machine's, or an image's given with --root) and what
 // is there now. Every path here follows the path-safety rules of docs/paths.md.
 
+import { lstatSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError, ExitCode } from '../errors.js'
 import { resolveRootOnly, userName } from '../fs/acting-user.js'
@@ -22,6 +23,8 @@ export const defaultLayout = (root: string | undefined, unitDir: string | undefi
 export interface InstalledState {
   readonly unit: string | undefined
   readonly environment: string | undefined
+  /** Under --root: the unit's links in .wants directories that exist now. */
+  readonly links?: readonly string[]
 }
 
 /**
@@ -56,8 +59,12 @@ async function readIfPresent(path: string, force: boolean): Promise<string | und
   return Buffer.from(snapshot.bytes).toString('utf8')
 }
 
-export async function readInstalledState(layout: Layout, force: boolean): Promise<InstalledState> {
-  return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force) }
+export async function readInstalledState(layout: Layout, force: boolean, template = ''): Promise<InstalledState> {
+  const links =
+    layout.root === undefined
+      ? []
+      : wantsLinks(layout, template).filter((path) => lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink())
+  return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force), links }
 }
 
 /** The image's /etc/passwd, read as any file from outside: bounded, never blocking; undefined if absent. */
@@ -66,22 +73,13 @@ export async function readPasswd(layout: Layout): Promise<string | undefined> {
   return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
 }
 
+/** The targets the unit's [Install] section names (WantedBy=). */
+export const wantedBy = (template: string): string[] => /^WantedBy=(.*)$/m.exec(template)?.[1]?.trim().split(/\s+/) ?? []
+
 /**
- * systemctl --root enable and disable follow the links they meet in the image, an absolute one onto
- * this machine: a `.wants` directory of the unit's targets must be a real directory inside the root.
+ * Where `systemctl enable` puts the unit's links in an image: <target>.wants/ under /etc/systemd/system,
+ * whatever the unit directory. Made by this tool under --root: systemctl --root follows the image's
+ * links onto this machine, these paths never leave the root.
  */
-export function requireRealWantsDirs(layout: Layout, template: string): void {
-  if (layout.root === undefined) return
-  const targets = /^WantedBy=(.*)$/m.exec(template)?.[1]?.trim().split(/\s+/) ?? []
-  for (const target of targets) {
-    const wants = join(hostPath(layout, layout.unitDir), `${target}.wants`)
-    if (hostPath(layout, join(layout.unitDir, `${target}.wants`)) === wants) continue
-    throw new CliError(
-      ExitCode.cannotWrite,
-      `${wants} is a symlink, which systemctl --root would follow out of the image; nothing was changed`,
-      {
-        hint: `make it a real directory inside the image (rm ${wants} && mkdir ${wants})`,
-      },
-    )
-  }
-}
+export const wantsLinks = (layout: Layout, template: string): string[] =>
+  wantedBy(template).map((target) => removalPath(layout, join('/etc/systemd/system', `${target}.wants`, unitName)))

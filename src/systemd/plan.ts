@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { defaultTimeoutSeconds, envNames } from '../settings/values.js'
 import { CliError, ExitCode } from '../errors.js'
 import { isUneditedEnvironmentFile, renderEnvironmentFile } from './environment-file.js'
-import { type InstalledState, type Layout, environmentPath, removalPath, unitPath } from './layout.js'
+import { type InstalledState, type Layout, environmentPath, removalPath, unitPath, wantsLinks } from './layout.js'
 import { environmentFilePath, unitName } from './names.js'
 import type { Step } from './steps.js'
 import { type UnitPaths, isOurUnit, renderUnit, startMarginSeconds, startTimeoutSeconds } from './unit.js'
@@ -18,8 +18,6 @@ export interface InstallRequest {
   readonly now: boolean
   readonly force: boolean
 }
-
-const withRoot = (layout: Layout, args: string[]): string[] => (layout.root === undefined ? args : ['--root', layout.root, ...args])
 
 export function planInstall(request: InstallRequest, state: InstalledState, template: string): Step[] {
   const { layout } = request
@@ -41,7 +39,11 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
   steps.push(environmentStep(layout, request.settings, state.environment, request.force))
 
   if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['daemon-reload'] })
-  if (request.enable) steps.push({ kind: 'systemctl', args: withRoot(layout, ['enable', unitName]) })
+  if (request.enable && layout.root === undefined) steps.push({ kind: 'systemctl', args: ['enable', unitName] })
+  // In an image, the links systemctl enable would make, made here: confined to the root.
+  const linkTarget = join(layout.unitDir, unitName)
+  if (request.enable && layout.root !== undefined)
+    for (const path of wantsLinks(layout, template)) steps.push({ kind: 'link', path, target: linkTarget })
   // `start` returns when the unit has run, which it may take up to its TimeoutStartSec to do.
   const startSeconds = startTimeoutSeconds(template, deadlineSeconds) + startMarginSeconds
   if (request.now) steps.push({ kind: 'systemctl', args: ['start', unitName], timeoutSeconds: startSeconds })
@@ -79,8 +81,9 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   if (state.unit !== undefined) {
     if (isOurUnit(state.unit) || force) {
       // A unit removed while active stays loaded (RemainAfterExit) until stopped.
-      if (layout.root === undefined) steps.push({ kind: 'systemctl', args: ['stop', unitName] })
-      steps.push({ kind: 'systemctl', args: withRoot(layout, ['disable', unitName]) })
+      if (layout.root === undefined)
+        steps.push({ kind: 'systemctl', args: ['stop', unitName] }, { kind: 'systemctl', args: ['disable', unitName] })
+      else for (const path of state.links ?? []) steps.push({ kind: 'unlink', path })
       steps.push({ kind: 'remove', path: removalPath(layout, join(layout.unitDir, unitName)) })
       unitRemoved = true
     } else {

@@ -1,7 +1,7 @@
 // The steps install and uninstall take: what each says for people and for --json, and running them
 // in order, stopping at the first failure.
 
-import { unlink } from 'node:fs/promises'
+import { rename, rmdir, symlink, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../log.js'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
@@ -12,6 +12,9 @@ export type Step =
   | { readonly kind: 'write'; readonly path: string; readonly content: string; readonly mode: number }
   | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'remove'; readonly path: string }
+  | { readonly kind: 'link'; readonly path: string; readonly target: string }
+  /** A link of the unit's, and its .wants directory once empty, as systemctl disable leaves them. */
+  | { readonly kind: 'unlink'; readonly path: string }
   | { readonly kind: 'keep'; readonly path: string; readonly reason: string }
   /** timeoutSeconds: how long to wait for systemctl when the default is not enough. */
   | { readonly kind: 'systemctl'; readonly args: readonly string[]; readonly timeoutSeconds?: number }
@@ -24,6 +27,10 @@ export const describeStep = (step: Step, dryRun: boolean): string => {
     case 'unchanged':
       return `${step.path} already current`
     case 'remove':
+      return `${would('removed', 'would remove')} ${step.path}`
+    case 'link':
+      return `${would('linked', 'would link')} ${step.path} -> ${step.target}`
+    case 'unlink':
       return `${would('removed', 'would remove')} ${step.path}`
     case 'keep':
       return `${would('kept', 'would keep')} ${step.path}: ${step.reason}`
@@ -64,6 +71,28 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
               hint: 'check the permissions of that directory',
             })
         }
+        break
+      case 'link': {
+        // As systemctl enable leaves it: a link to the unit, made beside and renamed into place.
+        await ensureDirectories(dirname(step.path), 0o755)
+        const temp = `${step.path}.${process.pid}.tmp`
+        try {
+          await symlink(step.target, temp)
+          await rename(temp, step.path)
+        } catch (error) {
+          await unlink(temp).catch(() => {})
+          throw new CliError(ExitCode.cannotWrite, `cannot link ${step.path}: ${errnoOf(error) ?? String(error)}`, {
+            hint: 'check the permissions of that directory',
+          })
+        }
+        break
+      }
+      case 'unlink':
+        await unlink(step.path).catch((error: unknown) => {
+          if (errnoOf(error) !== 'ENOENT')
+            throw new CliError(ExitCode.cannotWrite, `cannot remove ${step.path}: ${errnoOf(error) ?? String(error)}`)
+        })
+        await rmdir(dirname(step.path)).catch(() => {})
         break
       case 'systemctl':
         await systemctl(step.args, step.timeoutSeconds)

@@ -92,15 +92,6 @@ describe('--json on a normal failure', () => {
       expect(report.error.message).toMatch(/edited by hand/)
     }
   })
-
-  it('uninstall: systemctl missing (71)', async () => {
-    const root = join(dir, 'root')
-    expect((await runCli(['install', '--root', root, '-r', 'r.example.com', '--no-enable'])).code).toBe(0)
-    const empty = join(dir, 'no-systemctl')
-    mkdirSync(empty)
-    const report = await expectOneObject(['uninstall', '--root', root, '--json'], 'install', 71, { PATH: empty })
-    expect(report.error.message).toMatch(/systemctl/)
-  })
 })
 
 describe('--json on a bug', () => {

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { buildAuth } from '../../src/imds/identity.js'
-import { cliPath, haveOrCi, rootOrCi, runCli, useSimulator, validJson } from '../support/helpers.js'
+import { cliPath, haveOrCi, rootOrCi, runCli, runProgram, useSimulator, validJson } from '../support/helpers.js'
 
 let root: string
 beforeEach(() => {
@@ -49,7 +49,12 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toContain(`wrote ${unit()} (mode 0644)`)
     expect(run.stderr).toContain(`wrote ${envFile()} (mode 0644)`)
-    expect(run.stderr).toContain(`ran systemctl --root ${root} enable iid-docker-auth.service`)
+    // In an image the tool makes the links systemctl enable would: systemctl --root follows the image's links out of it.
+    for (const target of ['multi-user.target', 'docker.service', 'containerd.service', 'kubelet.service']) {
+      const link = join(root, 'etc/systemd/system', `${target}.wants`, 'iid-docker-auth.service')
+      expect(run.stderr).toContain(`linked ${link} -> /etc/systemd/system/iid-docker-auth.service`)
+      expect(readlinkSync(link)).toBe('/etc/systemd/system/iid-docker-auth.service')
+    }
     expect(statSync(unit()).mode & 0o777).toBe(0o644)
     expect(statSync(envFile()).mode & 0o777).toBe(0o644)
     const text = readFileSync(unit(), 'utf8')
@@ -260,20 +265,35 @@ describe.runIf(haveOrCi('systemctl'))('install --root', () => {
     expect(run.stderr).toMatch(/install needs the registries/)
   })
 
-  it('exits 71 with a clear message when systemctl is missing, and when it fails', async () => {
+  it.runIf(rootOrCi)('on this machine: exits 71 with a clear message when systemctl is missing, and when it fails', async () => {
+    // This machine's unit and settings directories, private to the run: a tmpfs over each.
     const bin = join(root, 'fakebin')
     mkdirSync(bin)
-    const missing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: bin } })
-    expect(missing.code).toBe(71)
+    const onHost = (path: string) =>
+      runProgram('unshare', [
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/system && mount -t tmpfs -o mode=0755 tmpfs /etc/default && PATH="$0" exec "$@"',
+        path,
+        process.execPath,
+        cliPath,
+        'install',
+        '-r',
+        'r.example.com',
+        '--json',
+      ])
+    const missing = await onHost(bin)
+    expect(missing.status, missing.stderr).toBe(71)
     expect(missing.stderr).toMatch(/systemctl was not found: this machine does not run systemd/)
-    writeFileSync(
-      join(bin, 'systemctl'),
-      '#!/bin/sh\necho "Failed to enable unit: Unit file iid-docker-auth.service does not exist." >&2\nexit 1\n',
-    )
+    expect(validJson(missing.stdout, 'install')).toMatchObject({ ok: false, exitCode: 71 })
+    writeFileSync(join(bin, 'systemctl'), '#!/bin/sh\necho "Failed to reload: no bus." >&2\nexit 1\n')
     chmodSync(join(bin, 'systemctl'), 0o755)
-    const failing = await runCli(['install', '--root', root, '-r', 'r.example.com'], { env: { PATH: `${bin}:/usr/bin:/bin` } })
-    expect(failing.code).toBe(71)
-    expect(failing.stderr).toMatch(/systemctl --root .* enable iid-docker-auth.service failed \(exit 1\): Failed to enable unit/)
+    const failing = await onHost(`${bin}:/usr/bin:/bin`)
+    expect(failing.status).toBe(71)
+    expect(failing.stderr).toMatch(/systemctl daemon-reload failed \(exit 1\): Failed to reload/)
   })
 })
 
@@ -284,8 +304,15 @@ describe.runIf(haveOrCi('systemctl'))('uninstall --root', () => {
     expect((await install('--config', '/var/lib/kubelet/config.json')).code).toBe(0)
     const run = await runCli(['uninstall', '--root', root, '--json'])
     expect(run.code, run.stderr).toBe(0)
-    expect(validJson(run.stdout, 'install').steps.map((s: { action: string }) => s.action)).toEqual(['systemctl', 'remove', 'remove'])
-    expect(run.stderr).toContain(`ran systemctl --root ${root} disable iid-docker-auth.service`)
+    expect(validJson(run.stdout, 'install').steps.map((s: { action: string }) => s.action)).toEqual([
+      'unlink',
+      'unlink',
+      'unlink',
+      'unlink',
+      'remove',
+      'remove',
+    ])
+    expect(run.stderr).toContain(`removed ${join(root, 'etc/systemd/system/multi-user.target.wants/iid-docker-auth.service')}`)
     expect(run.stderr).toContain(`removed ${unit()}`)
     expect(run.stderr).toContain(`removed ${envFile()}`)
     // Only the (empty) /etc/default directory that install created is left.
@@ -455,17 +482,28 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     },
   )
 
-  it('refuses a .wants directory of the image that is a link: systemctl --root would follow it onto this machine', async () => {
-    for (const target of [outside, `../../../../../../../../..${outside}`]) {
-      rmSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { force: true, recursive: true })
-      symlinkSync(target, join(root, 'etc/systemd/system/multi-user.target.wants'))
-      for (const command of [['install', '--registry', 'pierone.example.com'], ['uninstall']]) {
-        const run = await runCli([command[0]!, '--root', root, ...command.slice(1)])
-        expect(run.code, run.stderr).toBe(73)
-        expect(run.stderr).toContain('is a symlink, which systemctl --root would follow out of the image')
-      }
+  it('enables and disables inside the image whatever links it holds: .wants, the unit directory, --unit-dir, a unit copy of its own', async () => {
+    symlinkSync(outside, join(root, 'etc/systemd/system/multi-user.target.wants'))
+    symlinkSync(`../../../../../../../../..${outside}/d`, join(root, 'etc/systemd/system/docker.service.wants'))
+    mkdirSync(join(root, 'etc/systemd/system.control'))
+    writeFileSync(join(root, 'etc/systemd/system.control/iid-docker-auth.service'), '[Install]\nWantedBy=evil.target\n')
+    symlinkSync(outside, join(root, 'etc/systemd/system/evil.target.wants'))
+    for (const extra of [[], ['--unit-dir', '/usr/lib/systemd/system']]) {
+      const run = await install(...extra)
+      expect(run.code, run.stderr).toBe(0)
+      expect(readlinkSync(join(root, outside, 'iid-docker-auth.service'))).toMatch(/iid-docker-auth\.service$/)
+      const removed = await runCli(['uninstall', '--root', root, ...extra])
+      expect(removed.code, removed.stderr).toBe(0)
       expect(readdirSync(outside)).toEqual([])
     }
+    // The unit directory itself a link out of the image: the unit and its links land inside.
+    rmSync(join(root, 'etc/systemd/system'), { recursive: true })
+    mkdirSync(join(root, 'etc/systemd/real'))
+    symlinkSync(outside, join(root, 'etc/systemd/system'))
+    mkdirSync(join(root, outside), { recursive: true })
+    expect((await install()).code).toBe(0)
+    expect(lstatSync(join(root, outside, 'multi-user.target.wants/iid-docker-auth.service')).isSymbolicLink()).toBe(true)
+    expect(readdirSync(outside)).toEqual([])
   })
 
   it('--json names the root on a refusal too', async () => {

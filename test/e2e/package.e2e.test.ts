@@ -47,7 +47,8 @@ it('npm pack builds dist/ itself; the installed bin writes the entry and install
   expect(run.status).toBe(0)
   expect(Object.keys(JSON.parse(readFileSync(config, 'utf8')).auths)).toEqual(['pierone.example.com'])
 
-  // execa ships as a file of its own (dist/execa.cjs): install runs systemctl through it.
+  // install --root from the packed package; and execa, a file of its own (dist/execa.cjs), which
+  // systemctl runs through, loads from it.
   const root = join(dir, 'root')
   mkdirSync(root)
   const install = await runProgram(
@@ -55,9 +56,13 @@ it('npm pack builds dist/ itself; the installed bin writes the entry and install
     ['install', '--root', root, '--registry', 'pierone.example.com'],
     { env },
   )
-  expect(install.stderr).toContain(`ran systemctl --root ${root} enable iid-docker-auth.service`)
   expect(install.status, install.stderr).toBe(0)
   expect(readlinkSync(join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'iid-docker-auth.service'))).toMatch(
     /iid-docker-auth\.service$/,
   )
+  const execa = await runProgram(process.execPath, [
+    '-e',
+    `require(${JSON.stringify(join(prefix, 'node_modules', 'iid-docker-auth', 'dist', 'execa.cjs'))})`,
+  ])
+  expect(execa.status, execa.stderr).toBe(0)
 }, 240_000)

@@ -248,18 +248,17 @@ describe('planInstall', () => {
     ).toBe(true)
   })
 
-  it('in an image root: paths under the root, systemctl --root, no daemon-reload; --no-enable skips enable', () => {
+  it("in an image root: paths under the root, systemctl enable's links made by the tool, no systemctl; --no-enable skips them", () => {
     const steps = planInstall(request(image), { unit: undefined, environment: undefined }, template)
-    expect(steps.map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : 'path' in s ? s.path : ''))).toEqual([
-      '/mnt/image/etc/systemd/system/iid-docker-auth.service',
-      '/mnt/image/etc/default/iid-docker-auth',
-      '--root /mnt/image enable iid-docker-auth.service',
-    ])
-    expect(
-      planInstall(request(image, { enable: false }), { unit: undefined, environment: undefined }, template).some(
-        (s) => s.kind === 'systemctl',
+    expect(steps.map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : 'path' in s ? `${s.kind} ${s.path}` : ''))).toEqual([
+      'write /mnt/image/etc/systemd/system/iid-docker-auth.service',
+      'write /mnt/image/etc/default/iid-docker-auth',
+      ...['multi-user.target', 'docker.service', 'containerd.service', 'kubelet.service'].map(
+        (target) => `link /mnt/image/etc/systemd/system/${target}.wants/iid-docker-auth.service`,
       ),
-    ).toBe(false)
+    ])
+    const noEnable = planInstall(request(image, { enable: false }), { unit: undefined, environment: undefined }, template)
+    expect(noEnable.some((s) => s.kind === 'systemctl' || s.kind === 'link')).toBe(false)
   })
 
   it('is idempotent: files already current are not rewritten', () => {
@@ -302,18 +301,18 @@ describe('planUninstall', () => {
 
   it('stops the unit only on a live system, not in an image root', () => {
     expect(
-      planUninstall(image, { unit: ourUnit, environment: ourEnv }, false).map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : s.kind)),
-    ).toEqual(['--root /mnt/image disable iid-docker-auth.service', 'remove', 'remove'])
+      planUninstall(
+        image,
+        { unit: ourUnit, environment: ourEnv, links: ['/mnt/image/etc/systemd/system/x.wants/iid-docker-auth.service'] },
+        false,
+      ).map((s) => (s.kind === 'systemctl' ? s.args.join(' ') : s.kind)),
+    ).toEqual(['unlink', 'remove', 'remove'])
   })
 
   it('keeps an edited environment file and a foreign unit unless --force', () => {
     const steps = planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, false)
     expect(steps.map((s) => s.kind)).toEqual(['keep', 'keep'])
-    expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual([
-      'systemctl',
-      'remove',
-      'remove',
-    ])
+    expect(planUninstall(image, { unit: '[Unit]\n', environment: `${ourEnv}X=1\n` }, true).map((s) => s.kind)).toEqual(['remove', 'remove'])
   })
 
   it('has nothing to do when nothing is installed', () => {
