@@ -1,6 +1,7 @@
 // The steps install and uninstall take: what each says for people and for --json, and running them
 // in order, stopping at the first failure.
 
+import { randomBytes } from 'node:crypto'
 import { rename, rmdir, symlink, unlink } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from '../log.js'
@@ -75,16 +76,19 @@ export async function runSteps(steps: readonly Step[], systemctl: Systemctl, log
       case 'link': {
         // As systemctl enable leaves it: a link to the unit, made beside and renamed into place.
         await ensureDirectories(dirname(step.path), 0o755)
-        const temp = `${step.path}.${process.pid}.tmp`
-        try {
-          await symlink(step.target, temp)
-          await rename(temp, step.path)
-        } catch (error) {
-          await unlink(temp).catch(() => {})
-          throw new CliError(ExitCode.cannotWrite, `cannot link ${step.path}: ${errnoOf(error) ?? String(error)}`, {
+        const temp = `${step.path}.${randomBytes(6).toString('hex')}.tmp`
+        const failed = (error: unknown): CliError =>
+          new CliError(ExitCode.cannotWrite, `cannot link ${step.path}: ${errnoOf(error) ?? String(error)}`, {
             hint: 'check the permissions of that directory',
           })
-        }
+        await symlink(step.target, temp).catch((error: unknown) => {
+          throw failed(error)
+        })
+        // Only a temp link this run made is removed on failure.
+        await rename(temp, step.path).catch(async (error: unknown) => {
+          await unlink(temp).catch(() => {})
+          throw failed(error)
+        })
         break
       }
       case 'unlink':

@@ -506,6 +506,16 @@ describe.runIf(haveOrCi('systemctl'))('--root confines every path to the image, 
     expect(readdirSync(outside)).toEqual([])
   })
 
+  it.runIf(rootOrCi)('a .wants directory another uid owns or may write: refused, its contents untouched', async () => {
+    const wants = join(root, 'etc/systemd/system/docker.service.wants')
+    mkdirSync(wants, { mode: 0o755 })
+    execFileSync('chown', ['12345:12345', wants])
+    const run = await install()
+    expect(run.code, run.stderr).toBe(73)
+    expect(run.stderr).toContain(`${wants} belongs to uid 12345`)
+    expect(readdirSync(wants)).toEqual([])
+  })
+
   it('--json names the root on a refusal too', async () => {
     writeFileSync(unit(), '[Unit]\nDescription=someone else\n')
     const run = await install('--json')
