@@ -4,6 +4,7 @@
 
 import { CliError, ExitCode, shown } from '../errors.js'
 import {
+  type JsonMember,
   type JsonNode,
   type JsonObject,
   JsonSyntaxError,
@@ -115,7 +116,8 @@ export function lastGoObject(root: JsonObject, field: string): JsonObject | unde
 export function withGoMember(root: JsonObject, field: string, value: JsonNode): JsonObject {
   const index = root.members.findLastIndex((m) => decodesInto(m.key, field))
   // A null after earlier maps empties them for Go: kept, with ours after it, so they stay emptied.
-  const emptying = index > 0 && root.members[index]!.value === 'null' && root.members.slice(0, index).some((m) => decodesInto(m.key, field))
+  const hidden = (m: JsonMember): boolean => decodesInto(m.key, field) && (asObject(m.value)?.members.length ?? 0) > 0
+  const emptying = index > 0 && root.members[index]!.value === 'null' && root.members.slice(0, index).some(hidden)
   if (index < 0 || emptying) return { kind: 'object', members: [...root.members, { key: field, rawKey: JSON.stringify(field), value }] }
   return { kind: 'object', members: root.members.map((m, i) => (i === index ? { key: m.key, rawKey: m.rawKey, value } : m)) }
 }
