@@ -85,9 +85,8 @@ export function resolveRootOnly(path: string, root = '/', forRemoval = false): s
   const walk = walkPath(walked, root)
   if (process.geteuid?.() === 0) {
     if (root !== '/') requireRootOnly(root, walkPath(root))
-    requireRootOnly(path, walk, root)
-    // The directory the name is removed from is judged too: it is looked into only by the full walk.
-    if (forRemoval) requireRootOnly(path, walkPath(path, root), root)
+    // For a removal, the full walk: only it looks into the directory the name is removed from.
+    requireRootOnly(path, forRemoval ? walkPath(path, root) : walk, root)
   }
   const target = targetOf(walked, walk, root)
   return forRemoval ? join(target, path.slice(cut + 1)) : target

@@ -112,10 +112,7 @@ export function walkPath(path: string, root = '/'): PathWalk {
   return stop()
 }
 
-/** The file that `path` really names on this machine (inside `root`); a dangling link resolves to its target. */
-export const resolveTarget = (path: string, root = '/'): string => targetOf(path, walkPath(path, root), root)
-
-/** The host path a walk of `path` ends at. */
+/** The host path a walk of `path` ends at: the file it really names; a dangling link resolves to its target. */
 export function targetOf(path: string, walk: PathWalk, root = '/'): string {
   // A /proc link (/dev/stdout -> /proc/self/fd/1 -> "pipe:[123]") names no path, yet the kernel
   // follows it: what is there is a pipe, socket or deleted file, never a config file.

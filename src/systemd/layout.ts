@@ -74,7 +74,7 @@ export async function readPasswd(layout: Layout): Promise<string | undefined> {
 }
 
 /** The targets the unit's [Install] section names (WantedBy=). */
-export const wantedBy = (template: string): string[] => /^WantedBy=(.*)$/m.exec(template)?.[1]?.trim().split(/\s+/) ?? []
+const wantedBy = (template: string): string[] => /^WantedBy=(.*)$/m.exec(template)?.[1]?.trim().split(/\s+/) ?? []
 
 /**
  * Where `systemctl enable` puts the unit's links in an image: <target>.wants/ under /etc/systemd/system,

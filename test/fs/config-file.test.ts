@@ -19,7 +19,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, writeAtomic } from '../../src/fs/config-file.js'
-import { resolveTarget } from '../../src/fs/resolve-path.js'
+import { targetOf, walkPath } from '../../src/fs/resolve-path.js'
+
+const resolveTarget = (path: string): string => targetOf(path, walkPath(path))
 import { rejection, rootOrCi, spawnZombie } from '../support/helpers.js'
 import { withTempSteps } from '../support/fs-steps.js'
 import { withRightsFor } from '../../src/fs/acting-user.js'
