@@ -19,7 +19,7 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 
-/** Documented meaning of each exit code, shown in --help and the README. */
+/** Documented meaning of each exit code, shown in --help; README's table is kept to the same codes by a test. */
 export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'written, or already current'],
   [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],

@@ -2,13 +2,15 @@
 // there is one line. The command code itself is imported only when one of them runs.
 
 import type { Command } from 'commander'
-import type { KubeletConfigFlags, KubeletFlags } from '../commands/kubelet-credential-provider.js'
+import type { KubeletConfigFlags } from '../commands/kubelet-config.js'
+import type { KubeletFlags } from '../commands/kubelet-credential-provider.js'
 import { environmentFilePath } from '../systemd/names.js'
 import type { CliIo } from './io.js'
 import { addIdentityOptions, registryOption } from './options.js'
 import { envNames } from '../settings/values.js'
 
-const load = () => import('../commands/kubelet-credential-provider.js')
+const loadProvider = () => import('../commands/kubelet-credential-provider.js')
+const loadConfig = () => import('../commands/kubelet-config.js')
 
 function addProviderOptions(cmd: Command): Command {
   const registry = registryOption(`registry that gets the credential; repeatable or comma-separated (env ${envNames.registries})`)
@@ -36,7 +38,7 @@ export function addKubeletCommands(program: Command, io: CliIo, run: (action: Pr
       `${settingsNote}Answers the image's registry host[:port] with the credential when it is a configured registry, ` +
         'else with an empty auth.\nOn any failure: one line on stderr, nothing on stdout, a non-zero exit.\n',
     )
-    .action((flags: KubeletFlags) => run(load().then((m) => m.kubeletCredentialProvider(flags, io))))
+    .action((flags: KubeletFlags) => run(loadProvider().then((m) => m.kubeletCredentialProvider(flags, io))))
   addProviderOptions(
     program
       .command('kubelet-config')
@@ -51,5 +53,5 @@ export function addKubeletCommands(program: Command, io: CliIo, run: (action: Pr
       'after',
       `${settingsNote}The registries become matchImages and, with the cache duration and any other flag given here, the provider's args.\n`,
     )
-    .action((flags: KubeletConfigFlags) => run(load().then((m) => m.kubeletConfig(flags, io))))
+    .action((flags: KubeletConfigFlags) => run(loadConfig().then((m) => m.kubeletConfig(flags, io))))
 }

@@ -1,8 +1,8 @@
 // What happened to each config file, for people (stderr lines, the --dry-run preview) and for
 // --json (the objects test/schemas describes). Neither ever holds file content.
 
-import type { ConfigOutcome, ErrorInfo, FilePreview } from '../fs/update.js'
-import type { MergeChanges } from '../config/plans.js'
+import type { ConfigOutcome, ErrorInfo, FilePreview } from '../fs/update-config-file.js'
+import type { MergeChanges } from '../config/merge.js'
 import type { CliIo } from './io.js'
 import type { Logger } from '../log.js'
 import { printable } from '../printable.js'

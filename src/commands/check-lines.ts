@@ -3,16 +3,16 @@
 
 import type { ConfigLocation } from '../config/locations.js'
 import { type ConfigDocument, goObject, goString } from '../config/docker-config.js'
+import { diagnose } from '../config/diagnostics.js'
 import {
   type CredentialSource,
   authsSource,
   credentialOwner,
   credentialSource,
-  diagnose,
   dockerAuthProblem,
   isOwnEntry,
   ourHelper,
-} from '../config/diagnostics.js'
+} from '../config/entries.js'
 import { asObject, getMember } from '../config/json-document.js'
 import { type CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { tokenTtlSeconds } from '../imds/client.js'

@@ -21,7 +21,7 @@ import { fetchIdentityFor } from '../imds/client.js'
 import { credentialPassword } from '../imds/credential.js'
 import type { InstanceIdentity } from '../imds/identity.js'
 import type { ImdsControls } from '../imds/retry-policy.js'
-import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../systemd/environment-file.js'
+import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../settings/settings-file.js'
 import { version } from '../cli/version.js'
 
 export const helperCommand = 'docker-credential-iid'

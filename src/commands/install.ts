@@ -1,5 +1,5 @@
 // `install` and `uninstall`: from the flags to the root they act on, then the boot unit
-// (install-unit.ts) or, with --credential-helper, the helper's settings (install-helper.ts).
+// (install-unit.ts) or, with --credential-helper, the helper's settings (install-credential-helper.ts).
 
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -10,9 +10,8 @@ import { withVariables } from '../systemd/install-settings.js'
 import { failureReport } from '../cli/report.js'
 import { absolute } from '../config/locations.js'
 import { CliError, usageError } from '../errors.js'
-import { type Layout, defaultLayout, readPasswd } from '../systemd/layout.js'
-import { rootHome } from '../systemd/unit.js'
-import { installCredentialHelper } from './install-helper.js'
+import { type Layout, defaultLayout, imageRootHome } from '../systemd/layout.js'
+import { installCredentialHelper } from './install-credential-helper.js'
 import { installUnit, uninstallUnit } from './install-unit.js'
 
 export interface InstallFlags extends SettingFlags {
@@ -68,7 +67,7 @@ export async function install(flags: InstallFlags, io: CliIo): Promise<number> {
   flags = withVariables(flags, io.env)
   resolveOutput(flags, io.env)
   return reportingRoot('install', flags, io, async (layout) => {
-    const configFiles = configSetting(flags, {})?.items ?? [join(rootHome(await readPasswd(layout)), '.docker', 'config.json')]
+    const configFiles = configSetting(flags, {})?.items ?? [join(await imageRootHome(layout), '.docker', 'config.json')]
     return flags.credentialHelper ? installCredentialHelper(layout, configFiles, flags, io) : installUnit(layout, configFiles, flags, io)
   })
 }

@@ -1,7 +1,6 @@
-// The kubelet modes: `kubelet-credential-provider`, which kubelet runs for each image pull that
-// its CredentialProviderConfig routes here (request on stdin, response on stdout), and
-// `kubelet-config`, which prints that config. Both take their settings as `write` does: flags,
-// then IID_DOCKER_AUTH_* variables, then the unit's environment file.
+// `kubelet-credential-provider`, which kubelet runs for each image pull that its
+// CredentialProviderConfig routes here (request on stdin, response on stdout). Its settings, which
+// kubelet-config.ts shares: flags, then IID_DOCKER_AUTH_* variables, then the unit's settings file.
 
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { type Settings, type SettingFlags, resolveSettings } from '../settings/settings.js'
@@ -20,9 +19,8 @@ import {
   providerResponse,
   type ProviderCredential,
 } from '../kubelet/protocol.js'
-import { providerConfig, renderJson, renderYaml } from '../kubelet/provider-config.js'
 import { printable } from '../printable.js'
-import { loadSettings } from '../systemd/environment-file.js'
+import { loadSettings } from '../settings/settings-file.js'
 import { monotonicMs } from '../clock.js'
 
 export const kubeletEnvNames = {
@@ -44,12 +42,6 @@ export interface KubeletFlags extends Pick<SettingFlags, 'registry' | 'username'
   cacheDuration?: string
 }
 
-export interface KubeletConfigFlags extends KubeletFlags {
-  name?: string
-  format?: string
-  json?: boolean
-}
-
 interface KubeletOptions {
   readonly write: Settings
   readonly cacheDurationMs: number
@@ -58,7 +50,7 @@ interface KubeletOptions {
 }
 
 /** Flags, then the process environment, then the unit's settings file (withSettingsFile's rule). */
-function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
+export function resolveKubeletOptions(flags: KubeletFlags, processEnv: Env): KubeletOptions {
   const settings = loadSettings(processEnv)
   const env = withoutSettings(settings.env, writerOnlySettings)
   const origin = settings.origin
@@ -144,41 +136,4 @@ export async function kubeletCredentialProvider(
     reportOneLine(error, io)
     return error.exitCode
   }
-}
-
-const validName = /^[A-Za-z0-9._-]+$/
-
-/**
- * Prints the CredentialProviderConfig. The registries always go into `args` as well as
- * `matchImages`, so the two cannot drift apart when the environment file changes; so does the
- * cache duration, which is also `defaultCacheDuration`. The other
- * settings go into `args` only where a flag gave them, and otherwise come from the variables and
- * the environment file when kubelet runs the provider.
- */
-export function kubeletConfig(flags: KubeletConfigFlags, io: CliIo): number {
-  const format = flags.format?.trim().toLowerCase() ?? (flags.json ? 'json' : 'yaml')
-  if (format !== 'yaml' && format !== 'json')
-    throw usageError(`--format ${JSON.stringify(flags.format)} is not yaml or json`, 'pass --format yaml (default) or --format json')
-  if (flags.json && format !== 'json') throw usageError('--json and --format yaml contradict each other', 'pass one of them')
-  const name = flags.name ?? 'iid-docker-auth'
-  if (!validName.test(name) || name === '.' || name === '..') {
-    throw usageError(
-      `--name ${JSON.stringify(name)} is not a file name`,
-      "give the executable's file name in kubelet's --image-credential-provider-bin-dir, e.g. iid-docker-auth",
-    )
-  }
-  const options = resolveKubeletOptions(flags, io.env)
-  const o = options.write
-  const args = [commandName, ...o.registries.flatMap((r) => ['--registry', r.key])]
-  if (flags.username !== undefined) args.push('--username', o.username)
-  if (flags.signature !== undefined) args.push('--signature', o.signature)
-  if (flags.stripNewlines) args.push('--strip-newlines')
-  if (flags.endpoint !== undefined) args.push('--endpoint', o.endpoint)
-  if (flags.timeout !== undefined) args.push('--timeout', String(o.timeoutMs / 1000))
-  // Always in args: the provider's answer overrides defaultCacheDuration, so the two must agree.
-  const duration = formatGoDuration(options.cacheDurationMs)
-  args.push('--cache-duration', duration)
-  const config = providerConfig({ name, matchImages: o.registries.map((r) => r.key), defaultCacheDuration: duration, args })
-  io.stdout(format === 'json' ? renderJson(config) : renderYaml(config))
-  return ExitCode.ok
 }

@@ -7,7 +7,9 @@ import { configSetting } from '../settings/values.js'
 import { reportError } from '../cli/report.js'
 import { locationsFor } from '../config/locations.js'
 import { CliError, ExitCode } from '../errors.js'
-import { prepareDirectory } from '../fs/update.js'
+import { dirname } from 'node:path'
+import { withRightsFor } from '../fs/acting-user.js'
+import { ensureDirectory } from '../fs/config-file.js'
 
 /**
  * `prepare-dirs`, which the unit runs before its sandbox exists: creates each config file's
@@ -18,7 +20,8 @@ export async function prepareDirs(flags: { config?: string[] } & OutputFlags, io
   let exitCode: number = ExitCode.ok
   for (const location of locationsFor(configSetting(flags, io.env), io)) {
     try {
-      const created = await prepareDirectory(location.path)
+      // With the rights of the user who owns the directory it is created in.
+      const created = await withRightsFor(location.path, async (target) => ensureDirectory(dirname(target)))
       if (created !== undefined) log.info(`created ${created} for ${location.path}`)
     } catch (error) {
       if (!(error instanceof CliError)) throw error

@@ -1,6 +1,6 @@
 // config.json as Docker reads it: the bytes every reader accepts, and the credential fields as Go's
 // encoding/json decodes them for Docker, skopeo and kubelet (keys in any case, repeated objects
-// merged). Pure functions; the changes are planned in plans.ts, written by src/fs/update.ts.
+// merged). Pure functions; the changes are planned in merge.ts, written by src/fs/update-config-file.ts.
 
 import { CliError, ExitCode, shown } from '../errors.js'
 import {

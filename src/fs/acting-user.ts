@@ -2,12 +2,14 @@
 // that another user controls: whoever owns a directory on the way to the file can point the rest
 // of the path anywhere (`~/.docker/config.json -> /etc/docker/daemon.json`). So a file whose path
 // passes through a directory of one non-root user is handled with that user's rights (effective
-// uid, gid and groups), and the kernel's own permission checks do the rest.
+// uid, gid and groups), and the kernel's own permission checks do the rest. The files only root may
+// control (install's unit and settings file, anything under --root) are judged by the same rule.
 
 import * as fs from 'node:fs'
 import { join } from 'node:path'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { type PathWalk, onHost, targetOf, walkPath } from './resolve-path.js'
+import { passwdLines } from './passwd.js'
 
 export interface Actor {
   readonly uid: number
@@ -95,10 +97,10 @@ export function resolveRootOnly(path: string, root = '/', forRemoval = false): s
 /** A uid's passwd entry (name and primary group), if it has one. */
 function account(uid: number): { name: string; gid: number } | undefined {
   try {
-    for (const line of fs.readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const fields = line.split(':')
-      if (fields[2] === String(uid) && fields[0] && /^\d+$/.test(fields[3] ?? '')) return { name: fields[0], gid: Number(fields[3]) }
-    }
+    const line = passwdLines(fs.readFileSync('/etc/passwd', 'utf8')).find(
+      (l) => l.uid === String(uid) && l.name && /^\d+$/.test(l.gid ?? ''),
+    )
+    if (line !== undefined) return { name: line.name, gid: Number(line.gid) }
   } catch {
     // no passwd: the caller falls back
   }

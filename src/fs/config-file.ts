@@ -1,6 +1,6 @@
-// The filesystem side of config.json: where it is, reading it safely, a lock beside it, and an
-// atomic replace that leaves the original byte-identical on any failure. The operations go through
-// `FileSystem` so that unit tests can inject faults; end-to-end tests use real mounts.
+// Reading a file safely (bounded, never blocking, never through a FIFO) and replacing it atomically,
+// leaving the original byte-identical on any failure: config.json, and install's unit and settings
+// file. The operations go through `FileSystem` so that unit tests can inject faults.
 
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

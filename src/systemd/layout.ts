@@ -7,6 +7,7 @@ import { CliError, ExitCode } from '../errors.js'
 import { resolveRootOnly, userName } from '../fs/acting-user.js'
 import { readConfigFile } from '../fs/config-file.js'
 import { defaultUnitDir, environmentFilePath, unitName } from './names.js'
+import { rootHome } from '../fs/passwd.js'
 
 export interface Layout {
   /** Alternate root (an image being built), or undefined for this machine. */
@@ -67,10 +68,13 @@ export async function readInstalledState(layout: Layout, force: boolean, templat
   return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force), links }
 }
 
-/** The image's /etc/passwd, read as any file from outside: bounded, never blocking; undefined if absent. */
-export async function readPasswd(layout: Layout): Promise<string | undefined> {
+/**
+ * The home of uid 0 in the image's /etc/passwd (read as any file from outside: bounded, never
+ * blocking); /root when there is none.
+ */
+export async function imageRootHome(layout: Layout): Promise<string> {
   const snapshot = await readConfigFile(hostPath(layout, '/etc/passwd'), 16 * 1024 * 1024)
-  return snapshot.identity === undefined ? undefined : Buffer.from(snapshot.bytes).toString('utf8')
+  return rootHome(snapshot.identity === undefined ? '' : Buffer.from(snapshot.bytes).toString('utf8'))
 }
 
 /** The targets the unit's [Install] section names (WantedBy=). */

@@ -1,6 +1,5 @@
-// systemctl, the only program this tool runs, through execa. Behind this function so tests can run
-// the real one against an alternate root (--root), and failures become one clear line with exit
-// code 71.
+// systemctl, through execa, for install and uninstall on this machine (under --root the tool makes
+// the links itself). A failure becomes one clear line with exit code 71.
 
 import { execa } from 'execa'
 import { CliError, ExitCode } from '../errors.js'

@@ -170,12 +170,3 @@ export function renderUnit(template: string, paths: UnitPaths, settings: UnitSet
 }
 
 export const isOurUnit = (text: string): boolean => text.startsWith(unitHeader)
-
-/** The home directory of uid 0 from an /etc/passwd text; /root when it cannot be read. */
-export function rootHome(passwd: string | undefined): string {
-  for (const line of (passwd ?? '').split('\n')) {
-    const fields = line.split(':')
-    if (fields[2] === '0' && fields[5] !== undefined && isAbsolute(fields[5])) return fields[5]
-  }
-  return '/root'
-}

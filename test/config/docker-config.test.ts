@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { foldKey, goObject, parseConfig, renderConfig } from '../../src/config/docker-config.js'
-import { planMerge, planRemove } from '../../src/config/plans.js'
-import { asWarning, diagnose, dockerAuthProblem } from '../../src/config/diagnostics.js'
+import { planMerge, planRemove } from '../../src/config/merge.js'
+import { asWarning, diagnose } from '../../src/config/diagnostics.js'
+import { dockerAuthProblem } from '../../src/config/entries.js'
 import { CliError } from '../../src/errors.js'
 import { type JsonObject, asObject, getMember, stringValue } from '../../src/config/json-document.js'
 

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { readEnvironmentFile } from '../../src/systemd/environment-file.js'
+import { readEnvironmentFile } from '../../src/settings/settings-file.js'
 import { runCli, useSimulator } from '../support/helpers.js'
 
 const sim = useSimulator()

@@ -21,14 +21,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type FileSystem, readConfigFile, writeAtomic } from '../../src/fs/config-file.js'
 import { targetOf, walkPath } from '../../src/fs/resolve-path.js'
 
+// The target a path resolves to (resolve-path.ts), for the tests of symlinked config files.
 const resolveTarget = (path: string): string => targetOf(path, walkPath(path))
 import { rejection, rootOrCi, spawnZombie } from '../support/helpers.js'
 import { withTempSteps } from '../support/fs-steps.js'
 import { withRightsFor } from '../../src/fs/acting-user.js'
 import { acquireLock, lockPathFor, ownerlessGraceMs } from '../../src/fs/lock.js'
 import { currentOwner, isStale, processStartTime } from '../../src/fs/lock-owner.js'
-import { updateConfigFile } from '../../src/fs/update.js'
-import { planMerge } from '../../src/config/plans.js'
+import { updateConfigFile } from '../../src/fs/update-config-file.js'
+import { planMerge } from '../../src/config/merge.js'
 import type { Logger } from '../../src/log.js'
 
 let dir: string
@@ -217,7 +218,7 @@ describe('writeAtomic', () => {
   })
 })
 
-describe('resolveTarget and readConfigFile', () => {
+describe('walkPath + targetOf, and readConfigFile', () => {
   it('follows relative and dangling symlinks to the real target', async () => {
     mkdirSync(join(dir, 'real'))
     writeFileSync(join(dir, 'real', 'c.json'), '{}')
@@ -463,7 +464,7 @@ describe('lock', () => {
   )
 })
 
-describe('resolveTarget', () => {
+describe('walkPath + targetOf', () => {
   let base: string
   beforeEach(() => {
     base = mkdtempSync(join(tmpdir(), 'iid-resolve-'))

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { exitCodeTable } from '../../src/errors.js'
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const pages = [
@@ -70,6 +71,12 @@ describe('documentation links', () => {
     const linked = new Set(relativeLinks(readme).map((l) => l.split('#')[0]))
     expect(pages.filter((p) => p !== 'README.md' && !linked.has(p))).toEqual([])
     expect(readme.split('\n').length - (readme.endsWith('\n') ? 1 : 0)).toBeLessThanOrEqual(200)
+  })
+
+  it("the README's exit-code table lists exactly the codes the tool documents in --help", () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+    const rows = [...readme.matchAll(/^\| (\d+) \|/gm)].map((m) => Number(m[1]))
+    expect(rows.sort((a, b) => a - b)).toEqual(exitCodeTable.map(([code]) => code).sort((a, b) => a - b))
   })
 
   it('the anchor rule matches GitHub on the headings these pages use', () => {

@@ -3,7 +3,7 @@ import { CliError } from '../../src/errors.js'
 import { resolveConfigLocations } from '../../src/config/locations.js'
 import { type SettingFlags, resolveSettings } from '../../src/settings/settings.js'
 import { lockTimeoutMs, resolveEndpoint } from '../../src/settings/values.js'
-import { withSettingsFile } from '../../src/systemd/environment-file.js'
+import { withSettingsFile } from '../../src/settings/settings-file.js'
 import { parseEnvironmentFile } from '../../src/systemd/env-file-syntax.js'
 import { shown } from '../../src/errors.js'
 

@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { Layout } from '../../src/systemd/layout.js'
 import { planInstall, planUninstall } from '../../src/systemd/plan.js'
-import { isOurUnit, renderUnit, rootHome, systemdQuote, unitTemplate } from '../../src/systemd/unit.js'
-import { isUneditedEnvironmentFile, readEnvironmentFile, renderEnvironmentFile } from '../../src/systemd/environment-file.js'
+import { isOurUnit, renderUnit, systemdQuote, unitTemplate } from '../../src/systemd/unit.js'
+import { readEnvironmentFile } from '../../src/settings/settings-file.js'
+import { isUneditedEnvironmentFile, renderEnvironmentFile } from '../../src/systemd/environment-file.js'
 import { hasCommand } from '../support/helpers.js'
 
 const template = unitTemplate()
@@ -188,14 +189,6 @@ describe('the environment file', () => {
 
   it('refuses a value with a line break', () => {
     expect(() => renderEnvironmentFile([['IID_DOCKER_AUTH_CONFIG', 'a\nIID_DOCKER_AUTH_ENDPOINT=http://evil']])).toThrow(/line break/)
-  })
-})
-
-describe('rootHome', () => {
-  it('reads the home of uid 0 from passwd, else /root', () => {
-    expect(rootHome('daemon:x:1:1::/usr/sbin:/bin/false\ntoor:x:0:0::/var/root:/bin/sh\n')).toBe('/var/root')
-    expect(rootHome(undefined)).toBe('/root')
-    expect(rootHome('garbage')).toBe('/root')
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { printable } from '../../src/printable.js'
+import { printable } from '../src/printable.js'
 
 describe('printable', () => {
   it('escapes controls, separators, bidi and invisible characters, and keeps the rest', () => {

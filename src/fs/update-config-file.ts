@@ -1,10 +1,10 @@
-// One config file, changed safely: resolve symlinks, lock, read, plan (a pure function of the
-// document), write atomically, and re-plan if another writer got in between. Used by `write` and
-// `remove`.
+// One config file, changed safely: lock, read, plan (a pure function of the document), write
+// atomically, and re-plan if another writer got in between, each with the rights acting-user.ts
+// chooses. Used by `write`, `remove` and `install --credential-helper`.
 
 import { basename, dirname } from 'node:path'
 import { type ConfigDocument, maxConfigBytes, parseConfig, renderConfig } from '../config/docker-config.js'
-import type { MergeChanges, MergePlan } from '../config/plans.js'
+import type { MergeChanges, MergePlan } from '../config/merge.js'
 import { CliError, ExitCode, exitCodeOf } from '../errors.js'
 import type { ConfigLocation } from '../config/locations.js'
 import {
@@ -227,15 +227,6 @@ async function cleanUpLeftovers(target: string, options: UpdateOptions): Promise
 /** Deletes the temp files a run killed mid-write left (removeLeftoverTemps); safe only under the lock. */
 async function removeStaleTemps(target: string, log: Logger): Promise<void> {
   for (const path of await removeLeftoverTemps(target)) log.debug(`removed ${path}, left by a run that was killed mid-write`)
-}
-
-/**
- * Creates the config file's directory if it is missing, with the rights of the user who owns the
- * directory it is created in (the unit runs this before its sandbox, which can only make existing
- * directories writable). Returns the first directory created, if any.
- */
-export function prepareDirectory(path: string): Promise<string | undefined> {
-  return withRightsFor(path, async (target) => ensureDirectory(dirname(target)))
 }
 
 /** A warning when a file that will hold the credential keeps a mode that lets group or others read it. */

@@ -5,7 +5,8 @@
 import { CliError, ExitCode, clipped, shown } from '../errors.js'
 import { type JsonMember, type JsonNode, type JsonObject, asObject, jsonObject, jsonString, kindOf, stringValue } from './json-document.js'
 import { type ConfigDocument, foldKey, goObject, lastGoObject, mapGoObjects, withGoMember } from './docker-config.js'
-import { asWarning, credentialOwner, diagnose, isOwnEntry, ourHelper } from './diagnostics.js'
+import { asWarning, diagnose } from './diagnostics.js'
+import { credentialOwner, isOwnEntry, ourHelper } from './entries.js'
 import { isCompetingKey } from './registry-keys.js'
 
 export interface AuthEntry {

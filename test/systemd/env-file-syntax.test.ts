@@ -12,7 +12,7 @@ import {
   readEnvironmentFile,
   readSettingsFile,
   withSettingsFile,
-} from '../../src/systemd/environment-file.js'
+} from '../../src/settings/settings-file.js'
 import { parseEnvironmentFile } from '../../src/systemd/env-file-syntax.js'
 import { trickyFiles } from '../support/environment-files.js'
 

@@ -1,0 +1,96 @@
+// The settings file (the unit's EnvironmentFile=, /etc/default/iid-docker-auth) as the modes that
+// run outside the unit read it (check, the credential helper, the kubelet modes): exactly as systemd
+// reads it (env-file-syntax.ts), bounded, and under the process environment, so that every mode sees
+// the settings the unit sees.
+
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
+import { CliError, ExitCode, errnoOf } from '../errors.js'
+import { type EnvironmentEntry, type IgnoredLine, parseEnvironmentFile } from '../systemd/env-file-syntax.js'
+import { environmentFilePath } from '../systemd/names.js'
+
+/** The unit's settings file; IID_DOCKER_AUTH_ENV_FILE names another (tests, unusual layouts). */
+export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string =>
+  env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
+
+/** Far above any real settings file; a FIFO, a device or a runaway file must not hang or flood a mode. */
+export const maxSettingsFileBytes = 64 * 1024
+
+export interface SettingsFile {
+  readonly path: string
+  readonly entries: readonly EnvironmentEntry[]
+  readonly ignored: readonly IgnoredLine[]
+}
+
+const unusableFile = (message: string, hint: string): CliError => new CliError(ExitCode.configUnusable, message, { hint })
+
+/**
+ * The settings file as systemd reads it. A missing file is no settings (the unit's
+ * `EnvironmentFile=-`); anything else that cannot be read as systemd would is an error naming the
+ * file (and the line): never a hang on a FIFO or device, never more than maxSettingsFileBytes.
+ */
+export function readSettingsFile(path: string): SettingsFile {
+  let fd: number
+  try {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
+  } catch (error) {
+    const code = errnoOf(error)
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { path, entries: [], ignored: [] }
+    throw unusableFile(
+      `cannot read the settings file ${path} (${code ?? String(error)})`,
+      code === 'EACCES' ? `chmod 0644 ${path} (it holds no secret)` : `fix or remove ${path}`,
+    )
+  }
+  let bytes: Buffer
+  try {
+    const stat = fstatSync(fd)
+    if (!stat.isFile()) throw unusableFile(`the settings file ${path} is not a regular file`, `make ${path} a regular file, or remove it`)
+    const buffer = Buffer.alloc(maxSettingsFileBytes + 1)
+    let size = 0
+    for (let n = 1; n > 0 && size < buffer.length; size += n) n = readSync(fd, buffer, size, buffer.length - size, null)
+    if (size > maxSettingsFileBytes)
+      throw unusableFile(
+        `the settings file ${path} is larger than ${maxSettingsFileBytes / 1024} KiB`,
+        `it holds a few IID_DOCKER_AUTH_* lines; fix ${path}`,
+      )
+    bytes = buffer.subarray(0, size)
+  } catch (error) {
+    if (error instanceof CliError) throw error
+    throw unusableFile(`cannot read the settings file ${path} (${errnoOf(error) ?? String(error)})`, `fix or remove ${path}`)
+  } finally {
+    closeSync(fd)
+  }
+  const parsed = parseEnvironmentFile(bytes)
+  if (parsed.unusable !== undefined)
+    throw unusableFile(`${path}:${parsed.unusable.line}: ${parsed.unusable.reason}`, `fix line ${parsed.unusable.line} of ${path}`)
+  return { path, entries: parsed.entries, ignored: parsed.ignored }
+}
+
+/** The values only (tests, and callers that need no line numbers). */
+export const readEnvironmentFile = (path: string = environmentFilePath): Record<string, string> =>
+  Object.fromEntries(readSettingsFile(path).entries.map((e) => [e.name, e.value]))
+
+type Environment = Readonly<Record<string, string | undefined>>
+
+/**
+ * THE precedence rule, the same for every mode: a variable set in the process environment (even to
+ * '') wins over the settings file; flags, applied later by each mode, win over both. `origin` names
+ * where a variable came from for messages: its name, or `path:line` in the file.
+ */
+export function withSettingsFile(env: Environment, file: SettingsFile): { env: Environment; origin: (name: string) => string } {
+  const fromFile = new Map(file.entries.map((e) => [e.name, e]))
+  const merged: Record<string, string | undefined> = { ...Object.fromEntries(file.entries.map((e) => [e.name, e.value])), ...env }
+  return {
+    env: merged,
+    origin: (name) => {
+      const entry = env[name] === undefined ? fromFile.get(name) : undefined
+      return entry === undefined ? name : `${file.path}:${entry.line}`
+    },
+  }
+}
+
+/** The settings a mode runs with: the process environment over the unit's settings file. */
+export const loadSettings = (env: Environment): { env: Environment; origin: (name: string) => string; file: SettingsFile } => {
+  const file = readSettingsFile(environmentFileFor(env))
+  return { ...withSettingsFile(env, file), file }
+}
