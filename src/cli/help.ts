@@ -14,7 +14,7 @@ Examples:
   before baking an AMI:        iid-docker-auth remove --registry pierone.example.com
   what is wrong (3 a.m.):      iid-docker-auth check --probe
 
-Environment (a flag wins over its variable, which wins over the settings file):
+Environment (a flag wins over its variable; check, the helper and the kubelet modes also read the settings file, under both):
   ${envNames.registries}, ${envNames.config} (comma-separated), ${envNames.username},
   ${envNames.signature}, ${envNames.stripNewlines} (true/false), ${envNames.endpoint}, ${envNames.timeout},
   ${envNames.json} (true/false), ${envNames.verbosity} (quiet/normal/verbose), IID_DOCKER_AUTH_LOCK_TIMEOUT (s, default 30),

@@ -50,7 +50,6 @@ export async function installCredentialHelper(
   let error: ErrorInfo | undefined
   try {
     // Every config file is read first: one that cannot be used stops the install before it writes anything.
-    // Config files follow the rights rule (withRightsFor) where they are written; here only confined to the root.
     // On this machine each file follows the rights rule where it is written (withRightsFor); in an
     // image, where a user's directory could be swapped for a link out of it, only a way root's alone.
     const locations = configFiles.map((path) => ({

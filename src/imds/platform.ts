@@ -6,6 +6,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError, ExitCode, shown } from '../errors.js'
+import { envNames } from '../settings/values.js'
 
 /** IID_DOCKER_AUTH_PLATFORM: detect (auto), or say what the machine is. */
 export type PlatformSetting = 'auto' | 'ec2' | 'other'
@@ -108,7 +109,7 @@ export function readPlatformFacts(sysfs: string): PlatformFacts {
   }
 }
 
-export const platformVariable = 'IID_DOCKER_AUTH_PLATFORM'
+export const platformVariable = envNames.platform
 
 /**
  * What the setting and the facts say before IMDS is asked: a CliError 69 off EC2, else the

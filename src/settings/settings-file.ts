@@ -7,10 +7,11 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
 import { CliError, ExitCode, errnoOf } from '../errors.js'
 import { type EnvironmentEntry, type IgnoredLine, parseEnvironmentFile } from '../systemd/env-file-syntax.js'
 import { environmentFilePath } from '../systemd/names.js'
+import { envNames } from './values.js'
 
 /** The unit's settings file; IID_DOCKER_AUTH_ENV_FILE names another (tests, unusual layouts). */
 export const environmentFileFor = (env: Readonly<Record<string, string | undefined>>): string =>
-  env['IID_DOCKER_AUTH_ENV_FILE'] || environmentFilePath
+  env[envNames.envFile] || environmentFilePath
 
 /** Far above any real settings file; a FIFO, a device or a runaway file must not hang or flood a mode. */
 export const maxSettingsFileBytes = 64 * 1024

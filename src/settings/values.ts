@@ -20,6 +20,7 @@ export const envNames = {
   json: 'IID_DOCKER_AUTH_JSON',
   verbosity: 'IID_DOCKER_AUTH_LOG_LEVEL',
   platform: 'IID_DOCKER_AUTH_PLATFORM',
+  envFile: 'IID_DOCKER_AUTH_ENV_FILE',
   sysfs: 'IID_DOCKER_AUTH_SYSFS',
 } as const
 

@@ -1,4 +1,4 @@
-// /etc/passwd's fields, as the rights rule and install --root read them.
+// Root's home from an image's /etc/passwd (install --root's default config file).
 import { describe, expect, it } from 'vitest'
 import { rootHome } from '../../src/fs/passwd.js'
 

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from '../support/helpers.js'
 import { spawn } from 'node:child_process'
-import { Agent, createServer, request } from 'node:http'
-import { type AddressInfo, type Socket, connect } from 'node:net'
+import { type Socket, connect } from 'node:net'
 import { MetadataService } from '@aws-sdk/ec2-metadata-service'
 import { type FetchIdentityOptions, fetchIdentity } from '../../src/imds/client.js'
-import { limitResponses } from '../../src/imds/wire.js'
 import type { Logger } from '../../src/log.js'
 import { type ImdsSimulator, type SimulatorOptions, startImdsSimulator } from '../../sim/imds-simulator.js'
 
@@ -40,39 +38,6 @@ function expectProtocolDiscipline(s: ImdsSimulator): void {
     if (r.method === 'PUT') expect(Number(r.ttlHeader)).toBeGreaterThan(0)
   }
 }
-
-describe('limitResponses', () => {
-  it('judges each response on a kept-alive socket by itself, and cuts off the one over the limit', async () => {
-    const server = createServer((req, res) => res.end('x'.repeat(req.url === '/big' ? 1_000_000 : 40_000)))
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-    const get = (path: string) =>
-      new Promise<{ bytes: number; port: number } | Error>((resolve) => {
-        const req = request({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path, agent }, (res) => {
-          let bytes = 0
-          res.on('data', (chunk: Buffer) => (bytes += chunk.length))
-          res.on('end', () => resolve({ bytes, port: req.socket!.localPort! }))
-          res.on('error', resolve)
-        })
-        req.on('error', resolve)
-        req.end()
-      })
-    const limit = limitResponses(64 * 1024)
-    try {
-      const first = await get('/a')
-      const second = await get('/b')
-      expect(first).toMatchObject({ bytes: 40_000 })
-      expect(second).toMatchObject({ bytes: 40_000, port: (first as { port: number }).port }) // the same socket
-      const big = await get('/big')
-      expect(big instanceof Error || big.bytes < 1_000_000, 'cut off').toBe(true)
-      expect([...limit.tooLarge]).toEqual(['/big'])
-    } finally {
-      limit.stop()
-      agent.destroy()
-      server.close()
-    }
-  })
-})
 
 describe('fetchIdentity against the IMDS simulator', () => {
   it('does one token PUT, then both GETs with that token', async () => {

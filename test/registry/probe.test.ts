@@ -5,7 +5,6 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { credentialMayGo, maxBodyBytes, probeRegistry } from '../../src/registry/probe.js'
-import { printable } from '../../src/printable.js'
 
 const realFetch = globalThis.fetch
 const isLoopbackUrl = (url: URL): boolean => /^(127\.\d+\.\d+\.\d+|\[::1\])$/.test(url.hostname)
@@ -169,10 +168,5 @@ describe('probeRegistry', () => {
     expect(result.outcome).toBe('refused')
     expect(result.detail).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
     expect(result.detail).toBe('denied\\u001b[2J\\u0007\\u009b31m\\u000d\\u000afake line\\u007f')
-  })
-
-  it('printable escapes C0, DEL, C1, line separators and bidi controls, and nothing else', () => {
-    expect(printable('a\u0000b\tc\u007f\u0080\u009fé€')).toBe('a\\u0000b\\u0009c\\u007f\\u0080\\u009fé€')
-    expect(printable('a\u2028b\u2029c\u202ed\u2066e\u200ff\u061cg')).toBe('a\\u2028b\\u2029c\\u202ed\\u2066e\\u200ff\\u061cg')
   })
 })
