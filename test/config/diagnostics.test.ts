@@ -1,14 +1,9 @@
 // What `write` warns about and `check` reports around our entries (src/config/diagnostics.ts).
 import { describe, expect, it } from 'vitest'
-import { parseConfig, renderConfig } from '../../src/config/docker-config.js'
+import { renderConfig } from '../../src/config/docker-config.js'
 import { planMerge } from '../../src/config/merge.js'
 import { asWarning, diagnose } from '../../src/config/diagnostics.js'
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
-const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
-const entry = (key: string, auth = 'bmV3OnBrY3M3') => ({ key, auth })
-/** The user name in our entries ('new', as in 'bmV3OnBrY3M3') and an older entry of ours. */
-const username = 'new'
+import { doc, entry, username } from '../support/config-docs.js'
 
 describe('warnings', () => {
   const warningsFor = (text: string) => planMerge(doc(text), [entry('r.example.com')], username).warnings

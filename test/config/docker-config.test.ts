@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { foldKey, goObject, parseConfig, renderConfig } from '../../src/config/docker-config.js'
-import { planMerge, planRemove } from '../../src/config/merge.js'
+import { planRemove } from '../../src/config/merge.js'
 import { CliError } from '../../src/errors.js'
 import { type JsonObject, asObject, getMember, stringValue } from '../../src/config/json-document.js'
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
-const doc = (text: string) => parseConfig(bytes(text), '/c/config.json')
-const entry = (key: string, auth = 'bmV3OnBrY3M3') => ({ key, auth })
-const b64 = (text: string): string => Buffer.from(text).toString('base64')
-/** The user name in our entries ('new', as in 'bmV3OnBrY3M3') and an older entry of ours. */
-const username = 'new'
-const older = b64('new:old-pkcs7')
-const merged = (text: string, entries = [entry('r.example.com')], user = username) => {
-  const plan = planMerge(doc(text), entries, user)
-  return { plan, text: renderConfig(plan.root), value: JSON.parse(renderConfig(plan.root)) as Record<string, any> }
-}
+import { b64, doc, entry, merged, older, username } from '../support/config-docs.js'
 
 describe('parseConfig', () => {
   it.each(['', '   \n\t ', '\n'])('treats %j as an empty document', (text) => {
