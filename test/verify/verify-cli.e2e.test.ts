@@ -2,12 +2,13 @@
 // (cesanta/docker_auth auth_server/authn/ext_auth.go: `fmt.Sprintf("%s %s", user, password)` on stdin,
 // no newline, stdin closed; only the exit status read: 0 allowed, 1 denied, 2 no match, else error);
 // the HTTP mode as nginx's auth_request asks it; the running check against a loopback EC2 stand-in.
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, signingCertificates, startImdsSimulator } from '../../sim/imds-simulator.js'
 import { type Ec2Stand, startEc2Stand } from '../support/ec2-api.js'
 import { cliPath, runCli } from '../support/helpers.js'
+import { startVerifyServer } from '../support/verify-server.js'
 
 const certs = signingCertificates()
 const user = 'instance-identity-document'
@@ -110,25 +111,6 @@ describe('--check-running against the EC2 API stand-in', () => {
     expect(down.stderr).toMatch(/could not confirm/)
   })
 })
-
-/** `verify --listen` on a free loopback port; resolves once it says where it listens. */
-export async function startVerifyServer(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, [cliPath, 'verify', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`verify --listen did not start: ${stderr}`)), 10_000)
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString()
-      const m = /listening on (http:\/\/\S+)/.exec(stderr)
-      if (m) {
-        clearTimeout(timer)
-        resolve(m[1]!)
-      }
-    })
-    child.on('exit', () => reject(new Error(`verify --listen exited: ${stderr}`)))
-  })
-  return { url, child, stderr: () => stderr }
-}
 
 function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
   return new Promise<{ status: number; headers: Record<string, unknown> }>((resolve, reject) => {
