@@ -61,6 +61,9 @@ const result = await build({
   // loader at every boot, and on Node 22 its facade of node:http loads undici (fetch) as well.
   supported: { 'dynamic-import': false },
   plugins: [execaOnItsOwn, minifyDependencies],
+  // verify --check-running loads the EC2 SDK from beside the package (src/commands/verify-ec2.ts):
+  // bundled, it would be four times everything else.
+  external: ['@aws-sdk/client-ec2'],
   // Shorter forms and dead branches dropped; names and line breaks stay, so stack traces stay readable.
   minifySyntax: true,
   // The unit file travels inside the bundle, so install needs no file beside it.
@@ -81,6 +84,14 @@ if (nonAscii !== null)
   throw new Error(
     `build: ${relative(root, outfile)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`,
   )
+
+// The library entry (iid-docker-auth/verify): the bundle above exports the verification core; this
+// shim loads it without running the CLI, so the core and AWS's certificates ship once.
+writeFileSync(
+  join(root, 'dist', 'verify.cjs'),
+  "'use strict'\n// iid-docker-auth/verify: see docs/registry-side.md\nglobalThis.iidDockerAuthLibrary = true\n" +
+    "module.exports = require('./iid-docker-auth.cjs').verifyLibrary\n",
+)
 
 // One notice per bundled package, from its own LICENSE file.
 const packages = new Set()

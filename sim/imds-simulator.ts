@@ -160,6 +160,12 @@ function signingKit(): SigningKit {
   return k
 }
 
+/** The PEM files of the simulator's signing certificates (DSA for `pkcs7`, RSA for `rsa2048`). */
+export function signingCertificates(): { readonly pkcs7: string; readonly rsa2048: string } {
+  const k = signingKit()
+  return { pkcs7: k.dsaCert, rsa2048: k.rsaCert }
+}
+
 /** Signs `content` as EC2 does and returns base64 lines of 64 characters without armour. */
 export function signLikeEc2(content: string, kind: 'pkcs7' | 'rsa2048'): string {
   const k = signingKit()

@@ -15,6 +15,12 @@ export const ExitCode = {
   cannotWrite: 73,
   registryRefused: 77,
   configUnusable: 78,
+  /** verify (docker_auth ext_auth's contract): the credential is ours and refused. */
+  verifyDenied: 1,
+  /** verify: the user name is not ours; docker_auth asks its next authenticator. */
+  verifyNoMatch: 2,
+  /** verify: the configuration is unusable (flags, --certs); docker_auth reports an error. */
+  verifyConfig: 3,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

@@ -13,6 +13,7 @@ import { environmentFilePath } from '../systemd/names.js'
 import { helpFooter } from './help.js'
 import { type CliIo, loggerFor, stderrIsJournal } from './io.js'
 import { addKubeletCommands } from './kubelet-commands.js'
+import { addVerifyCommand, verifyFailure } from './verify-command.js'
 import { logLine } from '../log.js'
 import { addCredentialOptions, addLayoutOptions, addOutputOptions, addRegistryAndConfig, collect } from './options.js'
 import type { OutputFlags, SettingFlags } from '../settings/settings.js'
@@ -62,7 +63,17 @@ const processIo = (): CliIo => ({
   journal: stderrIsJournal(process.env['JOURNAL_STREAM']),
 })
 
-const commandNames = ['write', 'check', 'install', 'uninstall', 'remove', 'prepare-dirs', 'kubelet-credential-provider', 'kubelet-config']
+const commandNames = [
+  'write',
+  'check',
+  'install',
+  'uninstall',
+  'remove',
+  'prepare-dirs',
+  'kubelet-credential-provider',
+  'kubelet-config',
+  'verify',
+]
 
 /** Edit distance (insertions, deletions, substitutions, adjacent swaps). */
 function distance(a: string, b: string): number {
@@ -181,6 +192,7 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .action((flags: RemoveFlags) => run(import('../commands/remove.js').then((m) => m.remove(flags, io))))
 
   addKubeletCommands(program, io, run)
+  addVerifyCommand(program, io, run)
 
   // The default command's options are what people look for in the top-level help.
   program.addHelpText('after', () => `\nThe default command, write:\n${writeCommand.helpInformation()}${helpFooter}`)
@@ -238,6 +250,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     await program.parseAsync([...argv])
     return await pending
   } catch (error) {
+    if (command === 'verify') return verifyFailure(error, io)
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help')
         return ExitCode.ok

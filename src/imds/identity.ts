@@ -1,5 +1,6 @@
 // The instance identity and the credential built from it: pure functions over the IMDS bodies.
 
+import { children, octets, readBer } from '../verify/ber.js'
 import { credentialPassword } from './credential.js'
 
 export interface InstanceIdentity {
@@ -63,67 +64,6 @@ export function decodeSignature(signature: string): Buffer {
   const der = Buffer.from(compact, 'base64')
   if (der.length < 2 || der[0] !== 0x30) throw new UnusableIdentityError('the PKCS7 signature does not decode to an ASN.1 SEQUENCE')
   return der
-}
-
-interface BerElement {
-  readonly tag: number
-  readonly constructed: boolean
-  /** Start of the contents. */
-  readonly start: number
-  /** End of the contents (exclusive), before any end-of-contents marker. */
-  readonly end: number
-  /** End of the whole element, end-of-contents included. */
-  readonly next: number
-}
-
-const maxBerDepth = 64
-
-/** Reads one BER element at `offset`, within `limit`; indefinite lengths are resolved by walking the children. */
-function readBer(buf: Buffer, offset: number, limit: number, depth = 0): BerElement {
-  if (depth > maxBerDepth) throw new Error('BER nesting too deep')
-  if (offset + 2 > limit) throw new Error('an element runs past its parent')
-  const first = buf[offset]!
-  if (first === 0) throw new Error('an end-of-contents marker where an element belongs')
-  if ((first & 0x1f) === 0x1f) throw new Error('a multi-byte tag, which PKCS7 does not use')
-  const constructed = (first & 0x20) !== 0
-  let pos = offset + 1
-  const lengthByte = buf[pos++]!
-  if (lengthByte === 0x80) {
-    if (!constructed) throw new Error('an indefinite length on a primitive element')
-    const start = pos
-    while (pos + 2 <= limit && !(buf[pos] === 0 && buf[pos + 1] === 0)) {
-      pos = readBer(buf, pos, limit, depth + 1).next
-    }
-    if (pos + 2 > limit) throw new Error('an indefinite length without its end-of-contents marker')
-    return { tag: first, constructed, start, end: pos, next: pos + 2 }
-  }
-  let length = lengthByte
-  if (lengthByte & 0x80) {
-    const count = lengthByte & 0x7f
-    if (count > 4 || pos + count > limit) throw new Error('a length field that does not fit')
-    length = 0
-    for (let i = 0; i < count; i++) length = length * 256 + buf[pos++]!
-  }
-  if (pos + length > limit) throw new Error('a length that runs past its parent')
-  return { tag: first, constructed, start: pos, end: pos + length, next: pos + length }
-}
-
-/** The elements inside a constructed one; they must fill it exactly. */
-function children(buf: Buffer, el: BerElement): BerElement[] {
-  const result: BerElement[] = []
-  for (let pos = el.start; pos < el.end; ) {
-    const child = readBer(buf, pos, el.end)
-    result.push(child)
-    pos = child.next
-  }
-  return result
-}
-
-/** Concatenates an OCTET STRING's contents, primitive or constructed (BER chunks). */
-function octets(buf: Buffer, el: BerElement): Buffer {
-  if ((el.tag & 0x1f) !== 0x04) throw new Error('the embedded content is not an OCTET STRING')
-  if (!el.constructed) return buf.subarray(el.start, el.end)
-  return Buffer.concat(children(buf, el).map((c) => octets(buf, c)))
 }
 
 const oidSignedData = Buffer.from('2a864886f70d010702', 'hex')

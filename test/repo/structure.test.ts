@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { repoRoot } from '../support/helpers.js'
 
 const src = join(repoRoot, 'src')
-const coreFolders = ['imds', 'fs', 'config', 'kubelet', 'systemd', 'registry', 'settings']
+const coreFolders = ['imds', 'fs', 'config', 'kubelet', 'systemd', 'registry', 'settings', 'verify']
 const coreRootFiles = ['log.ts', 'errors.ts', 'printable.ts', 'clock.ts']
 
 /** Every module a file names: static imports and re-exports (type-only too) and dynamic import(). */
