@@ -48,6 +48,35 @@ const execaOnItsOwn = {
   },
 }
 
+// The registry side (the verify command, the library iid-docker-auth/verify and AWS's certificates)
+// in a file of its own, read only when verify runs: a boot never reads or compiles it.
+const verifyFile = join(root, 'dist', 'verify.cjs')
+const verifyResult = await build({
+  entryPoints: [join(root, 'src', 'verify-main.ts')],
+  outfile: verifyFile,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  supported: { 'dynamic-import': false },
+  plugins: [minifyDependencies],
+  // verify --check-running loads the EC2 SDK from beside the package (src/commands/verify-ec2.ts):
+  // bundled, it would be four times everything else.
+  external: ['@aws-sdk/client-ec2'],
+  minifySyntax: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+})
+const verifyOnItsOwn = {
+  name: 'verify-on-its-own',
+  setup(b) {
+    b.onResolve({ filter: /\/commands\/verify\.js$/ }, (args) =>
+      args.importer.endsWith('verify-command.ts') ? { path: './verify.cjs', external: true } : undefined,
+    )
+  },
+}
+
 const result = await build({
   entryPoints: [join(root, 'src', 'main.ts')],
   outfile,
@@ -60,10 +89,7 @@ const result = await build({
   // import() as require(): the SDK's import('node:http') would otherwise start Node's ES module
   // loader at every boot, and on Node 22 its facade of node:http loads undici (fetch) as well.
   supported: { 'dynamic-import': false },
-  plugins: [execaOnItsOwn, minifyDependencies],
-  // verify --check-running loads the EC2 SDK from beside the package (src/commands/verify-ec2.ts):
-  // bundled, it would be four times everything else.
-  external: ['@aws-sdk/client-ec2'],
+  plugins: [execaOnItsOwn, verifyOnItsOwn, minifyDependencies],
   // Shorter forms and dead branches dropped; names and line breaks stay, so stack traces stay readable.
   minifySyntax: true,
   // The unit file travels inside the bundle, so install needs no file beside it.
@@ -79,23 +105,17 @@ const result = await build({
 // Node holds a module's source in memory for as long as it runs, as one byte per character only
 // when every character is ASCII: a single non-ASCII one (esbuild escapes them in strings, not in
 // regular expressions) doubles what the whole bundle costs there.
-const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(outfile, 'utf8'))
-if (nonAscii !== null)
-  throw new Error(
-    `build: ${relative(root, outfile)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`,
-  )
-
-// The library entry (iid-docker-auth/verify): the bundle above exports the verification core; this
-// shim loads it without running the CLI, so the core and AWS's certificates ship once.
-writeFileSync(
-  join(root, 'dist', 'verify.cjs'),
-  "'use strict'\n// iid-docker-auth/verify: see docs/registry-side.md\nglobalThis.iidDockerAuthLibrary = true\n" +
-    "module.exports = require('./iid-docker-auth.cjs').verifyLibrary\n",
-)
+for (const file of [outfile, verifyFile]) {
+  const nonAscii = /[^\x00-\x7f]/.exec(readFileSync(file, 'utf8'))
+  if (nonAscii !== null)
+    throw new Error(
+      `build: ${relative(root, file)} has a non-ASCII character (${JSON.stringify(nonAscii[0])}); write it as a \\u escape in the source`,
+    )
+}
 
 // One notice per bundled package, from its own LICENSE file.
 const packages = new Set()
-for (const input of [...Object.keys(result.metafile.inputs), ...Object.keys(execaResult.metafile.inputs)]) {
+for (const input of [result, execaResult, verifyResult].flatMap((r) => Object.keys(r.metafile.inputs))) {
   const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input)
   if (match) packages.add(match[1])
 }

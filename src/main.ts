@@ -8,11 +8,6 @@ const asHelper =
   (globalThis as { iidDockerAuthEntry?: string }).iidDockerAuthEntry === 'docker-credential-iid' ||
   basename(process.argv[1] ?? '').startsWith('docker-credential-')
 
-// dist/verify.cjs (the library entry, iid-docker-auth/verify) loads this bundle for the core below
-// and sets the flag, so one copy of the core and its certificates ships.
-export * as verifyLibrary from './verify/index.js'
-
-if ((globalThis as { iidDockerAuthLibrary?: boolean }).iidDockerAuthLibrary !== true)
-  void (asHelper ? import('./commands/credential-helper.js').then((m) => m.helperMain(process.argv.slice(2))) : main(process.argv)).then(
-    (code) => process.exit(code),
-  )
+void (asHelper ? import('./commands/credential-helper.js').then((m) => m.helperMain(process.argv.slice(2))) : main(process.argv)).then(
+  (code) => process.exit(code),
+)
