@@ -22,7 +22,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 /** Documented meaning of each exit code, shown in --help and the README. */
 export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'written, or already current'],
-  [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],
+  [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable; install where the deb/rpm package owns the unit)'],
   [ExitCode.imdsUnusable, 'IMDS answered, but with unusable data until the deadline'],
   [
     ExitCode.imdsUnavailable,
@@ -34,7 +34,7 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [
     ExitCode.configUnusable,
     'an existing config file is unusable (invalid JSON, wrong types, not a regular file); ' +
-      'for check: an entry is missing, stale or shadowed',
+      'for check: an entry is missing, stale or shadowed; for unit-condition: no registry is set yet',
   ],
   [ExitCode.unexpected, 'anything unexpected (a bug: please report it with --verbose output)'],
 ]

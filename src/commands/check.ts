@@ -16,20 +16,12 @@ import { type InstanceIdentity, buildAuth } from '../imds/identity.js'
 import { logLine } from '../log.js'
 import { probeRegistry } from '../registry/probe.js'
 import { type SettingFlags, resolveSettings } from '../settings/settings.js'
-import { checkTimeoutSeconds, envNames } from '../settings/values.js'
+import { checkTimeoutSeconds } from '../settings/values.js'
 import { loadSettings } from '../systemd/environment-file.js'
 import { showUnit } from '../systemd/systemctl.js'
-import { unitName } from '../systemd/unit.js'
-import {
-  type CheckLine,
-  type ConfigFacts,
-  checkExitCode,
-  configLines,
-  imdsLines,
-  probeCredential,
-  probeLine,
-  unitLines,
-} from './check-lines.js'
+import { packageUnitPath, unitName } from '../systemd/names.js'
+import { type CheckLine, type ConfigFacts, checkExitCode, configLines, imdsLines, probeCredential, probeLine } from './check-lines.js'
+import { ownerLine, registriesSetting, unitLines } from './check-unit.js'
 
 // ---- gathering (effects) ----
 
@@ -93,7 +85,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
       area: 'config',
       verdict: 'warn',
       message: 'no registry given, so no entry was checked',
-      fix: `pass --registry <host[:port]> or set ${envNames.registries}`,
+      fix: `set ${registriesSetting} (or pass --registry <host[:port]>)`,
       exitCode: undefined,
     })
 
@@ -125,11 +117,12 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
     facts.push(f)
     configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`, helperOnPath).forEach(emit)
   }
-  unitLines(
-    existsSync('/run/systemd/system')
-      ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus'])
-      : undefined,
-  ).forEach(emit)
+  const unit = existsSync('/run/systemd/system')
+    ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus', 'FragmentPath'])
+    : undefined
+  const owner = ownerLine(unit?.['FragmentPath'], existsSync(packageUnitPath))
+  if (owner !== undefined) emit(owner)
+  unitLines(unit).forEach(emit)
   if (flags.probe) {
     for (const registry of registries) {
       const credential = probeCredential(facts, registry, identity, options.username, options.stripNewlines)

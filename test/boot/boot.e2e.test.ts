@@ -476,6 +476,14 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     const check = validJson(result.files['check.json']!, 'check')
     expect(check.exitCode).toBe(0)
     expect(check.checks.filter((c: { area: string }) => c.area === 'unit')).toEqual([
+      {
+        area: 'unit',
+        verdict: 'ok',
+        message:
+          'iid-docker-auth.service was installed by iid-docker-auth install (/etc/systemd/system/iid-docker-auth.service); uninstall removes it',
+        fix: null,
+        exitCode: null,
+      },
       { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service is installed and enabled', fix: null, exitCode: null },
       { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service ran successfully this boot', fix: null, exitCode: null },
     ])
