@@ -41,11 +41,14 @@ export function unitLines(facts: UnitFacts): CheckLine[] {
   return lines
 }
 
-/** The line naming the owner; `fragment` is the unit file systemd loaded, if any. */
-export function ownerLine(fragment: string | undefined, packageUnit: boolean): CheckLine | undefined {
-  if (packageUnit && (fragment === undefined || fragment === '' || fragment === packageUnitPath))
+/**
+ * The line naming the owner. `fragment` is the unit file systemd loaded and `packaged` the
+ * package's unit if it is there, both with links resolved (/lib is /usr/lib on merged-/usr systems).
+ */
+export function ownerLine(fragment: string | undefined, packaged: string | undefined): CheckLine | undefined {
+  if (packaged !== undefined && (fragment === undefined || fragment === '' || fragment === packaged))
     return ok('unit', `${unitName} comes from the iid-docker-auth package; its settings are in ${environmentFilePath}`)
-  if (packageUnit)
+  if (packaged !== undefined)
     return warn(
       'unit',
       `${fragment} (from iid-docker-auth install) overrides the package's ${packageUnitPath}`,

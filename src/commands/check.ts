@@ -1,7 +1,7 @@
 // `check`: what is true right now, one line per fact with a verdict and, when not ok, the fix.
 // Writes nothing. This file gathers the facts; the verdicts are check-lines.ts, pure.
 
-import { existsSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { onPath } from '../cli/path-lookup.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { monotonicMs } from '../clock.js'
@@ -42,6 +42,15 @@ export async function configFacts(location: ConfigLocation): Promise<ConfigFacts
   } catch (error) {
     if (!(error instanceof CliError)) throw error
     return { location, target, stat: undefined, document: undefined, error }
+  }
+}
+
+/** A path with its links resolved, as given when that fails. */
+function resolved(path: string | undefined): string | undefined {
+  try {
+    return path ? realpathSync(path) : path
+  } catch {
+    return path
   }
 }
 
@@ -120,7 +129,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
   const unit = existsSync('/run/systemd/system')
     ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus', 'FragmentPath'])
     : undefined
-  const owner = ownerLine(unit?.['FragmentPath'], existsSync(packageUnitPath))
+  const owner = ownerLine(resolved(unit?.['FragmentPath']), existsSync(packageUnitPath) ? resolved(packageUnitPath) : undefined)
   if (owner !== undefined) emit(owner)
   unitLines(unit).forEach(emit)
   if (flags.probe) {

@@ -62,10 +62,11 @@ describe('unit-condition', () => {
 
 describe('check on the unit', () => {
   it('names the package or install as the one in charge', () => {
-    expect(ownerLine('/usr/lib/systemd/system/iid-docker-auth.service', true)?.message).toMatch(/comes from the iid-docker-auth package/)
-    expect(ownerLine('/etc/systemd/system/iid-docker-auth.service', true)).toMatchObject({ verdict: 'warn' })
-    expect(ownerLine('/etc/systemd/system/iid-docker-auth.service', false)?.message).toMatch(/installed by iid-docker-auth install/)
-    expect(ownerLine('', false)).toBeUndefined()
+    const packaged = '/usr/lib/systemd/system/iid-docker-auth.service'
+    expect(ownerLine(packaged, packaged)?.message).toMatch(/comes from the iid-docker-auth package/)
+    expect(ownerLine('/etc/systemd/system/iid-docker-auth.service', packaged)).toMatchObject({ verdict: 'warn' })
+    expect(ownerLine('/etc/systemd/system/iid-docker-auth.service', undefined)?.message).toMatch(/installed by iid-docker-auth install/)
+    expect(ownerLine('', undefined)).toBeUndefined()
   })
   it('a unit skipped by its condition is a warning with the setting to make', () => {
     const lines = unitLines({ LoadState: 'loaded', UnitFileState: 'enabled', ActiveState: 'inactive', Result: 'exec-condition' })
