@@ -20,6 +20,8 @@ export function buildRpm(stage, arch, outDir) {
       '--quiet',
       `--target=${rpmArch[arch]}`,
       `--define=_topdir ${top}`,
+      // Its own database too: Debian's rpm would otherwise create one in root's home.
+      `--define=_dbpath ${join(top, 'rpmdb')}`,
       `--define=pkg_version ${version}`,
       `--define=stage ${stage}`,
       `--define=packager ${maintainer}`,
