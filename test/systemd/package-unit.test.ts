@@ -93,7 +93,8 @@ describe('install and uninstall where the package owns the unit', () => {
     const root = packagedRoot()
     const result = await runCli(['install', '--root', root, '--registry', 'pierone.example.com'])
     expect(result.code).toBe(64)
-    expect(result.stderr).toBe(
+    // Its last two lines (a node under /tmp, as CI's other majors are, adds a warning before them).
+    expect(result.stderr.split('\n').slice(-3).join('\n')).toBe(
       `iid-docker-auth: error: the iid-docker-auth package (deb or rpm) installed iid-docker-auth.service in ${root}/usr/lib/systemd/system/` +
         'iid-docker-auth.service; nothing was changed\n' +
         'iid-docker-auth: fix: set the registries in /etc/default/iid-docker-auth instead ' +
