@@ -191,7 +191,15 @@ ExecStart=/usr/local/sbin/iid-test-finish
     expect(files['status']).toContain(
       'not configured yet, so iid-docker-auth.service is skipped: set IID_DOCKER_AUTH_REGISTRIES=<host[:port]> in /etc/default/iid-docker-auth',
     )
-    const unit = validJson(files['check.json']!, 'check').checks.filter((c: { area: string }) => c.area === 'unit')
+    const checks = validJson(files['check.json']!, 'check').checks
+    expect(checks).toContainEqual({
+      area: 'config',
+      verdict: 'warn',
+      message: 'no registry given, so no entry was checked',
+      fix: 'set IID_DOCKER_AUTH_REGISTRIES=<host[:port]> in /etc/default/iid-docker-auth (or pass --registry <host[:port]>)',
+      exitCode: null,
+    })
+    const unit = checks.filter((c: { area: string }) => c.area === 'unit')
     expect(unit.map((c: { verdict: string; message: string }) => `${c.verdict} ${c.message}`)).toEqual([
       'ok iid-docker-auth.service comes from the iid-docker-auth package; its settings are in /etc/default/iid-docker-auth',
       'ok iid-docker-auth.service is installed and enabled',
