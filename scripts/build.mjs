@@ -2,28 +2,11 @@
 // dist/iid-docker-auth.cjs (bin/ requires it), and collects the licence notices of everything
 // bundled into dist/THIRD_PARTY_LICENSES.txt.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
-import { dirname, join, relative } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { build, transform } from 'esbuild'
+import { join, relative } from 'node:path'
+import { build } from 'esbuild'
+import { cliBundleOptions, minifyDependencies, root } from './bundle-options.mjs'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const outfile = join(root, 'dist', 'iid-docker-auth.cjs')
-const unitTemplate = readFileSync(join(root, 'systemd', 'iid-docker-auth.service'), 'utf8')
-
-/**
- * The bundled packages (commander, execa, the AWS SDK) are minified as they are loaded, so the
- * package stays small; our own code is not, so a --verbose stack trace names a readable line.
- */
-const minifyDependencies = {
-  name: 'minify-dependencies',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]node_modules[\\/].*\.[cm]?js$/ }, async (args) => {
-      const { code } = await transform(await readFile(args.path, 'utf8'), { minify: true, loader: 'js', sourcefile: args.path })
-      return { contents: code, loader: 'js', resolveDir: dirname(args.path) }
-    })
-  },
-}
 
 // execa serves only the commands that run systemctl (install, uninstall, check), never a boot. Built
 // into a file of its own beside the bundle, it is not read or compiled on the boot path, where it
@@ -77,30 +60,8 @@ const verifyOnItsOwn = {
   },
 }
 
-const result = await build({
-  entryPoints: [join(root, 'src', 'main.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  // The AWS SDK's ES module builds, which esbuild tree-shakes to a fraction of the CommonJS ones.
-  mainFields: ['module', 'main'],
-  // import() as require(): the SDK's import('node:http') would otherwise start Node's ES module
-  // loader at every boot, and on Node 22 its facade of node:http loads undici (fetch) as well.
-  supported: { 'dynamic-import': false },
-  plugins: [execaOnItsOwn, verifyOnItsOwn, minifyDependencies],
-  // Shorter forms and dead branches dropped; names and line breaks stay, so stack traces stay readable.
-  minifySyntax: true,
-  // The unit file travels inside the bundle, so install needs no file beside it.
-  define: { __UNIT_TEMPLATE__: JSON.stringify(unitTemplate) },
-  banner: { js: "/* iid-docker-auth: bundled dependencies' licences are in THIRD_PARTY_LICENSES.txt */" },
-  legalComments: 'none',
-  metafile: true,
-  logLevel: 'warning',
-  // install-command's fallback for running from source reads import.meta; the bundle never takes it.
-  logOverride: { 'empty-import-meta': 'silent' },
-})
+const options = cliBundleOptions(outfile)
+const result = await build({ ...options, plugins: [execaOnItsOwn, verifyOnItsOwn, ...options.plugins] })
 
 // Node holds a module's source in memory for as long as it runs, as one byte per character only
 // when every character is ASCII: a single non-ASCII one (esbuild escapes them in strings, not in

@@ -10,11 +10,14 @@ set -eu
 # the Docker CLI are the real registry and clients of the round-trip tests; acl (setfacl) grants a
 # user write through an ACL; faketime (libfaketime) steps the wall clock under the CLI, and chattr
 # makes an append-only directory; nginx (its auth_request module) fronts the registry for verify --listen.
+# npm run package (which the package tests run) needs binutils (strip), dpkg-deb, rpm (rpmbuild) and
+# xz; the tests check the .rpm with rpm and rpmlint, and flock builds the packages once for parallel test files.
 tools="openssl:openssl mount:mount unshare:util-linux setpriv:util-linux mkfifo:coreutils
 systemctl:systemd systemd-analyze:systemd journalctl:systemd systemd-nspawn:systemd-container
 debootstrap:debootstrap ip:iproute2 cloud-init:cloud-init
 docker-registry:docker-registry skopeo:skopeo docker:docker.io gzip:gzip tar:tar
-setfacl:acl faketime:faketime chattr:e2fsprogs nginx:nginx"
+setfacl:acl faketime:faketime chattr:e2fsprogs nginx:nginx
+strip:binutils dpkg-deb:dpkg rpmbuild:rpm rpm:rpm rpmlint:rpmlint xz:xz-utils flock:util-linux"
 missing=""
 for tool in $tools; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"

@@ -28,7 +28,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]
 /** Documented meaning of each exit code, shown in --help; README's table is kept to the same codes by a test. */
 export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [ExitCode.ok, 'written, or already current'],
-  [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable)'],
+  [ExitCode.usage, 'usage error (bad flag, registry, endpoint or environment variable; install where the deb/rpm package owns the unit)'],
   [ExitCode.imdsUnusable, 'IMDS answered, but with unusable data until the deadline'],
   [
     ExitCode.imdsUnavailable,
@@ -40,7 +40,7 @@ export const exitCodeTable: ReadonlyArray<readonly [ExitCodeValue, string]> = [
   [
     ExitCode.configUnusable,
     'an existing config file is unusable (invalid JSON, wrong types, not a regular file); ' +
-      'for check: an entry is missing, stale or shadowed',
+      'for check: an entry is missing, stale or shadowed; for unit-condition: no registry is set yet',
   ],
   [ExitCode.unexpected, 'anything unexpected (a bug: please report it with --verbose output)'],
 ]

@@ -19,7 +19,7 @@ import { addCredentialOptions, addLayoutOptions, addOutputOptions, addRegistryAn
 import type { OutputFlags, SettingFlags } from '../settings/settings.js'
 import { checkTimeoutSeconds, envNames, parseBoolean } from '../settings/values.js'
 import { type JsonCommand, failureReport, reportError } from './report.js'
-import { version } from './version.js'
+import { versionLine } from './version.js'
 import { monotonicMs } from '../clock.js'
 
 export type { CliIo } from './io.js'
@@ -101,7 +101,7 @@ function notACommand(word: string): CliError {
 function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Command {
   const program = new Command('iid-docker-auth')
     .description('Write an EC2 instance-identity credential (IMDSv2 document + PKCS7) into Docker config.json files, atomically.')
-    .version(version, '-V, --version')
+    .version(versionLine, '-V, --version')
     .exitOverride()
     .configureOutput({
       writeOut: io.stdout,
@@ -137,6 +137,11 @@ function buildProgram(io: CliIo, run: (action: Promise<number>) => void): Comman
     .option('-q, --quiet', 'print errors only')
     .option('-v, --verbose', 'print each step')
     .action((flags: { config?: string[] } & OutputFlags) => run(prepareDirs(flags, io)))
+
+  // The packaged unit's ExecCondition (src/systemd/package-unit.ts); not for people, so not in --help.
+  program
+    .command('unit-condition', { hidden: true })
+    .action(() => run(import('../commands/unit-condition.js').then((m) => m.unitCondition(io))))
 
   addOutputOptions(
     addLayoutOptions(

@@ -18,7 +18,6 @@ import { type CliError, ExitCode, type ExitCodeValue } from '../errors.js'
 import { tokenTtlSeconds } from '../imds/client.js'
 import { type InstanceIdentity, buildAuth, decodeSignature } from '../imds/identity.js'
 import type { ProbeResult } from '../registry/probe.js'
-import { unitName } from '../systemd/unit.js'
 
 export type Verdict = 'ok' | 'warn' | 'fail'
 export type CheckArea = 'imds' | 'identity' | 'config' | 'unit' | 'probe'
@@ -32,9 +31,15 @@ export interface CheckLine {
   readonly exitCode: ExitCodeValue | undefined
 }
 
-const ok = (area: CheckArea, message: string): CheckLine => ({ area, verdict: 'ok', message, fix: undefined, exitCode: undefined })
-const warn = (area: CheckArea, message: string, fix: string): CheckLine => ({ area, verdict: 'warn', message, fix, exitCode: undefined })
-const fail = (area: CheckArea, message: string, fix: string | undefined, exitCode: ExitCodeValue): CheckLine => ({
+export const ok = (area: CheckArea, message: string): CheckLine => ({ area, verdict: 'ok', message, fix: undefined, exitCode: undefined })
+export const warn = (area: CheckArea, message: string, fix: string): CheckLine => ({
+  area,
+  verdict: 'warn',
+  message,
+  fix,
+  exitCode: undefined,
+})
+export const fail = (area: CheckArea, message: string, fix: string | undefined, exitCode: ExitCodeValue): CheckLine => ({
   area,
   verdict: 'fail',
   message,
@@ -183,32 +188,6 @@ export function configLines(
         : warn('config', `${path}: ${finding.message}`, finding.fix),
     )
   }
-  return lines
-}
-
-export type UnitFacts = Record<string, string> | undefined
-
-export function unitLines(facts: UnitFacts): CheckLine[] {
-  if (facts === undefined) return [ok('unit', 'systemd is not running here; the unit was not checked')]
-  const install = `iid-docker-auth install --registry <host> (or bake it into the image)`
-  if (facts['LoadState'] === 'not-found') return [warn('unit', `${unitName} is not installed: nothing runs this tool at boot`, install)]
-  const lines: CheckLine[] = []
-  if (facts['UnitFileState'] !== 'enabled')
-    lines.push(warn('unit', `${unitName} is installed but ${facts['UnitFileState'] || 'not enabled'}`, `systemctl enable ${unitName}`))
-  else lines.push(ok('unit', `${unitName} is installed and enabled`))
-  if (facts['Result'] !== undefined && facts['Result'] !== 'success') {
-    const status = Number(facts['ExecMainStatus'])
-    const known = [64, 65, 69, 71, 73, 78].includes(status) ? (status as ExitCodeValue) : ExitCode.unexpected
-    lines.push(
-      fail(
-        'unit',
-        `${unitName} failed this boot (${facts['Result']}, exit status ${facts['ExecMainStatus']})`,
-        `journalctl -b -u ${unitName}`,
-        known,
-      ),
-    )
-  } else if (facts['ActiveState'] === 'active') lines.push(ok('unit', `${unitName} ran successfully this boot`))
-  else lines.push(warn('unit', `${unitName} has not run this boot (${facts['ActiveState']})`, `systemctl start ${unitName}`))
   return lines
 }
 

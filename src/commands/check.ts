@@ -1,7 +1,7 @@
 // `check`: what is true right now, one line per fact with a verdict and, when not ok, the fix.
 // Writes nothing. This file gathers the facts; the verdicts are check-lines.ts, pure.
 
-import { existsSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import { onPath } from '../cli/path-lookup.js'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { monotonicMs } from '../clock.js'
@@ -19,17 +19,9 @@ import { type SettingFlags, resolveSettings } from '../settings/settings.js'
 import { checkTimeoutSeconds, envNames } from '../settings/values.js'
 import { loadSettings } from '../settings/settings-file.js'
 import { showUnit } from '../systemd/systemctl.js'
-import { unitName } from '../systemd/unit.js'
-import {
-  type CheckLine,
-  type ConfigFacts,
-  checkExitCode,
-  configLines,
-  imdsLines,
-  probeCredential,
-  probeLine,
-  unitLines,
-} from './check-lines.js'
+import { packageUnitPath, unitName } from '../systemd/names.js'
+import { type CheckLine, type ConfigFacts, checkExitCode, configLines, imdsLines, probeCredential, probeLine } from './check-lines.js'
+import { ownerLine, registriesSetting, unitLines } from './check-unit.js'
 
 // ---- gathering (effects) ----
 
@@ -50,6 +42,15 @@ export async function configFacts(location: ConfigLocation): Promise<ConfigFacts
   } catch (error) {
     if (!(error instanceof CliError)) throw error
     return { location, target, stat: undefined, document: undefined, error }
+  }
+}
+
+/** A path with its links resolved, as given when that fails. */
+function resolved(path: string | undefined): string | undefined {
+  try {
+    return path ? realpathSync(path) : path
+  } catch {
+    return path
   }
 }
 
@@ -93,7 +94,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
       area: 'config',
       verdict: 'warn',
       message: 'no registry given, so no entry was checked',
-      fix: `pass --registry <host[:port]> or set ${envNames.registries}`,
+      fix: `set ${registriesSetting} (or pass --registry <host[:port]>)`,
       exitCode: undefined,
     })
 
@@ -125,11 +126,12 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
     facts.push(f)
     configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`, helperOnPath).forEach(emit)
   }
-  unitLines(
-    existsSync('/run/systemd/system')
-      ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus'])
-      : undefined,
-  ).forEach(emit)
+  const unit = existsSync('/run/systemd/system')
+    ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus', 'FragmentPath'])
+    : undefined
+  const owner = ownerLine(resolved(unit?.['FragmentPath']), existsSync(packageUnitPath) ? resolved(packageUnitPath) : undefined)
+  if (owner !== undefined) emit(owner)
+  unitLines(unit).forEach(emit)
   if (flags.probe) {
     for (const registry of registries) {
       const credential = probeCredential(facts, registry, identity, options.username, options.stripNewlines)

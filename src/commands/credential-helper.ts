@@ -22,7 +22,7 @@ import { credentialPassword } from '../imds/credential.js'
 import type { InstanceIdentity } from '../imds/identity.js'
 import type { ImdsControls } from '../imds/retry-policy.js'
 import { type SettingsFile, environmentFileFor, readSettingsFile, withSettingsFile } from '../settings/settings-file.js'
-import { version } from '../cli/version.js'
+import { versionLine } from '../cli/version.js'
 
 export const helperCommand = 'docker-credential-iid'
 /** The exact text clients compare stdout with to go on without credentials (credentials/error.go). */
@@ -105,7 +105,7 @@ export async function runHelper(args: readonly string[], io: HelperIo): Promise<
   switch (verb) {
     case 'version':
     case '--version':
-      io.stdout(`${helperCommand} (iid-docker-auth) ${version}\n`)
+      io.stdout(`${helperCommand} (iid-docker-auth) ${versionLine}\n`)
       return ExitCode.ok
     case 'store':
     case 'erase':

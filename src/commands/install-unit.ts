@@ -4,6 +4,7 @@
 import { realpathSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { type CliIo, loggerFor } from '../cli/io.js'
+import { isSingleExecutable } from '../cli/version.js'
 import { type OutputFlags, resolveOutput } from '../settings/settings.js'
 import { jsonError, reportError } from '../cli/report.js'
 import { CliError, ExitCode } from '../errors.js'
@@ -20,15 +21,16 @@ import type { InstallFlags } from './install.js'
 
 export async function installUnit(layout: Layout, configFiles: readonly string[], flags: InstallFlags, io: CliIo): Promise<number> {
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
-  const cli = flags.cli ?? realpathSync(process.argv[1] ?? '')
+  // The single executable is node and CLI in one: ExecStart runs it alone.
+  const cli = flags.cli ?? (isSingleExecutable ? undefined : realpathSync(process.argv[1] ?? ''))
   const node = flags.node ?? process.execPath
-  if (/\/_npx\//.test(cli)) {
+  if (cli !== undefined && /\/_npx\//.test(cli)) {
     log.warn(
       `the unit would run ${cli} from npx's cache, which npm may delete; ` +
         'install the package (npm install -g iid-docker-auth) and run install from there, or pass --cli',
     )
   }
-  for (const path of [node, cli]) {
+  for (const path of cli === undefined ? [node] : [node, cli]) {
     if (/^\/(var\/)?tmp\//.test(path))
       log.warn(`the unit runs with PrivateTmp=yes and cannot see ${path}; install node and the package outside /tmp, or pass --node/--cli`)
   }

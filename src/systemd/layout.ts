@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { CliError, ExitCode } from '../errors.js'
 import { resolveRootOnly, userName } from '../fs/acting-user.js'
 import { readConfigFile } from '../fs/config-file.js'
-import { defaultUnitDir, environmentFilePath, unitName } from './names.js'
+import { defaultUnitDir, environmentFilePath, packageUnitPath, unitName } from './names.js'
 import { rootHome } from '../fs/passwd.js'
 
 export interface Layout {
@@ -26,6 +26,8 @@ export interface InstalledState {
   readonly environment: string | undefined
   /** Under --root: the unit's links in .wants directories that exist now. */
   readonly links?: readonly string[]
+  /** Whether the deb or rpm package's unit is there: then the package is in charge of the unit. */
+  readonly packageUnit?: boolean
 }
 
 /**
@@ -65,7 +67,12 @@ export async function readInstalledState(layout: Layout, force: boolean, templat
     layout.root === undefined
       ? []
       : wantsLinks(layout, template).filter((path) => lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink())
-  return { unit: await readIfPresent(unitPath(layout), force), environment: await readIfPresent(environmentPath(layout), force), links }
+  return {
+    unit: await readIfPresent(unitPath(layout), force),
+    environment: await readIfPresent(environmentPath(layout), force),
+    links,
+    packageUnit: lstatSync(hostPath(layout, packageUnitPath), { throwIfNoEntry: false }) !== undefined,
+  }
 }
 
 /**

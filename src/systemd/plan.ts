@@ -3,10 +3,10 @@
 
 import { join } from 'node:path'
 import { defaultTimeoutSeconds, envNames } from '../settings/values.js'
-import { CliError, ExitCode } from '../errors.js'
+import { CliError, ExitCode, usageError } from '../errors.js'
 import { isUneditedEnvironmentFile, renderEnvironmentFile } from './environment-file.js'
-import { type InstalledState, type Layout, environmentPath, removalPath, unitPath, wantsLinks } from './layout.js'
-import { environmentFilePath, unitName } from './names.js'
+import { type InstalledState, type Layout, environmentPath, hostPath, removalPath, unitPath, wantsLinks } from './layout.js'
+import { environmentFilePath, packageUnitPath, unitName } from './names.js'
 import type { Step } from './steps.js'
 import { type UnitPaths, isOurUnit, renderUnit, startMarginSeconds, startTimeoutSeconds } from './unit.js'
 
@@ -23,6 +23,13 @@ export function planInstall(request: InstallRequest, state: InstalledState, temp
   const { layout } = request
   const steps: Step[] = []
   const unitFile = unitPath(layout)
+  // A unit of ours in /etc would override the package's and its settings would fight over one file.
+  if (state.packageUnit) {
+    throw usageError(
+      `the iid-docker-auth package (deb or rpm) installed ${unitName} in ${hostPath(layout, packageUnitPath)}; nothing was changed`,
+      `set the registries in ${environmentFilePath} instead (it runs at the next boot, or now: systemctl restart ${unitName})`,
+    )
+  }
   if (state.unit !== undefined && !isOurUnit(state.unit) && !request.force) {
     throw new CliError(ExitCode.cannotWrite, `${unitFile} exists and was not written by iid-docker-auth; nothing was changed`, {
       hint: 'pass --force to replace it, or customise the unit with a drop-in (systemctl edit iid-docker-auth) instead',
@@ -92,7 +99,9 @@ export function planUninstall(layout: Layout, state: InstalledState, force: bool
   }
   const envFile = environmentPath(layout)
   if (state.environment !== undefined) {
-    if (isUneditedEnvironmentFile(state.environment) || force)
+    if (state.packageUnit)
+      steps.push({ kind: 'keep', path: envFile, reason: "the package's settings file (purging the package removes it)" })
+    else if (isUneditedEnvironmentFile(state.environment) || force)
       steps.push({ kind: 'remove', path: removalPath(layout, environmentFilePath) })
     else steps.push({ kind: 'keep', path: envFile, reason: 'edited by hand (pass --force to remove it)' })
   }

@@ -48,8 +48,8 @@ function checkPath(path: string, what: string): string {
 export interface UnitPaths {
   /** Absolute path of the node binary the unit runs. */
   readonly node: string
-  /** Absolute path of the CLI script. */
-  readonly cli: string
+  /** Absolute path of the CLI script; undefined when `node` is the single executable, which is the CLI. */
+  readonly cli: string | undefined
   /**
    * The config files, each with the directory it is really written in (symlinks followed): that
    * directory becomes writable in the sandbox.
@@ -133,7 +133,7 @@ export function endpointAddress(endpoint: string): string {
  */
 export function renderUnit(template: string, paths: UnitPaths, settings: UnitSettings = {}): string {
   const node = checkPath(paths.node, 'node binary')
-  const cli = checkPath(paths.cli, 'CLI script')
+  const cli = paths.cli === undefined ? undefined : checkPath(paths.cli, 'CLI script')
   for (const file of paths.configFiles) {
     checkPath(file.path, 'config file')
     checkPath(file.directory, 'config directory')
@@ -148,7 +148,7 @@ export function renderUnit(template: string, paths: UnitPaths, settings: UnitSet
   const extraAddress = settings.endpoint === undefined ? undefined : endpointAddress(settings.endpoint)
   const startTimeout = startTimeoutSeconds(template, settings.deadlineSeconds ?? 0)
   const dirs = [...new Set(paths.configFiles.map((f) => f.directory))]
-  const run = `${systemdQuote(node, true)} ${execArgument(cli)}`
+  const run = cli === undefined ? systemdQuote(node, true) : `${systemdQuote(node, true)} ${execArgument(cli)}`
   const out: string[] = []
   for (const line of template.split('\n')) {
     if (line.startsWith('ExecStart=')) {

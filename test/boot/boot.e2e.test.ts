@@ -5,18 +5,7 @@
 // endpoint and no packet leaves the namespace; and `install --now` and `uninstall` run inside the
 // booted system against its own systemd. Root only; under CI=true it runs or fails.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -24,46 +13,7 @@ import { buildAuth, defaultUsername } from '../../src/imds/identity.js'
 import { parseEnvironmentFile } from '../../src/systemd/env-file-syntax.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from '../support/helpers.js'
 import { trickyFiles } from '../support/environment-files.js'
-
-const cacheRoot = process.env['IID_TEST_CACHE'] ?? '/var/tmp/iid-docker-auth-test'
-
-/** The release this machine runs, and the mirror its apt uses (never a hard-coded host). */
-function debianSource(): { suite: string; mirror: string } {
-  const suite = /^VERSION_CODENAME=(.+)$/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1]?.trim()
-  const texts: string[] = []
-  for (const dir of ['/etc/apt/sources.list.d']) {
-    if (existsSync(dir))
-      for (const f of readdirSync(dir)) if (f.endsWith('.sources') || f.endsWith('.list')) texts.push(readFileSync(join(dir, f), 'utf8'))
-  }
-  if (existsSync('/etc/apt/sources.list')) texts.push(readFileSync('/etc/apt/sources.list', 'utf8'))
-  for (const text of texts) {
-    const deb822 = /^URIs:\s*(\S+)/m.exec(text)
-    if (deb822 && !deb822[1]!.includes('security')) return { suite: suite!, mirror: deb822[1]! }
-    const line = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+\S+\s+main/m.exec(text)
-    if (line && !line[1]!.includes('security')) return { suite: suite!, mirror: line[1]! }
-  }
-  throw new Error('no Debian mirror found in the apt sources')
-}
-
-/** A minimal bootable Debian tree, built once and reused (about 35 s the first time). */
-function ensureDebianTree(): string {
-  const { suite, mirror } = debianSource()
-  // libatomic1: Node 26's binary (bound in from the host) links it; minbase lacks it.
-  const packages = ['systemd', 'systemd-sysv', 'dbus', 'libatomic1']
-  const tree = join(cacheRoot, `${suite}-minbase-${packages.join('-')}`)
-  if (existsSync(join(tree, '.complete'))) return tree
-  mkdirSync(cacheRoot, { recursive: true })
-  const building = `${tree}.building-${process.pid}`
-  rmSync(building, { recursive: true, force: true })
-  execFileSync('debootstrap', ['--variant=minbase', `--include=${packages.join(',')}`, suite, building, mirror], {
-    stdio: 'ignore',
-    timeout: 600_000,
-  })
-  writeFileSync(join(building, '.complete'), '')
-  rmSync(tree, { recursive: true, force: true })
-  renameSync(building, tree)
-  return tree
-}
+import { bootContainer, ensureDebianTree, imdsNamespace, overlayRoot, unitFile, waitForLine } from '../support/boot.js'
 
 const boundRepo = '/opt/iid-docker-auth'
 const boundNode = '/opt/node/bin/node'
@@ -80,24 +30,6 @@ interface BootResult {
   readonly secrets: string[]
   /** What `env -0` printed in a unit with each of envFiles as its EnvironmentFile= (and `empty`). */
   readonly envs: Record<string, Buffer>
-}
-
-function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = ''
-    child.stdout!.on('data', (d: Buffer) => {
-      buffer += d.toString()
-      const line = buffer.split('\n').find((l) => l.startsWith(prefix))
-      if (line !== undefined) resolve(line)
-    })
-    child.on('exit', (code) => reject(new Error(`simulator exited with ${code} before it listened`)))
-  })
-}
-
-const unitFile = (dir: string, name: string, text: string, wantedBy = 'multi-user.target'): void => {
-  writeFileSync(join(dir, 'etc/systemd/system', name), text)
-  mkdirSync(join(dir, 'etc/systemd/system', `${wantedBy}.wants`), { recursive: true })
-  symlinkSync(`/etc/systemd/system/${name}`, join(dir, 'etc/systemd/system', `${wantedBy}.wants`, name))
 }
 
 /** Two docker users of the booted system: one with no ~/.docker yet, one whose 0600 config holds another entry. */
@@ -218,21 +150,14 @@ async function boot(
   } = {},
 ): Promise<BootResult> {
   const work = mkdtempSync(join(tmpdir(), 'iid-boot-'))
-  const [upper, overlayWork, root, results, record] = ['upper', 'work', 'root', 'results', 'record'].map((d) => join(work, d)) as [
-    string,
-    string,
-    string,
-    string,
-    string,
-  ]
-  for (const d of [upper, overlayWork, root, results, record]) mkdirSync(d)
-  const namespace = `iid-boot-${process.pid}-${Math.floor(Math.random() * 1e6)}`
+  const [results, record] = ['results', 'record'].map((d) => join(work, d)) as [string, string]
+  for (const d of [results, record]) mkdirSync(d)
   let sim: ChildProcess | undefined
-  let mounted = false
-  let netns = false
+  let overlay: { root: string; unmount(): void } | undefined
+  let netns: { name: string; remove(): void } | undefined
   try {
-    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${tree},upperdir=${upper},workdir=${overlayWork}`, root])
-    mounted = true
+    overlay = overlayRoot(tree, work)
+    const root = overlay.root
     mkdirSync(join(root, 'var/log/journal'), { recursive: true })
     const sysfs = join(work, 'sys')
     mkdirSync(join(sysfs, 'class/dmi/id'), { recursive: true })
@@ -296,10 +221,8 @@ WantedBy=multi-user.target
 `,
     )
 
-    execFileSync('ip', ['netns', 'add', namespace])
-    netns = true
-    execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'up'])
-    execFileSync('ip', ['-n', namespace, 'addr', 'add', '169.254.169.254/32', 'dev', 'lo'])
+    netns = imdsNamespace()
+    const namespace = netns.name
     const faultArgs = faults.flatMap((f) => ['--fault', f])
     if (imds)
       sim = spawn(
@@ -324,35 +247,13 @@ WantedBy=multi-user.target
       )
     if (sim !== undefined) await waitForLine(sim, 'listening ')
 
-    const nspawn = spawn(
-      'systemd-nspawn',
-      [
-        '--quiet',
-        '--keep-unit',
-        '--register=no',
-        `--network-namespace-path=/run/netns/${namespace}`,
-        '-D',
-        root,
-        `--bind-ro=${process.execPath}:${boundNode}`,
-        `--bind-ro=${repoRoot}:${boundRepo}`,
-        `--bind=${results}:/results`,
-        `--bind-ro=${sysfs}:${fakeSysfs}`,
-        ...(oddPaths ? [`--bind-ro=${process.execPath}:${oddDir}/node`, `--bind-ro=${repoRoot}:${oddDir}/iid-docker-auth`] : []),
-        '--boot',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    let console = ''
-    nspawn.stdout!.on('data', (d: Buffer) => (console += d.toString()))
-    nspawn.stderr!.on('data', (d: Buffer) => (console += d.toString()))
-    // A boot that does not power off by itself: SIGTERM makes nspawn shut the container down (a
-    // SIGKILL alone would leave the container's systemd running), SIGKILL if even that hangs.
-    const killer = setTimeout(() => {
-      nspawn.kill('SIGTERM')
-      setTimeout(() => nspawn.kill('SIGKILL'), 20_000).unref()
-    }, 120_000)
-    await new Promise((resolve) => nspawn.on('exit', resolve))
-    clearTimeout(killer)
+    const console = await bootContainer(root, namespace, [
+      `--bind-ro=${process.execPath}:${boundNode}`,
+      `--bind-ro=${repoRoot}:${boundRepo}`,
+      `--bind=${results}:/results`,
+      `--bind-ro=${sysfs}:${fakeSysfs}`,
+      ...(oddPaths ? [`--bind-ro=${process.execPath}:${oddDir}/node`, `--bind-ro=${repoRoot}:${oddDir}/iid-docker-auth`] : []),
+    ])
 
     if (sim !== undefined) {
       sim.kill('SIGTERM')
@@ -416,8 +317,8 @@ WantedBy=multi-user.target
     return { files, rootConfig, show, journal, unitJournal, unitErrors, unitInfo, secrets, envs }
   } finally {
     if (sim !== undefined) sim.kill('SIGKILL')
-    if (netns) execFileSync('ip', ['netns', 'del', namespace])
-    if (mounted) execFileSync('umount', [root])
+    netns?.remove()
+    overlay?.unmount()
     rmSync(work, { recursive: true, force: true })
   }
 }
@@ -476,6 +377,14 @@ describe.runIf(canBoot)('a real boot under systemd-nspawn', () => {
     const check = validJson(result.files['check.json']!, 'check')
     expect(check.exitCode).toBe(0)
     expect(check.checks.filter((c: { area: string }) => c.area === 'unit')).toEqual([
+      {
+        area: 'unit',
+        verdict: 'ok',
+        message:
+          'iid-docker-auth.service was installed by iid-docker-auth install (/etc/systemd/system/iid-docker-auth.service); uninstall removes it',
+        fix: null,
+        exitCode: null,
+      },
       { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service is installed and enabled', fix: null, exitCode: null },
       { area: 'unit', verdict: 'ok', message: 'iid-docker-auth.service ran successfully this boot', fix: null, exitCode: null },
     ])

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { checkExitCode, probeCredential, probeLine, unitLines } from '../../src/commands/check-lines.js'
+import { checkExitCode, probeCredential, probeLine } from '../../src/commands/check-lines.js'
+import { unitLines } from '../../src/commands/check-unit.js'
 import { parseConfig } from '../../src/config/docker-config.js'
 import { buildAuth } from '../../src/imds/identity.js'
 import { parseChallenge } from '../../src/registry/probe.js'

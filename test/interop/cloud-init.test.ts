@@ -20,10 +20,14 @@ function schema(text: string): { status: number | null; output: string } {
 }
 
 describe.runIf(haveOrCi('cloud-init'))('README user-data', () => {
-  it('has the direct-run and the unit-installing documents, both in bootcmd', () => {
+  it('has the packaged-image document (settings only) and the executable one (no npx, no npm at boot)', () => {
     expect(documents).toHaveLength(2)
-    expect(documents[0]).toMatch(/^bootcmd:\n[\s\S]*\[iid-docker-auth, --registry, pierone\.example\.com/m)
-    expect(documents[1]).toMatch(/iid-docker-auth, install, --registry/)
+    expect(documents[0]).toMatch(
+      /^write_files:\n\s+- path: \/etc\/default\/iid-docker-auth\n[\s\S]*IID_DOCKER_AUTH_REGISTRIES=pierone\.example\.com/m,
+    )
+    expect(documents[1]).toMatch(/^bootcmd:\n[\s\S]*iid-docker-auth, install, --registry/m)
+    expect(documents[1]).toMatch(/\[cloud-init-per, once, iid-docker-auth-first, iid-docker-auth, --registry, pierone\.example\.com/)
+    for (const document of documents) expect(document).not.toMatch(/npx|npm install/)
   })
 
   it.each([0, 1])('document %i is valid cloud-config for cloud-init schema', (i) => {
@@ -33,7 +37,7 @@ describe.runIf(haveOrCi('cloud-init'))('README user-data', () => {
   })
 
   it('the same check refuses a broken document (so the check is real)', () => {
-    const result = schema(documents[0]!.replace(/bootcmd:\n[\s\S]*/, 'bootcmd: iid-docker-auth --registry x\n'))
+    const result = schema(documents[1]!.replace(/bootcmd:\n[\s\S]*/, 'bootcmd: iid-docker-auth --registry x\n'))
     expect(result.status).not.toBe(0)
     expect(result.output).toMatch(/bootcmd/)
   })
