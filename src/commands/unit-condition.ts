@@ -5,7 +5,7 @@ import type { CliIo } from '../cli/io.js'
 import { ExitCode } from '../errors.js'
 import { logLine } from '../log.js'
 import { envNames } from '../settings/values.js'
-import { environmentFileFor, loadSettings } from '../systemd/environment-file.js'
+import { environmentFileFor, loadSettings } from '../settings/settings-file.js'
 import { unitName } from '../systemd/names.js'
 
 /**
