@@ -36,7 +36,7 @@ export function addVerifyCommand(program: Command, io: CliIo, run: (action: Prom
       'after',
       '\nWithout --listen: reads "<user> <password>" on stdin as docker_auth\'s ext_auth writes it; exit 0 allowed, ' +
         '1 denied (the reason on stderr), 2 not our user name, 3 unusable configuration.\n' +
-        'With --listen: 200 allowed (X-Iid-Account, X-Iid-Instance-Id, X-Iid-Region headers), 401 no credential of ours, ' +
+        'With --listen: 200 allowed (X-Iid-Account, X-Iid-Instance-Id, X-Iid-Region, X-Iid-Image-Id headers), 401 no credential of ours, ' +
         '403 denied; GET /healthz. See docs/registry-side.md.',
     )
     .action((flags: VerifyFlags) => run(import('../commands/verify.js').then((m) => m.verify(flags, io))))

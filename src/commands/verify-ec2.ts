@@ -25,6 +25,9 @@ const live = new Set(['pending', 'running'])
 
 /** The SDK from the package's node_modules (or a parent's), else from beside the node binary (a single executable). */
 export async function loadEc2Sdk(): Promise<Ec2Module> {
+  // On Node 20 the SDK writes a multi-line support warning to stderr, which for ext_auth is
+  // docker_auth's log of one line per verdict; docs/registry-side.md states the versions instead.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true'
   try {
     return await import('@aws-sdk/client-ec2')
   } catch {
@@ -42,6 +45,15 @@ export async function loadEc2Sdk(): Promise<Ec2Module> {
   }
 }
 
+/** `promise`, or a rejection once `ms` have passed on Node's monotonic timers. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error('deadline'), { name: 'Timeout' })), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
 export function runningCheck(sdk: Ec2Module, options: RunningCheckOptions): IdentityCheck {
   const cache = new BoundedCache<true>(options.maxEntries ?? 10_000, options.ttlMs)
   const inFlight = new Map<string, Promise<string | undefined>>()
@@ -55,13 +67,18 @@ export function runningCheck(sdk: Ec2Module, options: RunningCheckOptions): Iden
       client = new EC2Client({
         region: identity.region,
         maxAttempts: 2,
-        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout },
+        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       })
       if (clients.size < 64) clients.set(identity.region, client)
     }
+    const deadline = options.timeoutMs ?? 5_000
     try {
-      const out = await client.send(new DescribeInstancesCommand({ InstanceIds: [identity.instanceId] }))
+      // The abort ends the SDK's own wait; the race makes sure this settles at the deadline whatever the SDK does.
+      const out = await withDeadline(
+        client.send(new DescribeInstancesCommand({ InstanceIds: [identity.instanceId] }), { abortSignal: AbortSignal.timeout(deadline) }),
+        deadline + 500,
+      )
       const reservation = out.Reservations?.find((r) => r.Instances?.some((i) => i.InstanceId === identity.instanceId))
       const instance = reservation?.Instances?.find((i) => i.InstanceId === identity.instanceId)
       if (instance === undefined) return `instance ${identity.instanceId} is not known to the EC2 API`

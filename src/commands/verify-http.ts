@@ -26,7 +26,13 @@ export const httpLimits = {
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
-  drainMs: 5_000,
+  // How often Node enforces the two timeouts above (its default, 30 s, would let idle sockets hold
+  // --max-connections for that long).
+  timeoutCheckMs: 500,
+  // Longer than a request can take (the EC2 check's deadline included), so a drain answers them all.
+  drainMs: 10_000,
+  /** At most one log line per this interval about connections refused at --max-connections. */
+  dropLogMs: 10_000,
 } as const
 
 /** `HOST:PORT` or `[v6]:PORT`; a string is the reason it is not one. */
@@ -71,6 +77,7 @@ export async function serve(verifier: Verifier, options: ServeOptions): Promise<
       maxHeaderSize: httpLimits.maxHeaderBytes,
       requestTimeout: httpLimits.requestTimeoutMs,
       keepAliveTimeout: httpLimits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: httpLimits.timeoutCheckMs,
     },
     (req, res) => {
       handle(req, res).catch(() => {
@@ -81,6 +88,15 @@ export async function serve(verifier: Verifier, options: ServeOptions): Promise<
   )
   server.headersTimeout = httpLimits.headersTimeoutMs
   server.maxConnections = options.maxConnections
+  let dropped = 0
+  let lastDropLog = Number.NEGATIVE_INFINITY
+  server.on('drop', () => {
+    dropped++
+    if (monotonicMs() - lastDropLog < httpLimits.dropLogMs) return
+    lastDropLog = monotonicMs()
+    options.info(`${dropped} connection(s) refused at --max-connections ${options.maxConnections}`)
+    dropped = 0
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port, options.host, () => {

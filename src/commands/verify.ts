@@ -4,10 +4,11 @@
 // (src/commands/verify-http.ts). Both ask the one core in src/verify/. This file turns flags into a
 // verifier and a verdict into an exit code and one log line; it never prints the credential.
 
-import { readFileSync } from 'node:fs'
 import { readBounded } from '../cli/stdin.js'
-import type { CliIo } from '../cli/io.js'
-import { CliError, ExitCode, errnoOf, shown } from '../errors.js'
+import { type CliIo, loggerFor } from '../cli/io.js'
+import { reportError } from '../cli/report.js'
+import { CliError, ExitCode, shown } from '../errors.js'
+import { readSmallFileSync } from '../fs/small-file.js'
 import { defaultUsername } from '../imds/identity.js'
 import { logLine } from '../log.js'
 import { parseExtAuthInput } from '../verify/credential.js'
@@ -47,15 +48,14 @@ const configError = (message: string, hint?: string): CliError =>
 function readCertificates(files: readonly string[]): TrustedKey[] {
   const keys: TrustedKey[] = []
   for (const file of files) {
-    let text: string
-    try {
-      const bytes = readFileSync(file)
-      if (bytes.length > certificateFileBytes) throw configError(`--certs ${shown(file)} is over ${certificateFileBytes} bytes`)
-      text = bytes.toString('utf8')
-    } catch (error) {
-      if (error instanceof CliError) throw error
-      throw configError(`cannot read --certs ${shown(file)}: ${errnoOf(error) ?? String(error)}`)
-    }
+    const read = readSmallFileSync(file, certificateFileBytes)
+    if ('errno' in read) throw configError(`cannot read --certs ${shown(file)}: ${read.errno}`, 'name a readable PEM file')
+    if ('problem' in read)
+      throw configError(
+        `--certs ${shown(file)} is ${read.problem === 'too large' ? `over ${certificateFileBytes} bytes` : 'not a regular file'}`,
+        'name a PEM file of certificates',
+      )
+    const text = read.bytes.toString('utf8')
     try {
       keys.push(...parsePemCertificates(text, `--certs ${shown(file)}`))
     } catch (error) {
@@ -144,6 +144,18 @@ async function extAuth(flags: VerifyFlags, io: CliIo, stdin: NodeJS.ReadableStre
 }
 
 export async function verify(flags: VerifyFlags, io: CliIo, stdin: NodeJS.ReadableStream = process.stdin): Promise<number> {
+  // Reported here, not by the CLI: this file is a bundle of its own (dist/verify.cjs), whose CliError
+  // is not the CLI bundle's class. Whatever is not a verdict is docker_auth's "error", 3.
+  try {
+    return await verifyMode(flags, io, stdin)
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    reportError(error, loggerFor('normal', io))
+    return ExitCode.verifyConfig
+  }
+}
+
+async function verifyMode(flags: VerifyFlags, io: CliIo, stdin: NodeJS.ReadableStream): Promise<number> {
   if (flags.listen === undefined) return extAuth(flags, io, stdin)
   const verifier = await verifierFrom(flags)
   const { serve, parseListen } = await import('./verify-http.js')

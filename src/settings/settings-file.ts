@@ -3,8 +3,8 @@
 // reads it (env-file-syntax.ts), bounded, and under the process environment, so that every mode sees
 // the settings the unit sees.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
-import { CliError, ExitCode, errnoOf } from '../errors.js'
+import { CliError, ExitCode } from '../errors.js'
+import { readSmallFileSync } from '../fs/small-file.js'
 import { type EnvironmentEntry, type IgnoredLine, parseEnvironmentFile } from '../systemd/env-file-syntax.js'
 import { environmentFilePath } from '../systemd/names.js'
 import { envNames } from './values.js'
@@ -30,37 +30,22 @@ const unusableFile = (message: string, hint: string): CliError => new CliError(E
  * file (and the line): never a hang on a FIFO or device, never more than maxSettingsFileBytes.
  */
 export function readSettingsFile(path: string): SettingsFile {
-  let fd: number
-  try {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; fstat then refuses it.
-    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY)
-  } catch (error) {
-    const code = errnoOf(error)
-    if (code === 'ENOENT' || code === 'ENOTDIR') return { path, entries: [], ignored: [] }
+  const read = readSmallFileSync(path, maxSettingsFileBytes)
+  if ('errno' in read) {
+    if (read.errno === 'ENOENT' || read.errno === 'ENOTDIR') return { path, entries: [], ignored: [] }
     throw unusableFile(
-      `cannot read the settings file ${path} (${code ?? String(error)})`,
-      code === 'EACCES' ? `chmod 0644 ${path} (it holds no secret)` : `fix or remove ${path}`,
+      `cannot read the settings file ${path} (${read.errno})`,
+      read.errno === 'EACCES' ? `chmod 0644 ${path} (it holds no secret)` : `fix or remove ${path}`,
     )
   }
-  let bytes: Buffer
-  try {
-    const stat = fstatSync(fd)
-    if (!stat.isFile()) throw unusableFile(`the settings file ${path} is not a regular file`, `make ${path} a regular file, or remove it`)
-    const buffer = Buffer.alloc(maxSettingsFileBytes + 1)
-    let size = 0
-    for (let n = 1; n > 0 && size < buffer.length; size += n) n = readSync(fd, buffer, size, buffer.length - size, null)
-    if (size > maxSettingsFileBytes)
-      throw unusableFile(
-        `the settings file ${path} is larger than ${maxSettingsFileBytes / 1024} KiB`,
-        `it holds a few IID_DOCKER_AUTH_* lines; fix ${path}`,
-      )
-    bytes = buffer.subarray(0, size)
-  } catch (error) {
-    if (error instanceof CliError) throw error
-    throw unusableFile(`cannot read the settings file ${path} (${errnoOf(error) ?? String(error)})`, `fix or remove ${path}`)
-  } finally {
-    closeSync(fd)
-  }
+  if ('problem' in read)
+    throw read.problem === 'too large'
+      ? unusableFile(
+          `the settings file ${path} is larger than ${maxSettingsFileBytes / 1024} KiB`,
+          `it holds a few IID_DOCKER_AUTH_* lines; fix ${path}`,
+        )
+      : unusableFile(`the settings file ${path} is not a regular file`, `make ${path} a regular file, or remove it`)
+  const bytes = read.bytes
   const parsed = parseEnvironmentFile(bytes)
   if (parsed.unusable !== undefined)
     throw unusableFile(`${path}:${parsed.unusable.line}: ${parsed.unusable.reason}`, `fix line ${parsed.unusable.line} of ${path}`)

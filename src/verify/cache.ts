@@ -1,13 +1,24 @@
 // A bounded cache of verified identities, so that a fleet's boot storm does not verify the same
-// signature thousands of times. Keyed by a SHA-256 of the credential, never the credential itself;
+// signature thousands of times. Keyed by a SHA-256 of the signed parts, never the credential itself;
 // entries expire after a TTL (monotonic clock) and the oldest go first when it is full.
 
 import { createHash } from 'node:crypto'
 import { monotonicMs } from '../clock.js'
+import type { SignedIdentity } from './pkcs7.js'
 
-/** The key for a credential: a hash, so the cache holds nothing that could be replayed. */
-export function credentialKey(username: string, password: string): string {
-  return createHash('sha256').update(username).update('\0').update(password).digest('base64url')
+/**
+ * The key for a credential: a hash of what its signature covers and the signature (the user name
+ * is the verifier's one), so the cache holds nothing that could be replayed.
+ */
+export function signedKey(signed: SignedIdentity): string {
+  const { signer, content } = signed
+  const hash = createHash('sha256')
+  for (const part of [signer.serial, signer.digestAlgorithm, signer.signedAttributes ?? '', signer.signature, content])
+    hash
+      .update(String(Buffer.byteLength(part)))
+      .update(':')
+      .update(part)
+  return hash.digest('base64url')
 }
 
 export class BoundedCache<V> {

@@ -6,7 +6,7 @@
 //
 // The same core as `iid-docker-auth verify`; docs/registry-side.md describes each option.
 
-export { BoundedCache, credentialKey } from './cache.js'
+export { BoundedCache } from './cache.js'
 export { type Credential, maxPasswordBytes, parseBasicAuthorization, parseExtAuthInput } from './credential.js'
 export type { VerifiedIdentity } from './document.js'
 export { checkPolicy, createPolicy, parseDuration, type Policy, PolicyError } from './policy.js'

@@ -48,6 +48,9 @@ export function createPolicy(input: {
   }
 }
 
+/** How far a launch time may lie ahead of this clock before --max-age refuses it as unknowable. */
+const maxClockSkewMs = 5 * 60_000
+
 const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 
 /** `90d`, `12h`, `30m`, `45s`, or a sum of them (`1d12h`). */
@@ -67,6 +70,7 @@ export function checkPolicy(identity: VerifiedIdentity, policy: Policy, nowMs: n
   if (policy.images !== undefined && !policy.images.has(identity.imageId)) return `image ${identity.imageId} is not allowed`
   if (policy.maxAgeMs !== undefined) {
     const age = nowMs - Date.parse(identity.pendingTime)
+    if (age < -maxClockSkewMs) return `instance ${identity.instanceId} has a pendingTime in the future (${identity.pendingTime})`
     if (age > policy.maxAgeMs)
       return `instance ${identity.instanceId} was launched at ${identity.pendingTime}, longer ago than the maximum age`
   }

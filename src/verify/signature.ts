@@ -1,7 +1,8 @@
 // Whether the signature in a parsed PKCS7 was made by one of the trusted keys over the content it
 // carries: the messageDigest attribute must equal the content's digest, and the signature must
-// verify over the DER SET of the signed attributes (or the content, when there are none). The
-// signer is matched by serial number among the trusted keys only.
+// verify over the DER SET of the signed attributes, which EC2's signatures always have (one without
+// them is refused: nothing EC2 sends looks like it). The signer is matched by serial number among
+// the trusted keys only.
 
 import { createHash, verify } from 'node:crypto'
 import { oids, type SignedIdentity } from './pkcs7.js'
@@ -20,17 +21,15 @@ export function checkSignature(signed: SignedIdentity, keys: readonly TrustedKey
   const { signer, content } = signed
   const digest = digestName(signer.digestAlgorithm)
   if (digest === undefined) return { ok: false, reason: 'the PKCS7 uses a digest other than SHA-1 or SHA-256' }
-  let data = content
-  if (signer.signedAttributes !== undefined) {
-    if (
-      !createHash(digest)
-        .update(content)
-        .digest()
-        .equals(signer.messageDigest ?? Buffer.alloc(0))
-    )
-      return { ok: false, reason: 'the PKCS7 messageDigest does not match its content (a changed document)' }
-    data = signer.signedAttributes
-  }
+  if (signer.signedAttributes === undefined) return { ok: false, reason: 'the PKCS7 has no signed attributes, as EC2 signatures always do' }
+  if (
+    !createHash(digest)
+      .update(content)
+      .digest()
+      .equals(signer.messageDigest ?? Buffer.alloc(0))
+  )
+    return { ok: false, reason: 'the PKCS7 messageDigest does not match its content (a changed document)' }
+  const data = signer.signedAttributes
   const candidates = keys.filter((k) => k.serial === signer.serial)
   if (candidates.length === 0)
     return { ok: false, reason: `the PKCS7 is signed by a certificate (serial ${signer.serial}) not trusted for region ${region}` }

@@ -4,11 +4,11 @@
 // Every failure is a denial with one reason, which never contains the credential.
 
 import { defaultUsername } from '../imds/identity.js'
-import { BoundedCache, credentialKey } from './cache.js'
+import { BoundedCache, signedKey } from './cache.js'
 import { decodePassword } from './credential.js'
-import { type VerifiedIdentity, readDocument } from './document.js'
+import { type VerifiedIdentity, documentRegion, readDocument } from './document.js'
 import { type Policy, checkPolicy } from './policy.js'
-import { MalformedPkcs7Error, parseSignedIdentity } from './pkcs7.js'
+import { MalformedPkcs7Error, type SignedIdentity, parseSignedIdentity } from './pkcs7.js'
 import { checkSignature } from './signature.js'
 import type { TrustStore } from './trust.js'
 
@@ -37,22 +37,33 @@ export interface Verifier {
   verify(username: string, password: string): Promise<Verdict>
 }
 
-/** The signature and the document alone, without policy: a verified identity or the reason there is none. Pure. */
-export function verifyPassword(password: string, trust: TrustStore): VerifiedIdentity | { reason: string } {
+/** The PKCS7 a password carries, parsed, or the reason it is not one. Pure. */
+function parsePassword(password: string): SignedIdentity | { reason: string } {
   const der = decodePassword(password)
   if (typeof der === 'string') return { reason: der }
-  let signed: ReturnType<typeof parseSignedIdentity>
   try {
-    signed = parseSignedIdentity(der)
+    return parseSignedIdentity(der)
   } catch (error) {
     if (error instanceof MalformedPkcs7Error) return { reason: `the PKCS7 is not usable: ${error.message}` }
     throw error
   }
+}
+
+/** A parsed PKCS7's signature checked and its document read, without policy. Pure. */
+function verifySigned(signed: SignedIdentity, trust: TrustStore): VerifiedIdentity | { reason: string } {
+  const region = documentRegion(signed.content)
+  if (region === undefined) return { reason: 'the signed content names no region, so no certificate can check it' }
+  const check = checkSignature(signed, trust.forRegion(region), region)
+  if (!check.ok) return { reason: check.reason }
   const fields = readDocument(signed.content)
   if (typeof fields === 'string') return { reason: fields }
-  const check = checkSignature(signed, trust.forRegion(fields.region), fields.region)
-  if (!check.ok) return { reason: check.reason }
   return { ...fields, keyType: check.key.type }
+}
+
+/** The signature and the document alone, without policy: a verified identity or the reason there is none. Pure. */
+export function verifyPassword(password: string, trust: TrustStore): VerifiedIdentity | { reason: string } {
+  const signed = parsePassword(password)
+  return 'reason' in signed ? signed : verifySigned(signed, trust)
 }
 
 export function createVerifier(options: VerifierOptions): Verifier {
@@ -63,11 +74,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
   return {
     async verify(user, password) {
       if (user !== username) return { outcome: 'other-user' }
-      const key = credentialKey(user, password)
+      const signed = parsePassword(password)
+      if ('reason' in signed) return { outcome: 'denied', reason: signed.reason }
+      // Keyed by what the signature covers, so another spelling of one credential (base64 variants,
+      // changed unsigned fields) is the same entry, not a fresh verification.
+      const key = signedKey(signed)
       let identity = cache.get(key)
       const cached = identity !== undefined
       if (identity === undefined) {
-        const result = verifyPassword(password, options.trust)
+        const result = verifySigned(signed, options.trust)
         if ('reason' in result) return { outcome: 'denied', reason: result.reason }
         identity = result
       }

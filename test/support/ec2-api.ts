@@ -16,6 +16,8 @@ export interface Ec2Stand {
   /** The actions asked, with the instance IDs, in order. */
   readonly calls: Array<{ action: string; instanceIds: string[]; signed: boolean }>
   set(instance: Ec2Instance): void
+  /** While true, requests are read and never answered (an API that has gone silent). */
+  hang: boolean
   close(): Promise<void>
 }
 
@@ -39,6 +41,7 @@ const notFound = (id: string): string =>
 export async function startEc2Stand(): Promise<Ec2Stand> {
   const instances = new Map<string, Ec2Instance>()
   const calls: Ec2Stand['calls'] = []
+  const stand = { hang: false }
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -47,6 +50,7 @@ export async function startEc2Stand(): Promise<Ec2Stand> {
       const action = form.get('Action') ?? ''
       const ids = [...form.entries()].filter(([k]) => /^InstanceId\.[0-9]+$/.test(k)).map(([, v]) => v)
       calls.push({ action, instanceIds: ids, signed: /^AWS4-HMAC-SHA256 /.test(req.headers.authorization ?? '') })
+      if (stand.hang) return
       const reply = (status: number, body: string): void => {
         res.writeHead(status, { 'content-type': 'text/xml;charset=UTF-8', 'content-length': Buffer.byteLength(body) })
         res.end(body)
@@ -58,10 +62,14 @@ export async function startEc2Stand(): Promise<Ec2Stand> {
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
+  return Object.assign(stand, {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
-    set: (instance) => void instances.set(instance.instanceId, instance),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  }
+    set: (instance: Ec2Instance) => void instances.set(instance.instanceId, instance),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  })
 }

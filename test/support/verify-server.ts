@@ -3,8 +3,14 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { cliPath } from './helpers.js'
 
 /** `verify --listen` on a free loopback port; resolves once it says where it listens. */
-export async function startVerifyServer(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
-  const child = spawn(process.execPath, [cliPath, 'verify', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+export async function startVerifyServer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, [cliPath, 'verify', '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...env },
+  })
   let stderr = ''
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`verify --listen did not start: ${stderr}`)), 10_000)

@@ -2,8 +2,12 @@
 // (cesanta/docker_auth auth_server/authn/ext_auth.go: `fmt.Sprintf("%s %s", user, password)` on stdin,
 // no newline, stdin closed; only the exit status read: 0 allowed, 1 denied, 2 no match, else error);
 // the HTTP mode as nginx's auth_request asks it; the running check against a loopback EC2 stand-in.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type ImdsSimulator, signingCertificates, startImdsSimulator } from '../../sim/imds-simulator.js'
 import { type Ec2Stand, startEc2Stand } from '../support/ec2-api.js'
@@ -25,7 +29,11 @@ afterAll(async () => {
   await ec2.close()
 })
 
-const extAuth = (input: string, ...args: string[]) => runCli(['verify', ...trust, ...args], { input })
+const extAuth = (input: string, ...args: string[]) => runCli(['verify', ...trust, ...args], { input, timeoutMs: 20_000 })
+const scratch = mkdtempSync(join(tmpdir(), 'verify-cli-'))
+const fifo = join(scratch, 'certs.pem')
+execFileSync('mkfifo', [fifo])
+afterAll(() => rmSync(scratch, { recursive: true, force: true }))
 
 describe('ext_auth (docker_auth)', () => {
   it('0 for a verified credential of either kind, lines or one line', async () => {
@@ -66,8 +74,14 @@ describe('ext_auth (docker_auth)', () => {
       ['--allow-account', '12'],
       ['--bogus', ...allow],
       [...allow, '--max-age', 'ever'],
+      ['--certs', fifo, ...allow],
+      ['--certs', '/dev/zero', ...allow],
     ]) {
-      expect((await extAuth(`${user} ${sim.pkcs7}`, ...args)).code, args.join(' ')).toBe(3)
+      const run = await extAuth(`${user} ${sim.pkcs7}`, ...args)
+      expect(run.code, args.join(' ')).toBe(3)
+      // A configuration error, with its fix, not "a bug".
+      if (args.length > 0 && args[0] !== '--bogus') expect(run.stderr, args.join(' ')).toMatch(/fix: /)
+      expect(run.stderr).not.toMatch(/a bug/)
     }
   })
 
@@ -110,6 +124,24 @@ describe('--check-running against the EC2 API stand-in', () => {
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/could not confirm/)
   })
+
+  it('denies by its deadline when the API never answers, and asks again on the next request', async () => {
+    ec2.set({ instanceId: 'i-0123456789abcdef0', ownerId: '123456789012', state: 'running' })
+    ec2.hang = true
+    const silent = await running(`${user} ${sim.pkcs7}`)
+    expect(silent.code).toBe(1)
+    expect(silent.stderr).toMatch(/could not confirm/)
+    expect(silent.stderr.trim().split('\n')).toHaveLength(1)
+    const server = await startVerifyServer([...trust, ...allow, '--check-running', '--ec2-endpoint', ec2.url], env)
+    try {
+      expect((await get(`${server.url}/auth`, basic(user, sim.pkcs7))).status).toBe(403)
+      ec2.hang = false
+      expect((await get(`${server.url}/auth`, basic(user, sim.pkcs7))).status).toBe(200)
+    } finally {
+      ec2.hang = false
+      server.child.kill('SIGTERM')
+    }
+  }, 40_000)
 })
 
 function get(url: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
@@ -153,4 +185,18 @@ describe('--listen (nginx auth_request)', () => {
     expect(server.stderr()).toMatch(/SIGTERM: draining/)
     for (const line of sim.pkcs7.split('\n')) expect(server.stderr()).not.toContain(line)
   })
+
+  it('an idle connection does not hold a --max-connections slot for long', async () => {
+    const server = await startVerifyServer([...trust, ...allow, '--max-connections', '1'])
+    try {
+      const idle = connect(Number(new URL(server.url).port), '127.0.0.1')
+      const closed = new Promise<void>((resolve) => idle.on('close', () => resolve()))
+      idle.resume() // read what the server says (its 408), so that its close is seen
+      idle.on('error', () => {})
+      await closed
+      expect((await get(`${server.url}/auth`, basic(user, sim.pkcs7))).status).toBe(200)
+    } finally {
+      server.child.kill('SIGTERM')
+    }
+  }, 15_000)
 })

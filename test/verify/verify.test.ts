@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { defaultDocumentFields, formatDocument, signLikeEc2, signingCertificates } from '../../sim/imds-simulator.js'
 import {
@@ -100,6 +100,9 @@ describe('accepted', () => {
     const v = createVerifier({ trust: testTrust, policy: allowTest })
     expect(await v.verify(user, signed.pkcs7)).toMatchObject({ outcome: 'allowed', cached: false })
     expect(await v.verify(user, signed.pkcs7)).toMatchObject({ outcome: 'allowed', cached: true })
+    // Another spelling of the same credential is the same entry: on one line, or with CRLF and a leading space.
+    for (const variant of [oneLine(signed.pkcs7), ` ${signed.pkcs7.replace(/\n/g, '\r\n')}`])
+      expect(await v.verify(user, variant)).toMatchObject({ outcome: 'allowed', cached: true })
   })
 })
 
@@ -161,7 +164,34 @@ describe('refused, each with its reason', () => {
   })
 
   it('a PKCS7 whose content is not an identity document', async () => {
-    expect(await denial(signLikeEc2('{"hello":"world"}', 'rsa2048'))).toMatch(/accountId is missing/)
+    expect(await denial(signLikeEc2('{"hello":"world"}', 'rsa2048'))).toMatch(/names no region/)
+    expect(await denial(signLikeEc2('{"region":"eu-central-1"}', 'rsa2048'))).toMatch(/accountId is missing/)
+  })
+
+  it('a signed document that repeats a key, or whose pendingTime is not a real date', async () => {
+    const repeated = document.replace('{', '{"accountId":"111111111111",')
+    expect(await denial(signLikeEc2(repeated, 'pkcs7'))).toMatch(/repeats a key/)
+    const feb30 = formatDocument({ ...defaultDocumentFields, pendingTime: '2026-02-30T00:00:00Z' })
+    expect(await denial(signLikeEc2(feb30, 'rsa2048'))).toMatch(/pendingTime is not a date/)
+  })
+
+  it('a PKCS7 signed without signed attributes (EC2 always has them)', async () => {
+    const dir = dirname(certs.pkcs7)
+    writeFileSync(join(work, 'doc'), document)
+    for (const [key, cert, md] of [
+      [join(dir, 'dsa.key'), certs.pkcs7, 'sha1'],
+      [join(dir, 'rsa.key'), certs.rsa2048, 'sha256'],
+    ] as const) {
+      const args = ['-in', join(work, 'doc'), '-signer', cert, '-inkey', key, '-nodetach', '-binary', '-outform', 'DER', '-md', md]
+      openssl('smime', '-sign', ...args, '-noattr', '-out', join(work, 'noattr.der'))
+      expect(await denial(readFileSync(join(work, 'noattr.der')).toString('base64'))).toMatch(/no signed attributes/)
+    }
+  })
+
+  it('with --max-age, a pendingTime more than 5 minutes in the future', async () => {
+    const future = formatDocument({ ...defaultDocumentFields, pendingTime: '2099-01-01T00:00:00Z' })
+    const policy = createPolicy({ accounts: [defaultDocumentFields.accountId], maxAge: '30d' })
+    expect(await denial(signLikeEc2(future, 'pkcs7'), policy)).toMatch(/pendingTime in the future/)
   })
 
   it('deny by default: a policy needs accounts or an explicit any', () => {
