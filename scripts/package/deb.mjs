@@ -1,15 +1,25 @@
 // The .deb: the staged tree plus DEBIAN/ from packaging/deb (control filled in, the maintainer
 // scripts as dh_installsystemd writes them), built with dpkg-deb so files belong to root.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { root } from '../bundle-options.mjs'
-import { maintainer, version } from './tree.mjs'
+import { maintainer, paths, version } from './tree.mjs'
 
 const debianArch = { x64: 'amd64', arm64: 'arm64' }
+/** Where the .deb keeps the settings file's template (postinst copies it to /etc/default). */
+const debSettingsTemplate = 'usr/share/iid-docker-auth/iid-docker-auth.default'
 
 /** Builds <outDir>/iid-docker-auth_<version>_<arch>.deb from a staged tree (which gains DEBIAN/). */
-export function buildDeb(stage, arch, outDir) {
+export function buildDeb(sharedStage, arch, outDir) {
+  const stage = `${sharedStage}-deb`
+  rmSync(stage, { recursive: true, force: true })
+  cpSync(sharedStage, stage, { recursive: true, verbatimSymlinks: true })
+  // The settings file is no conffile here: postinst makes it from this template when it is missing,
+  // so one that `iid-docker-auth install` wrote before is kept without dpkg's prompt (which fails
+  // with no terminal, as in an image build); postrm removes it on purge.
+  mkdirSync(join(stage, debSettingsTemplate, '..'), { recursive: true })
+  renameSync(join(stage, paths.settings), join(stage, debSettingsTemplate))
   const control = join(stage, 'DEBIAN')
   mkdirSync(control, { recursive: true })
   const installedKiB = Number(execFileSync('du', ['-sk', '--exclude=DEBIAN', stage]).toString().split('\t')[0])
@@ -24,7 +34,6 @@ export function buildDeb(stage, arch, outDir) {
     join(control, 'control'),
     template.replace(/@([A-Z_]+)@/g, (_, name) => fields[name]),
   )
-  cpSync(join(root, 'packaging', 'deb', 'conffiles'), join(control, 'conffiles'))
   for (const script of ['postinst', 'prerm', 'postrm']) {
     cpSync(join(root, 'packaging', 'deb', script), join(control, script))
     chmodSync(join(control, script), 0o755)

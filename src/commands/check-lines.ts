@@ -138,7 +138,9 @@ export function configLines(
       fail(
         'config',
         `${path} does not exist, so no registry has an entry`,
-        `run ${writeHint(registries.join(','))}`,
+        registries.length === 0
+          ? 'set the registries first (see above), then run this check again'
+          : `run ${writeHint(registries.join(','))}`,
         ExitCode.configUnusable,
       ),
     ]

@@ -89,6 +89,13 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
       fix: `write it as NAME=value (no \`export\`), or remove the line`,
       exitCode: undefined,
     })
+  // The settings as the unit's own run resolves them, its deadline included: one it would refuse fails it at boot.
+  try {
+    resolveSettings({ ...flags, timeout: undefined }, env, origin, false)
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error
+    emit({ area: 'config', verdict: 'fail', message: `the unit would refuse: ${error.message}`, fix: error.hint, exitCode: error.exitCode })
+  }
   if (registries.length === 0)
     emit({
       area: 'config',

@@ -1,7 +1,7 @@
 // Install and uninstall of the boot unit: the checks the unit's own run would make, made now; then
 // the plan (systemd/plan.ts), printed with --dry-run or run, and reported.
 
-import { realpathSync } from 'node:fs'
+import { lstatSync, realpathSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { type CliIo, loggerFor } from '../cli/io.js'
 import { isSingleExecutable } from '../cli/version.js'
@@ -9,7 +9,7 @@ import { type OutputFlags, resolveOutput } from '../settings/settings.js'
 import { jsonError, reportError } from '../cli/report.js'
 import { CliError, ExitCode } from '../errors.js'
 import { actorFor, userName } from '../fs/acting-user.js'
-import { walkPath } from '../fs/resolve-path.js'
+import { onHost, walkPath } from '../fs/resolve-path.js'
 import type { ErrorInfo } from '../fs/update-config-file.js'
 import { installSettings } from '../systemd/install-settings.js'
 import { type Layout, readInstalledState } from '../systemd/layout.js'
@@ -19,11 +19,23 @@ import { runSystemctl } from '../systemd/systemctl.js'
 import { unitTemplate } from '../systemd/unit.js'
 import type { InstallFlags } from './install.js'
 
+/** A program under --root as the booted image will see it: this machine's path to it, less the root. */
+const imagePath = (path: string, root: string | undefined): string =>
+  root !== undefined && path.startsWith(`${root.replace(/\/+$/, '')}/`) ? path.slice(root.replace(/\/+$/, '').length) : path
+
+const mapOptional = <T, U>(value: T | undefined, map: (value: T) => U): U | undefined => (value === undefined ? undefined : map(value))
+
 export async function installUnit(layout: Layout, configFiles: readonly string[], flags: InstallFlags, io: CliIo): Promise<number> {
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   // The single executable is node and CLI in one: ExecStart runs it alone.
-  const cli = flags.cli ?? (isSingleExecutable ? undefined : realpathSync(process.argv[1] ?? ''))
-  const node = flags.node ?? process.execPath
+  const inImage = (path: string): string => imagePath(path, layout.root)
+  const cli = mapOptional(flags.cli ?? (isSingleExecutable ? undefined : realpathSync(process.argv[1] ?? '')), inImage)
+  const node = inImage(flags.node ?? process.execPath)
+  const { root } = layout
+  for (const path of cli === undefined ? [node] : [node, cli]) {
+    if (root !== undefined && lstatSync(onHost(root, walkPath(path, root).target), { throwIfNoEntry: false }) === undefined)
+      log.warn(`the unit will run ${path}, which is not in the image at ${root}; pass --node (and --cli) as the image will have them`)
+  }
   if (cli !== undefined && /\/_npx\//.test(cli)) {
     log.warn(
       `the unit would run ${cli} from npx's cache, which npm may delete; ` +

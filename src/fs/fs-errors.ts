@@ -8,7 +8,11 @@ const explanations: Record<string, [string, string]> = {
     'operation not permitted (an immutable or append-only file or directory?)',
     'check `lsattr -d` on the file and its directory for the i and a flags (chattr -i, chattr -a)',
   ],
-  EROFS: ['the filesystem is read-only', 'point --config at a writable location, or remount it read-write'],
+  EROFS: [
+    'the filesystem is read-only',
+    'point --config at a writable location, or remount it read-write; in the boot unit, only the directories its ' +
+      'ReadWritePaths= names are writable (install --config renders them; docs/boot-unit.md)',
+  ],
   ENOSPC: ['no space left on the device', 'free space on that filesystem and run again'],
   EDQUOT: ['disk quota exceeded', 'free space within the quota and run again'],
   EBUSY: [

@@ -1,7 +1,7 @@
 // Where install's files are inside a root (this machine's, or an image's given with --root) and what
 // is there now. Every path here follows the path-safety rules of docs/paths.md.
 
-import { lstatSync } from 'node:fs'
+import { lstatSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { CliError, ExitCode } from '../errors.js'
 import { resolveRootOnly, userName } from '../fs/acting-user.js'
@@ -67,6 +67,13 @@ export async function readInstalledState(layout: Layout, force: boolean, templat
     layout.root === undefined
       ? []
       : wantsLinks(layout, template).filter((path) => lstatSync(path, { throwIfNoEntry: false })?.isSymbolicLink())
+  const unitLink = removalPath(layout, join(layout.unitDir, unitName))
+  if (lstatSync(unitLink, { throwIfNoEntry: false })?.isSymbolicLink() && readlinkSync(unitLink) === '/dev/null')
+    throw new CliError(ExitCode.usage, `${unitName} is masked (${unitLink} links to /dev/null); nothing was changed`, {
+      hint:
+        `${layout.root === undefined ? `systemctl unmask ${unitName}` : `rm ${unitLink}`} if the mask is not wanted ` +
+        '(a removed .deb leaves it until dpkg --purge iid-docker-auth)',
+    })
   return {
     unit: await readIfPresent(unitPath(layout), force),
     environment: await readIfPresent(environmentPath(layout), force),

@@ -1,6 +1,7 @@
 // systemctl, through execa, for install and uninstall on this machine (under --root the tool makes
 // the links itself). A failure becomes one clear line with exit code 71.
 
+import { existsSync } from 'node:fs'
 import { execa } from 'execa'
 import { CliError, ExitCode } from '../errors.js'
 
@@ -24,8 +25,12 @@ export const runSystemctl: Systemctl = async (args, timeoutSeconds = 120) => {
       ? ` (exit ${result.exitCode})`
       : ''
   const last = `${result.stdout}\n${result.stderr}`.trim().split('\n').filter(Boolean).pop() ?? result.shortMessage
+  // No systemd running here (a chroot, a container, an image being built): systemctl has no manager to ask.
+  const offline = !existsSync('/run/systemd/system')
   throw new CliError(ExitCode.systemctlFailed, `systemctl ${args.join(' ')} failed${exit}: ${last}`, {
-    hint: 'see the message above; `journalctl -xe` has more on a running system',
+    hint: offline
+      ? 'systemd is not running here: to prepare this tree as an image, pass --root / (or the tree)'
+      : 'see the message above; `journalctl -xe` has more on a running system',
     cause: result,
   })
 }

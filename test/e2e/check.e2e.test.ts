@@ -217,6 +217,16 @@ describe.runIf(rootOrCi)('check and the unit’s environment file (in a private 
     expect(sources).toEqual([`${config} (from /etc/default/iid-docker-auth:2)`, `${other} (from /etc/default/iid-docker-auth:2)`])
   })
 
+  it('fails a setting the unit would refuse, though check runs on its own deadline; with no registry, says to set one', async () => {
+    const missing = join(dir, 'missing', 'config.json')
+    const report = await checkWithFile(`IID_DOCKER_AUTH_TIMEOUT=abc\nIID_DOCKER_AUTH_CONFIG=${missing}\n`)
+    const refused = report.checks.find((c) => /the unit would refuse/.test(c.message))
+    expect(refused).toMatchObject({ verdict: 'fail', exitCode: 64 })
+    expect(refused!.message).toMatch(/IID_DOCKER_AUTH_TIMEOUT in \/etc\/default\/iid-docker-auth:1/)
+    const absent = report.checks.find((c) => c.message.includes('does not exist'))
+    expect(absent!.fix).toBe('set the registries first (see above), then run this check again')
+  })
+
   it('lets the environment win over the file, naming the variable', async () => {
     expect((await write()).code).toBe(0)
     const report = await checkWithFile(

@@ -35,6 +35,31 @@ const envFile = () => join(root, 'etc/default/iid-docker-auth')
 const install = (...args: string[]) => runCli(['install', '--root', root, '--registry', 'pierone.example.com', ...args])
 
 describe('install --root', () => {
+  it('runs a program given by its path under the root at its path inside the image, and warns of one not in it', async () => {
+    mkdirSync(join(root, 'usr/local/bin'), { recursive: true })
+    writeFileSync(join(root, 'usr/local/bin/iid-docker-auth'), '')
+    const inside = await install(
+      '--node',
+      join(root, 'usr/local/bin/iid-docker-auth'),
+      '--cli',
+      join(root, 'usr/local/bin/iid-docker-auth'),
+    )
+    expect(inside.code, inside.stderr).toBe(0)
+    expect(readFileSync(unit(), 'utf8')).toContain('ExecStart=/usr/local/bin/iid-docker-auth /usr/local/bin/iid-docker-auth write')
+    expect(inside.stderr).not.toMatch(/not in the image/)
+    const outside = await install('--force', '--node', '/opt/elsewhere/node')
+    expect(outside.stderr).toMatch(/the unit will run \/opt\/elsewhere\/node, which is not in the image/)
+  })
+
+  it('refuses a masked unit (as a removed .deb leaves it), naming the mask and how to lift it', async () => {
+    symlinkSync('/dev/null', unit())
+    const run = await install()
+    expect(run.code).toBe(64)
+    expect(run.stderr).toMatch(/iid-docker-auth\.service is masked .* links to \/dev\/null/)
+    expect(run.stderr).toMatch(/dpkg --purge iid-docker-auth/)
+    expect(lstatSync(unit()).isSymbolicLink()).toBe(true)
+  })
+
   it('renders the unit for the running node and CLI, writes the environment file 0644 (settings only), and enables it', async () => {
     const run = await install(
       '--config',

@@ -257,7 +257,9 @@ describe.runIf(canPackage && haveOrCi('dpkg-deb', 'debootstrap'))('the .deb thro
     expect(readFileSync(join(root, 'usr/lib/systemd/system/iid-docker-auth.service'), 'utf8')).toContain(
       'ExecStart=/usr/bin/iid-docker-auth write',
     )
-    expect(inTree(root, 'dpkg-query', '--showformat=${Conffiles}', '-W', 'iid-docker-auth')).toContain('/etc/default/iid-docker-auth')
+    // The settings file is made by postinst, not a conffile: dpkg never prompts for it.
+    expect(inTree(root, 'dpkg-query', '--showformat=${Conffiles}', '-W', 'iid-docker-auth')).toBe('')
+    expect(readFileSync(settingsFile(root), 'utf8')).toMatch(/IID_DOCKER_AUTH_REGISTRIES/)
     configure(root, 'pierone.example.com')
     const settings = readFileSync(settingsFile(root), 'utf8')
 
@@ -286,5 +288,12 @@ describe.runIf(canPackage && haveOrCi('dpkg-deb', 'debootstrap'))('the .deb thro
     expect(wantsLinks(root)).toEqual([])
     expect(lstatSync(join(root, 'etc/systemd/system/iid-docker-auth.service'), { throwIfNoEntry: false })).toBeUndefined()
     expect(readFileSync(join(root, 'root/.docker/config.json'), 'utf8')).toBe(config)
+
+    // From the npm route to the package: the settings `install` wrote are kept, with no prompt on a
+    // stdin that is not a terminal (an image build).
+    const written = 'IID_DOCKER_AUTH_REGISTRIES=ecr.example.com\n'
+    writeFileSync(settingsFile(root), written)
+    inTree(root, 'dpkg', '-i', '/tmp/current.deb')
+    expect(readFileSync(settingsFile(root), 'utf8')).toBe(written)
   }, 900_000)
 })

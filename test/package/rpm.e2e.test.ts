@@ -60,6 +60,7 @@ describe.runIf(canPackage && haveOrCi('rpm', 'rpmlint', 'unshare'))('the .rpm', 
       '/usr/bin/iid-docker-auth',
       '/usr/lib/systemd/system-preset/50-iid-docker-auth.preset',
       '/usr/lib/systemd/system/iid-docker-auth.service',
+      '/usr/share/doc/iid-docker-auth',
       '/usr/share/doc/iid-docker-auth/copyright',
     ])
     expect(rpm('-qp', '--configfiles', file).trim()).toBe('/etc/default/iid-docker-auth')
@@ -153,6 +154,7 @@ describe.runIf(canPackage && haveOrCi('rpm', 'rpmlint', 'unshare'))('the .rpm', 
       execFileSync('chroot', [root, 'systemctl', 'enable', 'iid-docker-auth.service'], { stdio: 'ignore' })
       rpm(...inRoot, '-e', 'iid-docker-auth')
       expect(existsSync(join(root, 'usr/bin/iid-docker-auth'))).toBe(false)
+      expect(existsSync(join(root, 'usr/share/doc/iid-docker-auth'))).toBe(false)
       expect(links()).toEqual([])
       expect(readFileSync(`${settings}.rpmsave`, 'utf8')).toBe(edited)
       expect(readFileSync(join(root, 'root/.docker/config.json'), 'utf8')).toBe(config)
