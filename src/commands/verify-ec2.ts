@@ -6,7 +6,7 @@
 // when verify starts with --check-running, and its absence is a configuration error with the fix.
 
 import { createRequire } from 'node:module'
-import { CliError, ExitCode } from '../errors.js'
+import { CliError, ExitCode, clipped } from '../errors.js'
 import { BoundedCache } from '../verify/cache.js'
 import type { VerifiedIdentity } from '../verify/document.js'
 import type { IdentityCheck } from '../verify/verifier.js'
@@ -25,8 +25,8 @@ const live = new Set(['pending', 'running'])
 
 /** The SDK from the package's node_modules (or a parent's), else from beside the node binary (a single executable). */
 export async function loadEc2Sdk(): Promise<Ec2Module> {
-  // On Node 20 the SDK writes a multi-line support warning to stderr, which for ext_auth is
-  // docker_auth's log of one line per verdict; docs/registry-side.md states the versions instead.
+  // On Node 20 the SDK writes a multi-line support warning to stderr, where each verdict is one line
+  // (the journal for --listen); docs/registry-side.md states the versions instead.
   process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true'
   try {
     return await import('@aws-sdk/client-ec2')
@@ -43,6 +43,16 @@ export async function loadEc2Sdk(): Promise<Ec2Module> {
       )
     }
   }
+}
+
+/** Why a DescribeInstances call failed, in an operator's words (the SDK's error names are its own). */
+function whyNot(error: unknown): string {
+  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown }
+  if (name === 'CredentialsProviderError') return 'no AWS credentials found (environment, profile, container or instance role)'
+  if (name === 'Timeout' || name === 'TimeoutError' || name === 'AbortError') return 'no answer within the deadline'
+  if (code === 'ECONNREFUSED') return 'the connection was refused'
+  const first = typeof message === 'string' ? message.split('\n')[0]! : ''
+  return `${typeof name === 'string' ? name : 'error'}${first === '' ? '' : `: ${clipped(first)}`}`
 }
 
 /** `promise`, or a rejection once `ms` have passed on Node's monotonic timers. */
@@ -90,7 +100,7 @@ export function runningCheck(sdk: Ec2Module, options: RunningCheckOptions): Iden
       const name = (error as { name?: unknown }).name
       if (name === 'InvalidInstanceID.NotFound' || name === 'InvalidInstanceID.Malformed')
         return `instance ${identity.instanceId} is not known to the EC2 API`
-      return `the EC2 API could not confirm instance ${identity.instanceId} is running (${typeof name === 'string' ? name : 'error'})`
+      return `the EC2 API could not confirm instance ${identity.instanceId} is running: ${whyNot(error)}`
     }
   }
 

@@ -108,7 +108,11 @@ export async function serve(verifier: Verifier, options: ServeOptions): Promise<
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
   options.info(`listening on http://${host}:${address.port}`)
   return new Promise<number>((resolve) => {
+    let stopping = false
+    // A second signal while draining changes nothing: the drain has its own deadline.
     const stop = (signal: string): void => {
+      if (stopping) return
+      stopping = true
       options.info(`${signal}: draining`)
       const started = monotonicMs()
       server.close(() => {
@@ -121,7 +125,7 @@ export async function serve(verifier: Verifier, options: ServeOptions): Promise<
         if (monotonicMs() - started > httpLimits.drainMs) server.closeAllConnections()
       }, 100)
     }
-    process.once('SIGTERM', () => stop('SIGTERM'))
-    process.once('SIGINT', () => stop('SIGINT'))
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
   })
 }

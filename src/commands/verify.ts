@@ -72,6 +72,11 @@ const positiveInteger = (name: string, value: string | undefined, fallback: numb
   return Number(value)
 }
 
+const atLeastOne = (name: string, value: number): number => {
+  if (value < 1) throw configError(`${name} must be at least 1`)
+  return value
+}
+
 /** The verifier the flags describe; throws a CliError (exit 3) for a configuration that cannot be used. */
 export async function verifierFrom(flags: VerifyFlags): Promise<Verifier> {
   try {
@@ -86,10 +91,21 @@ export async function verifierFrom(flags: VerifyFlags): Promise<Verifier> {
     const ttlMs = flags.cacheTtl === undefined ? 5 * 60_000 : parseDuration(flags.cacheTtl)
     const cache = { maxEntries: positiveInteger('--cache-size', flags.cacheSize, 10_000), ttlMs }
     if (flags.checkRunning !== true && flags.ec2Endpoint !== undefined) throw configError('--ec2-endpoint needs --check-running')
+    if (flags.ec2Endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.ec2Endpoint))
+      throw configError(
+        `--ec2-endpoint ${shown(flags.ec2Endpoint)} is not an http(s) URL`,
+        'give a URL such as https://ec2.eu-central-1.amazonaws.com',
+      )
+    if (/\s|:/.test(flags.username ?? ''))
+      throw configError(
+        `--username ${shown(flags.username ?? '')} holds a space or a colon, so no credential could carry it`,
+        'give the user name the instances send',
+      )
     let extraCheck: IdentityCheck | undefined
     if (flags.checkRunning === true) {
       const ec2 = await import('./verify-ec2.js')
-      extraCheck = ec2.runningCheck(await ec2.loadEc2Sdk(), { endpoint: flags.ec2Endpoint, ttlMs })
+      // --cache-size 0 turns off the running check's memory too: each login asks EC2.
+      extraCheck = ec2.runningCheck(await ec2.loadEc2Sdk(), { endpoint: flags.ec2Endpoint, ttlMs, maxEntries: cache.maxEntries })
     }
     return createVerifier({ trust, policy, cache, username: flags.username ?? defaultUsername, ...(extraCheck ? { extraCheck } : {}) })
   } catch (error) {
@@ -164,7 +180,7 @@ async function verifyMode(flags: VerifyFlags, io: CliIo, stdin: NodeJS.ReadableS
   return serve(verifier, {
     ...address,
     realm: flags.realm ?? 'registry',
-    maxConnections: positiveInteger('--max-connections', flags.maxConnections, 1024),
+    maxConnections: atLeastOne('--max-connections', positiveInteger('--max-connections', flags.maxConnections, 1024)),
     log: (verdict, via) => logVerdict(verdict, flags, io, via),
     info: (text) => io.stderr(logLine(6, `iid-docker-auth: verify: ${text}`, io.journal)),
   })

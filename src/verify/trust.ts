@@ -42,7 +42,8 @@ function trustedKey(cert: X509Certificate, source: string): TrustedKey {
   return { serial: cert.serialNumber.toLowerCase().replace(/^0+(?=.)/, ''), key: cert.publicKey, type, source }
 }
 
-const pemBlock = /-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+?)-----END CERTIFICATE-----/g
+// Whitespace anywhere in the body (trailing blanks, CRLF), as openssl takes it.
+const pemBlock = /-----BEGIN CERTIFICATE-----[ \t]*\r?\n([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g
 const maxPemCertificates = 256
 
 /** Every certificate in a PEM text (one or more); throws CertificateError when there is none or one does not parse. */
@@ -64,25 +65,31 @@ export function parsePemCertificates(text: string, source: string): TrustedKey[]
 
 const shippedSets: ReadonlyArray<readonly ShippedCertificate[]> = [pkcs7Certificates, rsa2048CertificatesA, rsa2048CertificatesB]
 
-/** Every shipped certificate with its regions, parsed: for the tests and `verify --list-certs`. */
+/** Every shipped certificate with its regions, parsed: for the tests. */
 export function shippedCertificates(): Array<{ regions: readonly string[]; certificate: X509Certificate }> {
   return shippedSets.flat().map((c) => ({ regions: c.regions, certificate: new X509Certificate(Buffer.from(c.der.join(''), 'base64')) }))
 }
 
+/** Each shipped certificate parsed once, when a region first needs it (never per request, whatever regions are asked). */
+const parsedShipped = new Map<ShippedCertificate, TrustedKey>()
+function shippedKey(c: ShippedCertificate): TrustedKey {
+  let key = parsedShipped.get(c)
+  if (key === undefined) {
+    key = trustedKey(new X509Certificate(Buffer.from(c.der.join(''), 'base64')), `AWS ${c.regions.join(' ')}`)
+    parsedShipped.set(c, key)
+  }
+  return key
+}
+
 /** The shipped certificates for one region, from each set: its own, or the set's "*" one. */
 function shippedFor(region: string): TrustedKey[] {
-  const keys: TrustedKey[] = []
-  for (const set of shippedSets) {
+  return shippedSets.flatMap((set) => {
     const own = set.filter((c) => c.regions.includes(region))
-    for (const c of own.length > 0 ? own : set.filter((s) => s.regions.includes('*'))) {
-      keys.push(trustedKey(new X509Certificate(Buffer.from(c.der.join(''), 'base64')), `AWS ${region}`))
-    }
-  }
-  return keys
+    return (own.length > 0 ? own : set.filter((s) => s.regions.includes('*'))).map(shippedKey)
+  })
 }
 
 const regionPattern = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/
-const maxRegionsCached = 64
 
 /**
  * The trust store: AWS's certificates when `shipped` (the default), and `extra` for every region.
@@ -90,14 +97,7 @@ const maxRegionsCached = 64
  */
 export function createTrustStore(options: { shipped?: boolean; extra?: readonly TrustedKey[] } = {}): TrustStore {
   const extra = options.extra ?? []
-  const byRegion = new Map<string, readonly TrustedKey[]>()
   return {
-    forRegion(region) {
-      const known = byRegion.get(region)
-      if (known !== undefined) return known
-      const keys = [...((options.shipped ?? true) && regionPattern.test(region) ? shippedFor(region) : []), ...extra]
-      if (byRegion.size < maxRegionsCached) byRegion.set(region, keys)
-      return keys
-    },
+    forRegion: (region) => [...((options.shipped ?? true) && regionPattern.test(region) ? shippedFor(region) : []), ...extra],
   }
 }

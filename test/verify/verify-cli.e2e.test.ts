@@ -76,6 +76,8 @@ describe('ext_auth (docker_auth)', () => {
       [...allow, '--max-age', 'ever'],
       ['--certs', fifo, ...allow],
       ['--certs', '/dev/zero', ...allow],
+      [...allow, '--check-running', '--ec2-endpoint', 'notaurl'],
+      [...allow, '--username', 'a b'],
     ]) {
       const run = await extAuth(`${user} ${sim.pkcs7}`, ...args)
       expect(run.code, args.join(' ')).toBe(3)
@@ -123,6 +125,27 @@ describe('--check-running against the EC2 API stand-in', () => {
     })
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/could not confirm/)
+  })
+
+  it('with --cache-size 0, asks EC2 at every login: a terminated instance is refused at once', async () => {
+    ec2.set({ instanceId: 'i-0123456789abcdef0', ownerId: '123456789012', state: 'running' })
+    const server = await startVerifyServer([...trust, ...allow, '--check-running', '--ec2-endpoint', ec2.url, '--cache-size', '0'], env)
+    try {
+      expect((await get(`${server.url}/auth`, basic(user, sim.pkcs7))).status).toBe(200)
+      ec2.set({ instanceId: 'i-0123456789abcdef0', ownerId: '123456789012', state: 'terminated' })
+      expect((await get(`${server.url}/auth`, basic(user, sim.pkcs7))).status).toBe(403)
+    } finally {
+      server.child.kill('SIGTERM')
+    }
+  })
+
+  it('names why EC2 could not answer: no credentials', async () => {
+    const run = await runCli(['verify', ...trust, ...allow, '--check-running', '--ec2-endpoint', ec2.url], {
+      input: `${user} ${sim.pkcs7}`,
+      env: { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_EC2_METADATA_DISABLED: 'true', HOME: scratch },
+    })
+    expect(run.code).toBe(1)
+    expect(run.stderr).toMatch(/no AWS credentials found/)
   })
 
   it('denies by its deadline when the API never answers, and asks again on the next request', async () => {
@@ -184,6 +207,12 @@ describe('--listen (nginx auth_request)', () => {
     expect(code).toBe(0)
     expect(server.stderr()).toMatch(/SIGTERM: draining/)
     for (const line of sim.pkcs7.split('\n')) expect(server.stderr()).not.toContain(line)
+  })
+
+  it('refuses --max-connections 0, which Node would read as no limit', async () => {
+    const run = await runCli(['verify', ...trust, ...allow, '--listen', '127.0.0.1:0', '--max-connections', '0'])
+    expect(run.code).toBe(3)
+    expect(run.stderr).toMatch(/--max-connections must be at least 1/)
   })
 
   it('an idle connection does not hold a --max-connections slot for long', async () => {

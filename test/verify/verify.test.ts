@@ -202,6 +202,13 @@ describe('refused, each with its reason', () => {
   })
 })
 
+describe('--certs files', () => {
+  it('takes a PEM whose lines end in blanks or CRLF, as openssl does', () => {
+    const pem = readFileSync(certs.pkcs7, 'utf8')
+    expect(parsePemCertificates(pem.replace(/\n/g, ' \r\n'), 'test')).toHaveLength(1)
+  })
+})
+
 describe('shipped certificates', () => {
   it('every one parses, with the key type of its set, and the main regions are covered', () => {
     const all = shippedCertificates()
