@@ -25,7 +25,7 @@ export function addVerifyCommand(program: Command, io: CliIo, run: (action: Prom
     .option('--username <name>', 'the user name a credential must carry (default instance-identity-document)')
     .option('--check-running', 'also ask the EC2 API (default credential chain) that the instance is pending or running')
     .option('--ec2-endpoint <url>', 'EC2 API endpoint for --check-running (e.g. a VPC endpoint)')
-    .option('--cache-size <n>', 'verified credentials remembered (default 10000; 0: none)')
+    .option('--cache-size <n>', 'verified credentials and running checks remembered (default 10000; 0: none)')
     .option('--cache-ttl <duration>', 'how long a verified credential (and a running check) is remembered (default 5m)')
     .option('--listen <host:port>', 'serve HTTP for nginx auth_request instead of reading stdin')
     .option('--realm <text>', 'realm in the 401 answer (default registry)')

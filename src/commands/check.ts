@@ -18,7 +18,7 @@ import { probeRegistry } from '../registry/probe.js'
 import { type SettingFlags, resolveSettings } from '../settings/settings.js'
 import { checkTimeoutSeconds } from '../settings/values.js'
 import { loadSettings } from '../settings/settings-file.js'
-import { showUnit } from '../systemd/systemctl.js'
+import { showUnit, systemdIsRunning } from '../systemd/systemctl.js'
 import { packageUnitPath, unitName } from '../systemd/names.js'
 import { type CheckLine, type ConfigFacts, checkExitCode, configLines, imdsLines, probeCredential, probeLine } from './check-lines.js'
 import { ownerLine, registriesSetting, unitLines } from './check-unit.js'
@@ -133,7 +133,7 @@ export async function check(flags: CheckFlags, io: CliIo): Promise<number> {
     facts.push(f)
     configLines(f, registries, options.username, expected, (r) => `${writeHint(r)} --config ${location.path}`, helperOnPath).forEach(emit)
   }
-  const unit = existsSync('/run/systemd/system')
+  const unit = systemdIsRunning()
     ? await showUnit(unitName, ['LoadState', 'UnitFileState', 'ActiveState', 'Result', 'ExecMainStatus', 'FragmentPath'])
     : undefined
   const owner = ownerLine(resolved(unit?.['FragmentPath']), existsSync(packageUnitPath) ? resolved(packageUnitPath) : undefined)

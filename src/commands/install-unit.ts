@@ -23,13 +23,12 @@ import type { InstallFlags } from './install.js'
 const imagePath = (path: string, root: string | undefined): string =>
   root !== undefined && path.startsWith(`${root.replace(/\/+$/, '')}/`) ? path.slice(root.replace(/\/+$/, '').length) : path
 
-const mapOptional = <T, U>(value: T | undefined, map: (value: T) => U): U | undefined => (value === undefined ? undefined : map(value))
-
 export async function installUnit(layout: Layout, configFiles: readonly string[], flags: InstallFlags, io: CliIo): Promise<number> {
   const log = loggerFor(resolveOutput(flags, io.env).verbosity, io)
   // The single executable is node and CLI in one: ExecStart runs it alone.
   const inImage = (path: string): string => imagePath(path, layout.root)
-  const cli = mapOptional(flags.cli ?? (isSingleExecutable ? undefined : realpathSync(process.argv[1] ?? '')), inImage)
+  const given = flags.cli ?? (isSingleExecutable ? undefined : realpathSync(process.argv[1] ?? ''))
+  const cli = given === undefined ? undefined : inImage(given)
   const node = inImage(flags.node ?? process.execPath)
   const { root } = layout
   for (const path of cli === undefined ? [node] : [node, cli]) {

@@ -77,7 +77,7 @@ export function runningCheck(sdk: Ec2Module, options: RunningCheckOptions): Iden
       client = new EC2Client({
         region: identity.region,
         maxAttempts: 2,
-        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout, throwOnRequestTimeout: true },
+        requestHandler: { connectionTimeout: timeout, requestTimeout: timeout },
         ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       })
       if (clients.size < 64) clients.set(identity.region, client)

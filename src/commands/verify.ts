@@ -66,15 +66,11 @@ function readCertificates(files: readonly string[]): TrustedKey[] {
   return keys
 }
 
-const positiveInteger = (name: string, value: string | undefined, fallback: number): number => {
+const wholeNumber = (name: string, value: string | undefined, fallback: number, least = 0): number => {
   if (value === undefined) return fallback
   if (!/^[0-9]{1,9}$/.test(value)) throw configError(`${name} ${shown(value)} is not a whole number`)
+  if (Number(value) < least) throw configError(`${name} must be at least ${least}`)
   return Number(value)
-}
-
-const atLeastOne = (name: string, value: number): number => {
-  if (value < 1) throw configError(`${name} must be at least 1`)
-  return value
 }
 
 /** The verifier the flags describe; throws a CliError (exit 3) for a configuration that cannot be used. */
@@ -89,7 +85,7 @@ export async function verifierFrom(flags: VerifyFlags): Promise<Verifier> {
     })
     const trust = createTrustStore({ extra: readCertificates(flags.certs ?? []) })
     const ttlMs = flags.cacheTtl === undefined ? 5 * 60_000 : parseDuration(flags.cacheTtl)
-    const cache = { maxEntries: positiveInteger('--cache-size', flags.cacheSize, 10_000), ttlMs }
+    const cache = { maxEntries: wholeNumber('--cache-size', flags.cacheSize, 10_000), ttlMs }
     if (flags.checkRunning !== true && flags.ec2Endpoint !== undefined) throw configError('--ec2-endpoint needs --check-running')
     if (flags.ec2Endpoint !== undefined && !/^https?:\/\/[^/\s]+/.test(flags.ec2Endpoint))
       throw configError(
@@ -180,7 +176,8 @@ async function verifyMode(flags: VerifyFlags, io: CliIo, stdin: NodeJS.ReadableS
   return serve(verifier, {
     ...address,
     realm: flags.realm ?? 'registry',
-    maxConnections: atLeastOne('--max-connections', positiveInteger('--max-connections', flags.maxConnections, 1024)),
+    // Node reads 0 as no limit at all.
+    maxConnections: wholeNumber('--max-connections', flags.maxConnections, 1024, 1),
     log: (verdict, via) => logVerdict(verdict, flags, io, via),
     info: (text) => io.stderr(logLine(6, `iid-docker-auth: verify: ${text}`, io.journal)),
   })

@@ -11,6 +11,9 @@ export type Systemctl = (args: readonly string[], timeoutSeconds?: number) => Pr
 const systemctl = (args: readonly string[], timeoutMs: number) =>
   execa('systemctl', [...args], { stdin: 'ignore', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20, reject: false })
 
+/** Whether systemd runs this machine (sd_booted(3)'s test); not in a chroot, container build or image. */
+export const systemdIsRunning = (): boolean => existsSync('/run/systemd/system')
+
 export const runSystemctl: Systemctl = async (args, timeoutSeconds = 120) => {
   const result = await systemctl(args, timeoutSeconds * 1000)
   if (!result.failed) return
@@ -25,10 +28,8 @@ export const runSystemctl: Systemctl = async (args, timeoutSeconds = 120) => {
       ? ` (exit ${result.exitCode})`
       : ''
   const last = `${result.stdout}\n${result.stderr}`.trim().split('\n').filter(Boolean).pop() ?? result.shortMessage
-  // No systemd running here (a chroot, a container, an image being built): systemctl has no manager to ask.
-  const offline = !existsSync('/run/systemd/system')
   throw new CliError(ExitCode.systemctlFailed, `systemctl ${args.join(' ')} failed${exit}: ${last}`, {
-    hint: offline
+    hint: !systemdIsRunning()
       ? 'systemd is not running here: to prepare this tree as an image, pass --root / (or the tree)'
       : 'see the message above; `journalctl -xe` has more on a running system',
     cause: result,

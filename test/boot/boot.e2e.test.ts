@@ -13,7 +13,7 @@ import { buildAuth, defaultUsername } from '../../src/imds/identity.js'
 import { parseEnvironmentFile } from '../../src/systemd/env-file-syntax.js'
 import { hasCommand, repoRoot, rootOrCi, runCli, validJson } from '../support/helpers.js'
 import { trickyFiles } from '../support/environment-files.js'
-import { bootContainer, ensureDebianTree, imdsNamespace, overlayRoot, unitFile, waitForLine } from '../support/boot.js'
+import { bootContainer, dockerStandIn, ensureDebianTree, imdsNamespace, overlayRoot, unitFile, waitForLine } from '../support/boot.js'
 
 const boundRepo = '/opt/iid-docker-auth'
 const boundNode = '/opt/node/bin/node'
@@ -192,19 +192,7 @@ async function boot(
       expect(install.code, install.stderr).toBe(0)
     }
 
-    unitFile(
-      root,
-      'docker.service',
-      `[Unit]
-Description=docker stand-in: records whether the credential is there when it starts
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'if grep -q "\\"pierone.example.com\\"" /root/.docker/config.json 2>/dev/null; then echo present; else echo absent; fi > /results/docker-saw-entry; stat -c %%a /root/.docker/config.json > /results/config-mode 2>&1 || true'
-[Install]
-WantedBy=multi-user.target
-`,
-    )
+    dockerStandIn(root, '; stat -c %%a /root/.docker/config.json > /results/config-mode 2>&1 || true')
     writeFileSync(join(root, 'usr/local/sbin/iid-live-test'), liveScript, { mode: 0o755 })
     if (Object.keys(envFiles).length > 0) addEnvironmentFileUnits(root, envFiles)
     unitFile(

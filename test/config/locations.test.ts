@@ -1,24 +1,12 @@
 // Which config files a run uses (src/config/locations.ts).
 import { describe, expect, it } from 'vitest'
-import { CliError } from '../../src/errors.js'
 import { resolveConfigLocations } from '../../src/config/locations.js'
 import { type SettingFlags, resolveSettings } from '../../src/settings/settings.js'
 import { withSettingsFile } from '../../src/settings/settings-file.js'
 import { parseEnvironmentFile } from '../../src/systemd/env-file-syntax.js'
+import { expectUsage } from '../support/expect-usage.js'
 
 const resolve = (flags: SettingFlags, env: Record<string, string> = {}) => resolveSettings(flags, env)
-
-const expectUsage = (fn: () => unknown, message: RegExp): void => {
-  try {
-    fn()
-    expect.unreachable('no usage error')
-  } catch (error) {
-    expect(error).toBeInstanceOf(CliError)
-    expect((error as CliError).exitCode).toBe(64)
-    expect((error as CliError).message).toMatch(message)
-    expect((error as CliError).hint).toBeTruthy()
-  }
-}
 
 describe('resolveConfigLocations', () => {
   const home = () => '/home/from-passwd'

@@ -22,7 +22,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildAuth } from '../../src/imds/identity.js'
-import { bootContainer, ensureDebianTree, imdsNamespace, journal, overlayRoot, relayInto, unitFile } from '../support/boot.js'
+import {
+  bootContainer,
+  dockerStandIn,
+  ensureDebianTree,
+  imdsNamespace,
+  journal,
+  overlayRoot,
+  relayInto,
+  unitFile,
+} from '../support/boot.js'
 import { haveOrCi, useSimulator, validJson } from '../support/helpers.js'
 import { canPackage, ensurePackages, version } from '../support/packages.js'
 import { type Registry, seedImage, startRegistry } from '../support/registry.js'
@@ -89,17 +98,7 @@ describe.runIf(canBoot)('the .deb, booted on a Debian with no Node.js', () => {
     mkdirSync(join(root, 'home/ci/.docker'), { mode: 0o700 })
     writeFileSync(join(root, 'home/ci/.docker/config.json'), JSON.stringify({ credHelpers: { [registry.host]: 'iid' } }), { mode: 0o600 })
     for (const p of ['home/ci/.docker', 'home/ci/.docker/config.json']) chownSync(join(root, p), Number(ids), Number(ids))
-    unitFile(
-      root,
-      'docker.service',
-      `[Unit]
-Description=docker stand-in: records whether the credential is there when it starts
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'if grep -q "\\"pierone.example.com\\"" /root/.docker/config.json 2>/dev/null; then echo present; else echo absent; fi > /results/docker-saw-entry'
-`,
-    )
+    dockerStandIn(root)
     const record = [
       'for u in iid-docker-auth.service docker.service; do systemctl show $u -p ActiveState,Result,ExecMainExitTimestampMonotonic,ExecMainStartTimestampMonotonic > /results/show-$u; done',
       'systemctl --failed --plain --no-legend > /results/failed',

@@ -2,20 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { CliError } from '../../src/errors.js'
 import { type SettingFlags, resolveSettings } from '../../src/settings/settings.js'
 import { lockTimeoutMs, resolveEndpoint } from '../../src/settings/values.js'
+import { expectUsage } from '../support/expect-usage.js'
 
 const resolve = (flags: SettingFlags, env: Record<string, string> = {}) => resolveSettings(flags, env)
-
-const expectUsage = (fn: () => unknown, message: RegExp): void => {
-  try {
-    fn()
-    expect.unreachable('no usage error')
-  } catch (error) {
-    expect(error).toBeInstanceOf(CliError)
-    expect((error as CliError).exitCode).toBe(64)
-    expect((error as CliError).message).toMatch(message)
-    expect((error as CliError).hint).toBeTruthy()
-  }
-}
 
 describe('resolveSettings', () => {
   it('has the documented defaults', () => {

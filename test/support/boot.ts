@@ -63,6 +63,23 @@ export const unitFile = (dir: string, name: string, text: string, wantedBy = 'mu
   symlinkSync(`/etc/systemd/system/${name}`, join(dir, 'etc/systemd/system', `${wantedBy}.wants`, name))
 }
 
+/**
+ * A docker.service stand-in, ordered after our unit by its Before=: it records in /results whether
+ * root's config.json held the registry's entry when it started, then runs `more` (shell).
+ */
+export const dockerStandIn = (root: string, more = ''): void =>
+  unitFile(
+    root,
+    'docker.service',
+    `[Unit]
+Description=docker stand-in: records whether the credential is there when it starts
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'if grep -q "\\"pierone.example.com\\"" /root/.docker/config.json 2>/dev/null; then echo present; else echo absent; fi > /results/docker-saw-entry${more}'
+`,
+  )
+
 /** Resolves with the first line of the child's stdout that starts with `prefix`. */
 export function waitForLine(child: ChildProcess, prefix: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,14 +4,9 @@ import type { Layout } from '../../src/systemd/layout.js'
 import { planInstall, planUninstall } from '../../src/systemd/plan.js'
 import { renderUnit, unitTemplate } from '../../src/systemd/unit.js'
 import { renderEnvironmentFile } from '../../src/systemd/environment-file.js'
+import { paths } from '../support/unit-paths.js'
 
 const template = unitTemplate()
-const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
-const paths = {
-  node: '/usr/bin/node',
-  cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs',
-  configFiles: [file('/root/.docker/config.json')],
-}
 const machine: Layout = { root: undefined, unitDir: '/etc/systemd/system' }
 const image: Layout = { root: '/mnt/image', unitDir: '/etc/systemd/system' }
 const settings = [['IID_DOCKER_AUTH_REGISTRIES', 'pierone.example.com']] as const

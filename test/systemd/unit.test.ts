@@ -5,14 +5,9 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { isOurUnit, renderUnit, systemdQuote, unitTemplate } from '../../src/systemd/unit.js'
 import { hasCommand } from '../support/helpers.js'
+import { file, paths } from '../support/unit-paths.js'
 
 const template = unitTemplate()
-const file = (path: string, directory = path.slice(0, path.lastIndexOf('/')) || '/') => ({ path, directory })
-const paths = {
-  node: '/usr/bin/node',
-  cli: '/usr/lib/node_modules/iid-docker-auth/bin/iid-docker-auth.cjs',
-  configFiles: [file('/root/.docker/config.json')],
-}
 
 describe('renderUnit', () => {
   it('points ExecStart and ExecStartPre at the running node and CLI, and makes each config directory writable', () => {
